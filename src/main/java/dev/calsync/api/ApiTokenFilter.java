@@ -1,0 +1,59 @@
+package dev.calsync.api;
+
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.security.MessageDigest;
+
+import jakarta.servlet.FilterChain;
+import jakarta.servlet.ServletException;
+import jakarta.servlet.http.HttpServletRequest;
+import jakarta.servlet.http.HttpServletResponse;
+
+import dev.calsync.config.CalsyncProperties;
+import org.springframework.core.Ordered;
+import org.springframework.core.annotation.Order;
+import org.springframework.stereotype.Component;
+import org.springframework.web.filter.OncePerRequestFilter;
+
+/**
+ * Bearer-token check for {@code /api/**} ({@code APP_API_TOKEN}) and {@code /admin/**} ({@code ADMIN_API_TOKEN},
+ * or the application token when that is unset). An unset token refuses every request. Constant-time comparison.
+ */
+@Component
+@Order(Ordered.HIGHEST_PRECEDENCE + 20)
+public class ApiTokenFilter extends OncePerRequestFilter {
+
+    private final byte[] appToken;
+    private final byte[] adminToken;
+
+    public ApiTokenFilter(CalsyncProperties properties) {
+        this.appToken = properties.api().token().getBytes(StandardCharsets.UTF_8);
+        this.adminToken = properties.api().effectiveAdminToken().getBytes(StandardCharsets.UTF_8);
+    }
+
+    @Override
+    protected boolean shouldNotFilter(HttpServletRequest request) {
+        String path = request.getRequestURI();
+        return !(path.startsWith("/api/") || path.startsWith("/admin/"));
+    }
+
+    @Override
+    protected void doFilterInternal(HttpServletRequest request, HttpServletResponse response, FilterChain chain)
+            throws ServletException, IOException {
+        byte[] expected = request.getRequestURI().startsWith("/admin/") ? adminToken : appToken;
+        if (!matches(request.getHeader("Authorization"), expected)) {
+            response.setHeader("WWW-Authenticate", "Bearer");
+            ErrorResponses.write(response, 401, "unauthorized", "a valid bearer token is required");
+            return;
+        }
+        chain.doFilter(request, response);
+    }
+
+    static boolean matches(String authorization, byte[] expected) {
+        if (expected.length == 0 || authorization == null || !authorization.regionMatches(true, 0, "Bearer ", 0, 7)) {
+            return false;
+        }
+        byte[] presented = authorization.substring(7).trim().getBytes(StandardCharsets.UTF_8);
+        return MessageDigest.isEqual(presented, expected);
+    }
+}

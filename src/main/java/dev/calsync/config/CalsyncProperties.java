@@ -1,0 +1,114 @@
+package dev.calsync.config;
+
+import java.time.Duration;
+import java.util.List;
+
+import jakarta.validation.Valid;
+import jakarta.validation.constraints.Min;
+import jakarta.validation.constraints.NotNull;
+
+import org.springframework.boot.context.properties.ConfigurationProperties;
+import org.springframework.boot.context.properties.bind.DefaultValue;
+import org.springframework.util.unit.DataSize;
+import org.springframework.validation.annotation.Validated;
+
+/**
+ * Every property of the product, under the {@code calsync} prefix. The README's configuration table documents each
+ * one; routes read them as {@code {{calsync....}}} placeholders.
+ */
+@Validated
+@ConfigurationProperties("calsync")
+public record CalsyncProperties(
+        @DefaultValue("routes") String routesDir,
+        @Valid @NotNull @DefaultValue Nylas nylas,
+        @Valid @NotNull @DefaultValue Webhook webhook,
+        @Valid @NotNull @DefaultValue Dedupe dedupe,
+        @Valid @NotNull @DefaultValue Inbound inbound,
+        @Valid @NotNull @DefaultValue Sync sync,
+        @Valid @NotNull @DefaultValue Api api,
+        @Valid @NotNull @DefaultValue Local local) {
+
+    public CalsyncProperties {
+        if (inbound.retention().compareTo(dedupe.ttl()) < 0) {
+            throw new IllegalArgumentException("calsync.inbound.retention (" + inbound.retention()
+                    + ") must not be shorter than calsync.dedupe.ttl (" + dedupe.ttl() + "), the replay window");
+        }
+    }
+
+    /** The Nylas API this service calls. */
+    public record Nylas(
+            @DefaultValue("https://api.us.nylas.com") String apiUri,
+            /* Secret: from NYLAS_API_KEY only, never logged. */
+            @DefaultValue("") String apiKey) {
+        @Override
+        public String toString() {
+            return "Nylas[apiUri=" + apiUri + ", apiKey=" + (apiKey.isEmpty() ? "<unset>" : "<set>") + "]";
+        }
+    }
+
+    /** The webhook endpoint Nylas posts to. */
+    public record Webhook(
+            /* Secrets: from NYLAS_WEBHOOK_SECRET (comma-separated while rotating), never logged. */
+            @DefaultValue("") List<String> secrets,
+            @DefaultValue("2MB") DataSize maxBodySize) {
+        public Webhook {
+            secrets = secrets.stream().map(String::trim).filter(s -> !s.isEmpty()).toList();
+        }
+
+        @Override
+        public String toString() {
+            return "Webhook[secrets=<" + secrets.size() + " set>, maxBodySize=" + maxBodySize + "]";
+        }
+    }
+
+    /**
+     * Notification-id dedupe. {@code ttl} is both the Redis key expiry and the replay window: a notification whose
+     * signed time is older is refused, so a purged id can never be replayed.
+     */
+    public record Dedupe(
+            @DefaultValue("24h") Duration ttl,
+            @DefaultValue("calsync:notification") String redisKeyPrefix,
+            @DefaultValue("10s") Duration redisRetryAfter) {
+    }
+
+    /** Processing of stored notifications, after the acknowledgement. */
+    public record Inbound(
+            @DefaultValue("250") @Min(10) long pollDelayMillis,
+            @DefaultValue("32") @Min(1) int batchSize,
+            @DefaultValue("8") @Min(1) int workers,
+            @DefaultValue("2m") Duration lease,
+            @DefaultValue("8") @Min(1) int maxAttempts,
+            @DefaultValue("1s") Duration initialBackoff,
+            @DefaultValue("5m") Duration maxBackoff,
+            @DefaultValue("48h") Duration retention) {
+    }
+
+    /** How calendar content is compared. */
+    public record Sync(
+            /* How providers spell the end of an all-day datespan: exclusive (the day after) or inclusive. */
+            @DefaultValue("exclusive") AllDayEnd allDayEnd) {
+    }
+
+    public enum AllDayEnd { EXCLUSIVE, INCLUSIVE }
+
+    /** The application's HTTP callback, used by routes/variants/local-http-callback.camel.yaml. */
+    public record Local(@DefaultValue("http://localhost:8081/calsync") String callbackUrl) {
+    }
+
+    /** Bearer tokens of the application and admin APIs. */
+    public record Api(
+            /* Secret: from APP_API_TOKEN, never logged. */
+            @DefaultValue("") String token,
+            /* Secret: from ADMIN_API_TOKEN; when empty the application token is used. */
+            @DefaultValue("") String adminToken) {
+        public String effectiveAdminToken() {
+            return adminToken.isEmpty() ? token : adminToken;
+        }
+
+        @Override
+        public String toString() {
+            return "Api[token=<" + (token.isEmpty() ? "unset" : "set") + ">, adminToken=<"
+                    + (adminToken.isEmpty() ? "unset" : "set") + ">]";
+        }
+    }
+}

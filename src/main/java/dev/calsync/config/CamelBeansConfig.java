@@ -1,0 +1,41 @@
+package dev.calsync.config;
+
+import org.apache.camel.http.base.HttpHeaderFilterStrategy;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+import org.springframework.boot.context.event.ApplicationReadyEvent;
+import org.springframework.context.annotation.Bean;
+import org.springframework.context.annotation.Configuration;
+import org.springframework.context.event.EventListener;
+
+/** Beans the YAML routes refer to by name, and start-up checks of the configuration. */
+@Configuration(proxyBeanMethods = false)
+public class CamelBeansConfig {
+
+    private static final Logger LOG = LoggerFactory.getLogger(CamelBeansConfig.class);
+
+    /**
+     * Header filter of outgoing HTTP calls (Nylas API, application callback): the standard one, plus every
+     * internal {@code Calsync*} header, so route state never leaves the process as request headers.
+     */
+    @Bean
+    HttpHeaderFilterStrategy outboundHeaderFilter() {
+        HttpHeaderFilterStrategy strategy = new HttpHeaderFilterStrategy();
+        strategy.setOutFilterStartsWith("Camel", "camel", "Calsync", "calsync", "org.apache.camel");
+        return strategy;
+    }
+
+    @EventListener(ApplicationReadyEvent.class)
+    void warnAboutMissingSecrets(ApplicationReadyEvent event) {
+        CalsyncProperties p = event.getApplicationContext().getBean(CalsyncProperties.class);
+        if (p.webhook().secrets().isEmpty()) {
+            LOG.warn("NYLAS_WEBHOOK_SECRET is not set: every webhook notification will be refused with 401");
+        }
+        if (p.api().token().isEmpty()) {
+            LOG.warn("APP_API_TOKEN is not set: the application API refuses every request with 401");
+        }
+        if (p.nylas().apiKey().isEmpty()) {
+            LOG.warn("NYLAS_API_KEY is not set: calls to the Nylas API will be refused");
+        }
+    }
+}

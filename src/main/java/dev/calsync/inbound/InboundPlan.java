@@ -1,0 +1,23 @@
+package dev.calsync.inbound;
+
+import java.util.Map;
+
+/**
+ * What to do with one inbound event change.
+ *
+ * @param action          create (new mapping first), update, delete (local delete and tombstone) or skip
+ * @param recordId        the local record the change applies to
+ * @param contentHash     canonical hash of the incoming event (empty for deletes)
+ * @param remoteUpdatedAt the event's {@code updated_at}, if it had one
+ * @param outcome         the word recorded on the notification and in metrics
+ * @param record          the local record to write (create and update only)
+ */
+public record InboundPlan(Action action, String recordId, String contentHash, Long remoteUpdatedAt, String outcome,
+                          Map<String, Object> record) {
+
+    public enum Action { CREATE, UPDATE, DELETE, SKIP }
+
+    static InboundPlan skip(String outcome) {
+        return new InboundPlan(Action.SKIP, null, "", null, outcome, null);
+    }
+}

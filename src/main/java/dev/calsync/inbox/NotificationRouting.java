@@ -1,0 +1,49 @@
+package dev.calsync.inbox;
+
+import java.util.Map;
+
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.core.type.TypeReference;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import org.apache.camel.Exchange;
+import org.apache.camel.Message;
+import org.springframework.stereotype.Component;
+
+/**
+ * Opens a claimed notification for the content-based router: the topic is the first two dot-separated parts of
+ * {@code type} (so {@code event.updated.transformed} routes as {@code event.updated}), {@code .truncated} is flagged,
+ * and the body becomes {@code data.object}.
+ */
+@Component("notificationRouting")
+public class NotificationRouting {
+
+    public static final String TYPE = "CalsyncNotificationType";
+    public static final String TOPIC = "CalsyncTopic";
+    public static final String TRUNCATED = "CalsyncTruncated";
+
+    private static final TypeReference<Map<String, Object>> MAP = new TypeReference<>() {
+    };
+
+    private final ObjectMapper json;
+
+    public NotificationRouting(ObjectMapper json) {
+        this.json = json;
+    }
+
+    public void open(Exchange exchange) throws JsonProcessingException {
+        Message m = exchange.getMessage();
+        Map<?, ?> row = m.getBody(Map.class);
+        String type = (String) row.get("type");
+        m.setHeader(NotificationInbox.ID, row.get("notification_id"));
+        m.setHeader(TYPE, type);
+        m.setHeader(TOPIC, topic(type));
+        m.setHeader(TRUNCATED, type.endsWith(".truncated"));
+        Map<String, Object> payload = json.readValue((String) row.get("payload"), MAP);
+        m.setBody(((Map<?, ?>) payload.get("data")).get("object"));
+    }
+
+    static String topic(String type) {
+        String[] parts = type.split("\\.", 3);
+        return parts.length < 2 ? type : parts[0] + "." + parts[1];
+    }
+}

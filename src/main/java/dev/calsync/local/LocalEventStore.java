@@ -1,0 +1,136 @@
+package dev.calsync.local;
+
+import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.Base64;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import org.apache.camel.Body;
+import org.apache.camel.Header;
+import org.springframework.jdbc.core.JdbcTemplate;
+import org.springframework.jdbc.core.RowMapper;
+import org.springframework.stereotype.Component;
+
+/**
+ * The built-in local store: the application's events in PostgreSQL. Routes {@code local-upsert} and
+ * {@code local-delete} write through it; the read API serves from it, joined with the sync mapping.
+ */
+@Component("localEventStore")
+public class LocalEventStore {
+
+    private static final String SELECT = """
+            SELECT e.id, e.grant_id, e.calendar_id, e.title, e.description, e.location, e.when_json::text AS when_json,
+                   e.participants::text AS participants, e.created_at, e.updated_at,
+                   m.nylas_event_id, m.sync_state, m.attempts, m.last_error
+              FROM app_event e LEFT JOIN event_sync_map m ON m.internal_id = e.id
+            """;
+
+    private final JdbcTemplate jdbc;
+    private final ObjectMapper json;
+    private final RowMapper<Map<String, Object>> rows;
+
+    public LocalEventStore(JdbcTemplate jdbc, ObjectMapper json) {
+        this.jdbc = jdbc;
+        this.json = json;
+        this.rows = (rs, i) -> {
+            Map<String, Object> r = new LinkedHashMap<>();
+            r.put("id", rs.getString("id"));
+            r.put("grant_id", rs.getString("grant_id"));
+            r.put("calendar_id", rs.getString("calendar_id"));
+            r.put("title", rs.getString("title"));
+            r.put("description", rs.getString("description"));
+            r.put("location", rs.getString("location"));
+            r.put("when", read(rs.getString("when_json")));
+            r.put("participants", read(rs.getString("participants")));
+            r.put("created_at", rs.getTimestamp("created_at").toInstant().getEpochSecond());
+            r.put("updated_at", rs.getTimestamp("updated_at").toInstant().getEpochSecond());
+            r.put("nylas_event_id", rs.getString("nylas_event_id"));
+            r.put("sync_state", rs.getString("sync_state"));
+            r.put("sync_attempts", rs.getObject("attempts"));
+            r.put("last_error", rs.getString("last_error"));
+            return r;
+        };
+    }
+
+    /** Creates or replaces a record; {@code record} is Nylas-shaped (id, grant_id, calendar_id, title, ...). */
+    public void upsert(@Body Map<String, Object> record) {
+        jdbc.update("""
+                INSERT INTO app_event (id, grant_id, calendar_id, title, description, location, when_json, participants)
+                VALUES (?, ?, ?, ?, ?, ?, CAST(? AS jsonb), CAST(? AS jsonb))
+                ON CONFLICT (id) DO UPDATE SET grant_id = excluded.grant_id, calendar_id = excluded.calendar_id,
+                    title = excluded.title, description = excluded.description, location = excluded.location,
+                    when_json = excluded.when_json, participants = excluded.participants, updated_at = now()""",
+                record.get("id"), record.get("grant_id"), record.get("calendar_id"), record.get("title"),
+                record.get("description"), record.get("location"), write(record.get("when")),
+                write(record.get("participants") == null ? List.of() : record.get("participants")));
+    }
+
+    /** Removes a record; removing one that is not there is not an error. */
+    public void delete(@Header("CalsyncRecordId") String id) {
+        jdbc.update("DELETE FROM app_event WHERE id = ?", id);
+    }
+
+    public Map<String, Object> find(String id) {
+        List<Map<String, Object>> found = jdbc.query(SELECT + " WHERE e.id = ?", rows, id);
+        return found.isEmpty() ? null : found.get(0);
+    }
+
+    /** One page, ordered by id; {@code cursor} is the opaque {@code next_cursor} of the previous page. */
+    public Map<String, Object> list(String grantId, String calendarId, int limit, String cursor) {
+        StringBuilder sql = new StringBuilder(SELECT).append(" WHERE true");
+        List<Object> args = new ArrayList<>();
+        if (grantId != null) {
+            sql.append(" AND e.grant_id = ?");
+            args.add(grantId);
+        }
+        if (calendarId != null) {
+            sql.append(" AND e.calendar_id = ?");
+            args.add(calendarId);
+        }
+        if (cursor != null) {
+            sql.append(" AND e.id > ?");
+            args.add(decodeCursor(cursor));
+        }
+        sql.append(" ORDER BY e.id LIMIT ?");
+        args.add(limit + 1);
+        List<Map<String, Object>> page = new ArrayList<>(jdbc.query(sql.toString(), rows, args.toArray()));
+        String next = null;
+        if (page.size() > limit) {
+            page.remove(limit);
+            next = Base64.getUrlEncoder().withoutPadding()
+                    .encodeToString(((String) page.get(limit - 1).get("id")).getBytes(StandardCharsets.UTF_8));
+        }
+        Map<String, Object> out = new LinkedHashMap<>();
+        out.put("data", page);
+        out.put("next_cursor", next);
+        return out;
+    }
+
+    static String decodeCursor(String cursor) {
+        try {
+            return new String(Base64.getUrlDecoder().decode(cursor), StandardCharsets.UTF_8);
+        } catch (IllegalArgumentException e) {
+            throw new IllegalArgumentException("cursor is not a next_cursor value");
+        }
+    }
+
+    private String write(Object value) {
+        try {
+            return value == null ? null : json.writeValueAsString(value);
+        } catch (JsonProcessingException e) {
+            throw new IllegalArgumentException(e);
+        }
+    }
+
+    private Object read(String text) {
+        try {
+            return text == null ? null : json.readValue(text, Object.class);
+        } catch (JsonProcessingException e) {
+            throw new IllegalStateException(e);
+        }
+    }
+}

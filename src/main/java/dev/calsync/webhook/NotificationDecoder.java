@@ -1,0 +1,154 @@
+package dev.calsync.webhook;
+
+import dev.calsync.api.Rejection;
+import java.io.ByteArrayInputStream;
+import java.io.IOException;
+import java.io.InputStream;
+import java.nio.charset.StandardCharsets;
+import java.sql.Timestamp;
+import java.time.Clock;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.zip.GZIPInputStream;
+import java.util.zip.ZipException;
+
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.calsync.config.CalsyncProperties;
+import org.apache.camel.Exchange;
+import org.apache.camel.Message;
+import org.springframework.stereotype.Component;
+
+/**
+ * Turns a verified webhook body into the headers the inbox insert needs. Refuses (400) what is not a Nylas
+ * notification and (400, {@code notification_expired}) what is older than the replay window; inflates gzip bodies
+ * with the same size cap as raw ones (413).
+ */
+@Component("notificationDecoder")
+public class NotificationDecoder {
+
+    public static final String ID = "CalsyncNotificationId";
+    public static final String TYPE = "CalsyncNotificationType";
+    public static final String GRANT_ID = "CalsyncGrantId";
+    public static final String OBJECT_ID = "CalsyncObjectId";
+    public static final String EVENT_KEY = "CalsyncEventKey";
+    public static final String NOTIFIED_AT = "CalsyncNotifiedAt";
+    public static final String PAYLOAD = "CalsyncPayload";
+
+    static final int MAX_ID_LENGTH = 256;
+    /** Unix times above this are milliseconds (10^11 s is the year 5138). */
+    private static final long MILLIS_THRESHOLD = 100_000_000_000L;
+
+    private final ObjectMapper json;
+    private final Clock clock;
+    private final long maxBytes;
+    private final Duration replayWindow;
+
+    public NotificationDecoder(ObjectMapper json, Clock clock, CalsyncProperties properties) {
+        this.json = json;
+        this.clock = clock;
+        this.maxBytes = properties.webhook().maxBodySize().toBytes();
+        this.replayWindow = properties.dedupe().ttl();
+    }
+
+    public void decode(Exchange exchange) {
+        Message in = exchange.getMessage();
+        byte[] raw = in.getBody(byte[].class);
+        String encoding = in.getHeader("Content-Encoding", "identity", String.class).trim();
+        byte[] body;
+        if (encoding.equalsIgnoreCase("gzip")) {
+            body = gunzip(raw);
+        } else if (encoding.isEmpty() || encoding.equalsIgnoreCase("identity")) {
+            body = raw;
+        } else {
+            throw new Rejection(415, "unsupported_media_type", "Content-Encoding must be gzip or identity");
+        }
+        Notification n = parse(body);
+        in.setHeader(ID, n.id());
+        in.setHeader(TYPE, n.type());
+        in.setHeader(GRANT_ID, n.grantId());
+        in.setHeader(OBJECT_ID, n.objectId());
+        in.setHeader(EVENT_KEY, n.eventKey());
+        in.setHeader(NOTIFIED_AT, n.notifiedAt() == null ? null : Timestamp.from(n.notifiedAt()));
+        in.setHeader(PAYLOAD, new String(body, StandardCharsets.UTF_8));
+    }
+
+    Notification parse(byte[] body) {
+        JsonNode root;
+        try {
+            root = json.readTree(body);
+        } catch (JsonProcessingException e) {
+            throw new Rejection(400, "malformed_json", "body is not valid JSON");
+        } catch (IOException e) {
+            throw new Rejection(400, "malformed_json", "body could not be read");
+        }
+        if (root == null || !root.isObject()) {
+            throw new Rejection(400, "invalid_notification", "body must be a JSON object");
+        }
+        String id = text(root.get("id"));
+        if (id == null) {
+            throw new Rejection(400, "invalid_notification", "field id must be a non-empty string");
+        }
+        if (id.length() > MAX_ID_LENGTH) {
+            throw new Rejection(400, "invalid_notification", "field id is longer than " + MAX_ID_LENGTH);
+        }
+        String type = text(root.get("type"));
+        if (type == null) {
+            throw new Rejection(400, "invalid_notification", "field type must be a non-empty string");
+        }
+        JsonNode object = root.path("data").get("object");
+        if (object == null || !object.isObject()) {
+            throw new Rejection(400, "invalid_notification", "field data.object must be a JSON object");
+        }
+        Instant notifiedAt = notifiedAt(root.get("time"));
+        if (notifiedAt != null && notifiedAt.isBefore(clock.instant().minus(replayWindow))) {
+            throw new Rejection(400, "notification_expired",
+                    "field time is older than the " + replayWindow.toHours() + " h replay window");
+        }
+        String grantId = text(object.get("grant_id"));
+        String objectId = text(object.get("id"));
+        return new Notification(id, type, grantId, objectId, eventKey(type, grantId, objectId), notifiedAt);
+    }
+
+    /**
+     * Notifications about one event (or, for grant notifications, one grant) share a key so they are never
+     * processed at the same time.
+     */
+    static String eventKey(String type, String grantId, String objectId) {
+        if (type.startsWith("grant.")) {
+            return grantId == null ? null : "grant/" + grantId;
+        }
+        return grantId == null || objectId == null ? null : "event/" + grantId + "/" + objectId;
+    }
+
+    private static Instant notifiedAt(JsonNode time) {
+        if (time == null || !time.isNumber()) {
+            return null; // optional in Nylas' examples
+        }
+        long value = time.asLong();
+        return value > MILLIS_THRESHOLD ? Instant.ofEpochMilli(value) : Instant.ofEpochSecond(value);
+    }
+
+    private static String text(JsonNode node) {
+        return node != null && node.isTextual() && !node.asText().isBlank() ? node.asText() : null;
+    }
+
+    private byte[] gunzip(byte[] raw) {
+        try (InputStream in = new GZIPInputStream(new ByteArrayInputStream(raw))) {
+            byte[] body = in.readNBytes((int) Math.min(Integer.MAX_VALUE - 8, maxBytes + 1));
+            if (body.length > maxBytes) {
+                throw new Rejection(413, "payload_too_large", "inflated body exceeds " + maxBytes + " bytes");
+            }
+            return body;
+        } catch (ZipException | java.io.EOFException e) {
+            throw new Rejection(400, "malformed_gzip", "Content-Encoding is gzip but the body is not");
+        } catch (IOException e) {
+            throw new Rejection(400, "malformed_gzip", "gzip body could not be read");
+        }
+    }
+
+    record Notification(String id, String type, String grantId, String objectId, String eventKey,
+                        Instant notifiedAt) {
+    }
+}

@@ -1,0 +1,244 @@
+package dev.calsync.webhook;
+
+import java.io.ByteArrayInputStream;
+import java.io.ByteArrayOutputStream;
+import java.io.IOException;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.charset.StandardCharsets;
+import java.time.Instant;
+import java.util.Arrays;
+import java.util.zip.GZIPOutputStream;
+
+import dev.calsync.support.IntegrationTest;
+import dev.calsync.support.Notifications;
+import dev.calsync.support.Signing;
+import org.junit.jupiter.api.Test;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+/** The webhook's HTTP contract: challenge, signature, content checks, and what each refusal leaves behind. */
+class WebhookEndpointTest extends IntegrationTest {
+
+    private String createdNotification(String id) {
+        return Notifications.envelope(id, "event.created", Notifications.event("grant-1", "evt-1", "Standup", 100));
+    }
+
+    private void assertNothingStored() {
+        assertThat(count("SELECT count(*) FROM webhook_inbox")).isZero();
+        assertThat(redis.keys("calsync:*")).isEmpty();
+    }
+
+    @Test
+    void challengeIsEchoedAsPlainText() {
+        HttpResponse<String> response = send(HttpRequest.newBuilder(url("/webhooks/nylas?challenge=abc-123_XYZ"))
+                .GET().build());
+
+        assertThat(response.statusCode()).isEqualTo(200);
+        assertThat(response.body()).isEqualTo("abc-123_XYZ");
+        assertThat(response.headers().firstValue("Content-Type")).hasValueSatisfying(
+                type -> assertThat(type).startsWith("text/plain"));
+        assertNothingStored();
+    }
+
+    @Test
+    void challengeWithoutValueIsABadRequest() {
+        HttpResponse<String> response = send(HttpRequest.newBuilder(url("/webhooks/nylas")).GET().build());
+
+        assertThat(response.statusCode()).isEqualTo(400);
+        assertThat(response.body()).contains("\"error\":\"missing_challenge\"");
+    }
+
+    @Test
+    void signedNotificationIsStoredAndAcknowledged() {
+        String id = Notifications.newId();
+
+        HttpResponse<String> response = deliver(createdNotification(id));
+
+        assertThat(response.statusCode()).isEqualTo(200);
+        assertThat(response.body()).isEqualTo("{\"status\":\"accepted\"}");
+        assertThat(notificationRow(id)).containsEntry("type", "event.created").containsEntry("grant_id", "grant-1");
+        assertThat(redis.hasKey("calsync:notification:" + id)).isTrue();
+    }
+
+    @Test
+    void notificationSignedWithTheRotatedSecretIsAccepted() {
+        String body = createdNotification(Notifications.newId());
+
+        HttpResponse<String> response = deliver(body, Signing.sign(body.getBytes(StandardCharsets.UTF_8),
+                ROTATED_SECRET));
+
+        assertThat(response.statusCode()).isEqualTo(200);
+    }
+
+    @Test
+    void missingSignatureIsRefusedAndLeavesNothing() {
+        HttpResponse<String> response = deliver(createdNotification(Notifications.newId()), null);
+
+        assertThat(response.statusCode()).isEqualTo(401);
+        assertThat(response.body()).contains("\"error\":\"invalid_signature\"");
+        assertNothingStored();
+    }
+
+    @Test
+    void signatureWithAnotherSecretIsRefusedAndLeavesNothing() {
+        String body = createdNotification(Notifications.newId());
+
+        HttpResponse<String> response = deliver(body, Signing.sign(body.getBytes(StandardCharsets.UTF_8), "forged"));
+
+        assertThat(response.statusCode()).isEqualTo(401);
+        assertNothingStored();
+    }
+
+    @Test
+    void tamperedBodyIsRefusedAndLeavesNothing() {
+        String body = createdNotification(Notifications.newId());
+        String signature = Signing.sign(body.getBytes(StandardCharsets.UTF_8), SECRET);
+
+        HttpResponse<String> response = deliver(body.replace("Standup", "Standup!"), signature);
+
+        assertThat(response.statusCode()).isEqualTo(401);
+        assertNothingStored();
+    }
+
+    @Test
+    void signatureThatIsNotHexIsRefused() {
+        HttpResponse<String> response = deliver(createdNotification(Notifications.newId()), "not-a-signature");
+
+        assertThat(response.statusCode()).isEqualTo(401);
+        assertNothingStored();
+    }
+
+    @Test
+    void formEncodedBodyIsUnsupportedMediaType() {
+        HttpResponse<String> response = send(HttpRequest.newBuilder(url("/webhooks/nylas"))
+                .header("Content-Type", "application/x-www-form-urlencoded")
+                .POST(HttpRequest.BodyPublishers.ofString("id=1&type=event.created")).build());
+
+        assertThat(response.statusCode()).isEqualTo(415);
+        assertThat(response.body()).contains("\"error\":\"unsupported_media_type\"");
+        assertNothingStored();
+    }
+
+    @Test
+    void signedBodyThatIsNotJsonIsABadRequest() {
+        HttpResponse<String> response = deliver("{not json");
+
+        assertThat(response.statusCode()).isEqualTo(400);
+        assertThat(response.body()).contains("\"error\":\"malformed_json\"");
+        assertNothingStored();
+    }
+
+    @Test
+    void notificationWithoutIdTypeOrObjectIsABadRequest() {
+        assertThat(deliver("{\"type\":\"event.created\",\"data\":{\"object\":{}}}").body()).contains("field id");
+        assertThat(deliver("{\"id\":\"n1\",\"data\":{\"object\":{}}}").body()).contains("field type");
+        HttpResponse<String> noObject = deliver("{\"id\":\"n1\",\"type\":\"event.created\",\"data\":{}}");
+
+        assertThat(noObject.statusCode()).isEqualTo(400);
+        assertThat(noObject.body()).contains("data.object");
+        assertNothingStored();
+    }
+
+    @Test
+    void bodyOverTheLimitIsRefusedBeforeItIsRead() {
+        byte[] body = new byte[2 * 1024 * 1024 + 1];
+        Arrays.fill(body, (byte) ' ');
+
+        HttpResponse<String> response = send(HttpRequest.newBuilder(url("/webhooks/nylas"))
+                .header("Content-Type", "application/json")
+                .header("X-Nylas-Signature", Signing.sign(body, SECRET))
+                .POST(HttpRequest.BodyPublishers.ofByteArray(body)).build());
+
+        assertThat(response.statusCode()).isEqualTo(413);
+        assertNothingStored();
+    }
+
+    @Test
+    void chunkedBodyOverTheLimitIsRefused() {
+        byte[] body = new byte[2 * 1024 * 1024 + 10];
+        Arrays.fill(body, (byte) ' ');
+
+        HttpResponse<String> response = send(HttpRequest.newBuilder(url("/webhooks/nylas"))
+                .header("Content-Type", "application/json")
+                .header("X-Nylas-Signature", Signing.sign(body, SECRET))
+                // an InputStream publisher has no length, so the request is sent chunked
+                .POST(HttpRequest.BodyPublishers.ofInputStream(() -> new ByteArrayInputStream(body))).build());
+
+        assertThat(response.statusCode()).isEqualTo(413);
+        assertNothingStored();
+    }
+
+    @Test
+    void gzipBodyIsVerifiedOverTheCompressedBytesAndStored() throws IOException {
+        String id = Notifications.newId();
+        byte[] compressed = gzip(createdNotification(id).getBytes(StandardCharsets.UTF_8));
+
+        HttpResponse<String> response = send(HttpRequest.newBuilder(url("/webhooks/nylas"))
+                .header("Content-Type", "application/json")
+                .header("Content-Encoding", "gzip")
+                .header("X-Nylas-Signature", Signing.sign(compressed, SECRET))
+                .POST(HttpRequest.BodyPublishers.ofByteArray(compressed)).build());
+
+        assertThat(response.statusCode()).isEqualTo(200);
+        assertThat(notificationRow(id)).isNotNull();
+    }
+
+    @Test
+    void gzipBodyThatInflatesOverTheLimitIsRefused() throws IOException {
+        byte[] inflated = new byte[3 * 1024 * 1024];
+        Arrays.fill(inflated, (byte) ' ');
+        byte[] compressed = gzip(inflated);
+
+        HttpResponse<String> response = send(HttpRequest.newBuilder(url("/webhooks/nylas"))
+                .header("Content-Type", "application/json")
+                .header("Content-Encoding", "gzip")
+                .header("X-Nylas-Signature", Signing.sign(compressed, SECRET))
+                .POST(HttpRequest.BodyPublishers.ofByteArray(compressed)).build());
+
+        assertThat(compressed.length).isLessThan(2 * 1024 * 1024);
+        assertThat(response.statusCode()).isEqualTo(413);
+        assertNothingStored();
+    }
+
+    @Test
+    void notificationOlderThanTheReplayWindowIsRefused() {
+        long twoDaysAgo = Instant.now().minusSeconds(48 * 3600).getEpochSecond();
+        String body = Notifications.envelope(Notifications.newId(), "event.created",
+                Notifications.event("grant-1", "evt-1", "Old", 100), twoDaysAgo);
+
+        HttpResponse<String> response = deliver(body);
+
+        assertThat(response.statusCode()).isEqualTo(400);
+        assertThat(response.body()).contains("\"error\":\"notification_expired\"");
+        assertNothingStored();
+    }
+
+    @Test
+    void timeInMillisecondsAndMissingTimeAreBothAccepted() {
+        String millis = Notifications.envelope(Notifications.newId(), "event.created",
+                Notifications.event("grant-1", "evt-1", "A", 100), Instant.now().toEpochMilli());
+        String none = Notifications.envelope(Notifications.newId(), "event.created",
+                Notifications.event("grant-1", "evt-2", "B", 100), null);
+
+        assertThat(deliver(millis).statusCode()).isEqualTo(200);
+        assertThat(deliver(none).statusCode()).isEqualTo(200);
+        assertThat(count("SELECT count(*) FROM webhook_inbox")).isEqualTo(2);
+    }
+
+    @Test
+    void responsesDoNotEchoRequestHeaders() {
+        HttpResponse<String> response = deliver(createdNotification(Notifications.newId()));
+
+        assertThat(response.headers().map().keySet()).noneMatch(h -> h.equalsIgnoreCase("x-nylas-signature")
+                || h.toLowerCase().startsWith("calsync"));
+    }
+
+    private static byte[] gzip(byte[] bytes) throws IOException {
+        ByteArrayOutputStream out = new ByteArrayOutputStream();
+        try (GZIPOutputStream gz = new GZIPOutputStream(out)) {
+            gz.write(bytes);
+        }
+        return out.toByteArray();
+    }
+}
