@@ -21,7 +21,7 @@ public final class SandboxApplication {
     }
 
     public static void main(String[] args) {
-        Map<String, Object> defaults = new LinkedHashMap<>();
+        Map<String, String> defaults = new LinkedHashMap<>();
         if (System.getenv("SPRING_DATASOURCE_URL") == null) {
             EmbeddedServers.springProperties().forEach((k, v) -> {
                 if (k.startsWith("spring.datasource")) {
@@ -41,6 +41,10 @@ public final class SandboxApplication {
         System.out.printf("%nSandbox: webhook secret '%s', API token '%s' (set NYLAS_WEBHOOK_SECRET / APP_API_TOKEN"
                 + " to choose your own)%n%n", defaults.getOrDefault("calsync.webhook.secrets", "<from env>"),
                 defaults.getOrDefault("calsync.api.token", "<from env>"));
-        new SpringApplicationBuilder(CalsyncApplication.class).properties(defaults).run(args);
+        // as command-line arguments, so they outrank application.yaml; the caller's own arguments come last and win
+        java.util.List<String> all = new java.util.ArrayList<>();
+        defaults.forEach((k, v) -> all.add("--" + k + "=" + v));
+        all.addAll(java.util.List.of(args));
+        new SpringApplicationBuilder(CalsyncApplication.class).run(all.toArray(String[]::new));
     }
 }

@@ -67,6 +67,18 @@ public final class EmbeddedServers {
         }
     }
 
+    /** A new, empty database on the shared server, for a test that runs a service of its own. */
+    public static String newDatabase(String name) {
+        try (java.sql.Connection c = postgres().getPostgresDatabase().getConnection();
+             java.sql.Statement st = c.createStatement()) {
+            st.execute("DROP DATABASE IF EXISTS " + name + " WITH (FORCE)");
+            st.execute("CREATE DATABASE " + name);
+        } catch (java.sql.SQLException e) {
+            throw new IllegalStateException(e);
+        }
+        return postgres().getJdbcUrl("postgres", name);
+    }
+
     public static String jdbcUrl(EmbeddedPostgres pg) {
         return pg.getJdbcUrl("postgres", "postgres");
     }

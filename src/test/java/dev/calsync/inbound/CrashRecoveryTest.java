@@ -1,0 +1,96 @@
+package dev.calsync.inbound;
+
+import java.time.Duration;
+import java.util.List;
+import java.util.Map;
+
+import dev.calsync.inbox.NotificationInbox;
+import dev.calsync.support.EmbeddedServers;
+import dev.calsync.support.RunningService;
+import org.apache.camel.CamelContext;
+import org.apache.camel.Exchange;
+import org.apache.camel.support.DefaultExchange;
+import org.junit.jupiter.api.Test;
+
+import static dev.calsync.support.Notifications.envelope;
+import static dev.calsync.support.Notifications.event;
+import static dev.calsync.support.Notifications.newId;
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
+
+/** An acknowledged notification is never lost, whatever happens to the process that acknowledged it. */
+class CrashRecoveryTest {
+
+    private static final Map<String, Object> POLLER_OFF = Map.of(
+            "camel.main.auto-startup-exclude-pattern", "notification-poll",
+            "calsync.dedupe.redis-key-prefix", "calsync-crash:notification");
+
+    @Test
+    void notificationAcknowledgedBeforeTheServiceStoppedIsProcessedAfterRestart() {
+        String db = EmbeddedServers.newDatabase("crash_restart");
+        String id = newId();
+        try (RunningService first = RunningService.start(db, POLLER_OFF)) {
+            assertThat(first.deliver(envelope(id, "event.created", event("grant-1", "evt-1", "Survives", 100)))
+                    .statusCode()).isEqualTo(200);
+            assertThat(status(first, id)).isEqualTo("received");
+        }
+
+        try (RunningService second = RunningService.start(db,
+                Map.of("calsync.dedupe.redis-key-prefix", "calsync-crash:notification"))) {
+            await().atMost(Duration.ofSeconds(20)).until(() -> "processed".equals(status(second, id)));
+            assertThat(second.jdbc().queryForObject("SELECT title FROM app_event", String.class)).isEqualTo("Survives");
+        }
+    }
+
+    @Test
+    void notificationWhoseWorkerDiedIsClaimedAgainWhenItsLeaseRunsOut() {
+        String db = EmbeddedServers.newDatabase("crash_lease");
+        try (RunningService service = RunningService.start(db, POLLER_OFF)) {
+            String id = newId();
+            service.deliver(envelope(id, "event.created", event("grant-1", "evt-1", "Orphan", 100)));
+            // what a worker killed mid-processing leaves: claimed, lease still running
+            service.jdbc().update("UPDATE webhook_inbox SET status = 'processing', attempts = 1,"
+                    + " lease_until = now() + interval '1 hour' WHERE notification_id = ?", id);
+            NotificationInbox inbox = service.bean(NotificationInbox.class);
+            assertThat(claim(service, inbox)).isEmpty();
+
+            service.jdbc().update("UPDATE webhook_inbox SET lease_until = now() - interval '1 second'");
+
+            List<Map<String, Object>> claimed = claim(service, inbox);
+            assertThat(claimed).extracting(r -> r.get("notification_id")).containsExactly(id);
+            assertThat(claimed.get(0).get("attempts")).isEqualTo(2);
+        }
+    }
+
+    @Test
+    void onlyOneNotificationOfAnEventIsClaimedAtATime() {
+        String db = EmbeddedServers.newDatabase("crash_claim");
+        try (RunningService service = RunningService.start(db, POLLER_OFF)) {
+            String a1 = newId();
+            String a2 = newId();
+            String b1 = newId();
+            service.deliver(envelope(a1, "event.created", event("grant-1", "evt-a", "A", 100)));
+            service.deliver(envelope(a2, "event.updated", event("grant-1", "evt-a", "A2", 200)));
+            service.deliver(envelope(b1, "event.created", event("grant-1", "evt-b", "B", 100)));
+            NotificationInbox inbox = service.bean(NotificationInbox.class);
+
+            List<Map<String, Object>> first = claim(service, inbox);
+            List<Map<String, Object>> whileBusy = claim(service, inbox);
+
+            assertThat(first).extracting(r -> r.get("notification_id")).containsExactlyInAnyOrder(a1, b1);
+            assertThat(whileBusy).isEmpty();
+            service.jdbc().update("UPDATE webhook_inbox SET status = 'processed' WHERE notification_id = ?", a1);
+            assertThat(claim(service, inbox)).extracting(r -> r.get("notification_id")).containsExactly(a2);
+        }
+    }
+
+    private static List<Map<String, Object>> claim(RunningService service, NotificationInbox inbox) {
+        Exchange exchange = new DefaultExchange(service.bean(CamelContext.class));
+        return inbox.claim(exchange);
+    }
+
+    private static String status(RunningService service, String id) {
+        return service.jdbc().queryForObject("SELECT status FROM webhook_inbox WHERE notification_id = ?",
+                String.class, id);
+    }
+}

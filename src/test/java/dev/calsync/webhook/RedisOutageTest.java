@@ -1,0 +1,51 @@
+package dev.calsync.webhook;
+
+import java.time.Duration;
+
+import dev.calsync.support.EmbeddedServers;
+import dev.calsync.support.IntegrationTest;
+import org.junit.jupiter.api.Test;
+
+import static dev.calsync.support.Notifications.envelope;
+import static dev.calsync.support.Notifications.event;
+import static dev.calsync.support.Notifications.newId;
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
+
+/** Redis is a cache in front of the database's dedupe: losing it degrades nothing but speed. */
+class RedisOutageTest extends IntegrationTest {
+
+    private static String redisHealth(String health) throws com.fasterxml.jackson.core.JsonProcessingException {
+        return new com.fasterxml.jackson.databind.ObjectMapper().readTree(health)
+                .path("components").path("redisDedupe").path("status").asText();
+    }
+
+    @Test
+    void withRedisStoppedDeliveriesAreDedupedByTheDatabaseAndHealthSaysDegradedUntilItReturns() throws Exception {
+        String first = newId();
+        String body = envelope(first, "event.created", event("grant-1", "evt-1", "Standup", 100));
+        EmbeddedServers.stopRedis();
+        try {
+            assertThat(deliver(body).statusCode()).isEqualTo(200);
+            assertThat(deliver(body).statusCode()).isEqualTo(200);
+            awaitStatus(first, "processed");
+            assertThat(count("SELECT count(*) FROM webhook_inbox")).isEqualTo(1);
+            assertThat(count("SELECT count(*) FROM app_event")).isEqualTo(1);
+
+            var health = apiGet("/actuator/health", null);
+            assertThat(health.statusCode()).isEqualTo(200);
+            assertThat(redisHealth(health.body())).isEqualTo("DEGRADED");
+        } finally {
+            EmbeddedServers.startRedis();
+        }
+
+        await().atMost(Duration.ofSeconds(20)).untilAsserted(() ->
+                assertThat(redisHealth(apiGet("/actuator/health", null).body())).isEqualTo("UP"));
+        String second = newId();
+        await().atMost(Duration.ofSeconds(20)).untilAsserted(() -> {
+            assertThat(deliver(envelope(second, "event.updated", event("grant-1", "evt-1", "Moved", 200)))
+                    .statusCode()).isEqualTo(200);
+            assertThat(redis.hasKey("calsync:notification:" + second)).isTrue();
+        });
+    }
+}
