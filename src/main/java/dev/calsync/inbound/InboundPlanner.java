@@ -56,13 +56,13 @@ public class InboundPlanner {
     /** Picks the mapping row from the two lookups and plans an upsert. */
     public void upsert(Exchange exchange) {
         Map<String, Object> event = event(exchange);
-        apply(exchange, planUpsert(event, chosen(exchange, event)));
+        apply(exchange, planUpsert(hintChecked(exchange, event), chosen(exchange, event)));
     }
 
     /** Picks the mapping row from the two lookups and plans a delete. */
     public void delete(Exchange exchange) {
         Map<String, Object> event = event(exchange);
-        apply(exchange, planDelete(event, chosen(exchange, event)));
+        apply(exchange, planDelete(hintChecked(exchange, event), chosen(exchange, event)));
     }
 
     /**
@@ -135,6 +135,22 @@ public class InboundPlanner {
             return key.isBlank() ? null : key;
         }
         return null;
+    }
+
+    /**
+     * The event, without its {@code metadata.key1} when that names a record already linked to another event (a
+     * copied event carries our metadata too): such an event is new, not that record.
+     */
+    @SuppressWarnings("unchecked")
+    private static Map<String, Object> hintChecked(Exchange exchange, Map<String, Object> event) {
+        List<Map<String, Object>> byRecord = exchange.getVariable("byRecord", List.class);
+        if (byRecord == null || byRecord.isEmpty() || choose(byRecord, null, string(event.get("grant_id")),
+                string(event.get("id"))) != null) {
+            return event;
+        }
+        Map<String, Object> copy = new LinkedHashMap<>(event);
+        copy.remove("metadata");
+        return copy;
     }
 
     @SuppressWarnings("unchecked")
