@@ -1,0 +1,78 @@
+package dev.calsync.routes;
+
+import java.io.IOException;
+import java.io.InputStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Set;
+import java.util.stream.Stream;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.dataformat.yaml.YAMLFactory;
+import com.networknt.schema.JsonMetaSchema;
+import com.networknt.schema.JsonSchema;
+import com.networknt.schema.JsonSchemaFactory;
+import com.networknt.schema.NonValidationKeyword;
+import com.networknt.schema.SchemaValidatorsConfig;
+import com.networknt.schema.SpecVersion;
+import com.networknt.schema.ValidationMessage;
+import dev.calsync.support.IntegrationTest;
+import org.apache.camel.Route;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.MethodSource;
+import org.junit.jupiter.api.Test;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+/**
+ * The route files are the product's public surface: each one is valid Camel YAML DSL, and the routes they define
+ * load with their stable ids (tests, metrics and operators refer to them).
+ */
+class RouteFilesTest extends IntegrationTest {
+
+    static Stream<Path> routeFiles() throws IOException {
+        try (Stream<Path> top = Files.list(Path.of("routes")); Stream<Path> variants =
+                Files.list(Path.of("routes/variants"))) {
+            return Stream.concat(top.toList().stream(), variants.toList().stream())
+                    .filter(p -> p.toString().endsWith(".camel.yaml")).toList().stream();
+        }
+    }
+
+    @ParameterizedTest
+    @MethodSource("routeFiles")
+    void fileIsValidAgainstTheCamelYamlDslSchema(Path file) throws IOException {
+        JsonSchema schema;
+        try (InputStream in = getClass().getResourceAsStream("/schema/camelYamlDsl.json")) {
+            // the schema marks options "deprecated", which draft-04 does not know: register it as an annotation
+            JsonMetaSchema v4 = JsonMetaSchema.builder(JsonMetaSchema.getV4())
+                    .keyword(new NonValidationKeyword("deprecated")).build();
+            JsonSchemaFactory factory = JsonSchemaFactory.builder(JsonSchemaFactory.getInstance(SpecVersion.VersionFlag.V4))
+                    .metaSchema(v4).build();
+            schema = factory.getSchema(in, SchemaValidatorsConfig.builder().build());
+        }
+        JsonNode routes = new ObjectMapper(new YAMLFactory()).readTree(file.toFile());
+
+        Set<ValidationMessage> errors = schema.validate(routes);
+
+        assertThat(errors).as(file.toString()).isEmpty();
+    }
+
+    @Test
+    void everyRouteIsLoadedWithItsStableId() {
+        List<String> ids = camel.getRoutes().stream().map(Route::getRouteId).toList();
+
+        assertThat(ids).contains(
+                "nylas-webhook", "webhook-challenge", "webhook-acknowledge", "inbox-store",
+                "notification-poll", "process-notification", "notification-ignore", "inbox-purge",
+                "inbound-event-upsert", "inbound-event-delete", "inbound-event-refetch", "nylas-get-event",
+                "mapping-find", "mapping-insert-pending", "mapping-mark-synced", "mapping-tombstone",
+                "grant-pause", "grant-update", "local-upsert", "local-delete",
+                "app-event-get", "app-events-list", "admin-notifications-list", "admin-notification-replay",
+                "json-response");
+        // REST verbs are inlined into their direct: route; their description stays on the verb
+        assertThat(camel.getRoutes()).filteredOn(r -> !r.getEndpoint().getEndpointUri().startsWith("rest:"))
+                .allSatisfy(r -> assertThat(r.getDescription()).as("description of " + r.getRouteId()).isNotBlank());
+    }
+}
