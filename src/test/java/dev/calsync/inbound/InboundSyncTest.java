@@ -167,6 +167,22 @@ class InboundSyncTest extends IntegrationTest {
     }
 
     @Test
+    void copyOfOurEventCarryingOurRecordIdBecomesANewRecordAndLeavesTheOriginalAlone() {
+        Map<String, Object> original = event(GRANT, "evt-5", "Original", 100);
+        original.put("metadata", Map.of("key1", "rec-5"));
+        deliverAndWait("event.created", original);
+        Map<String, Object> copy = event(GRANT, "evt-6", "Copy", 100);
+        copy.put("metadata", Map.of("key1", "rec-5"));
+
+        String id = deliverAndWait("event.created", copy);
+
+        assertThat(outcome(id)).isEqualTo("created");
+        assertThat(localRecords()).isEqualTo(2);
+        assertThat(localRecordByEvent(GRANT, "evt-5")).containsEntry("id", "rec-5").containsEntry("title", "Original");
+        assertThat(localRecordByEvent(GRANT, "evt-6").get("id")).isNotEqualTo("rec-5");
+    }
+
+    @Test
     void updateOlderThanWhatWasAppliedIsIgnored() {
         deliverAndWait("event.updated", event(GRANT, "evt-1", "Newest", 200));
 

@@ -40,11 +40,13 @@ class RouteFilesTest extends IntegrationTest {
         }
     }
 
-    @ParameterizedTest
-    @MethodSource("routeFiles")
-    void fileIsValidAgainstTheCamelYamlDslSchema(Path file) throws IOException {
-        JsonSchema schema;
-        try (InputStream in = getClass().getResourceAsStream("/schema/camelYamlDsl.json")) {
+    private static JsonSchema schema;
+
+    private static synchronized JsonSchema schema() throws IOException {
+        if (schema != null) {
+            return schema;
+        }
+        try (InputStream in = RouteFilesTest.class.getResourceAsStream("/schema/camelYamlDsl.json")) {
             // the schema marks options "deprecated", which draft-04 does not know: register it as an annotation
             JsonMetaSchema v4 = JsonMetaSchema.builder(JsonMetaSchema.getV4())
                     .keyword(new NonValidationKeyword("deprecated")).build();
@@ -52,9 +54,15 @@ class RouteFilesTest extends IntegrationTest {
                     .metaSchema(v4).build();
             schema = factory.getSchema(in, SchemaValidatorsConfig.builder().build());
         }
+        return schema;
+    }
+
+    @ParameterizedTest
+    @MethodSource("routeFiles")
+    void fileIsValidAgainstTheCamelYamlDslSchema(Path file) throws IOException {
         JsonNode routes = new ObjectMapper(new YAMLFactory()).readTree(file.toFile());
 
-        Set<ValidationMessage> errors = schema.validate(routes);
+        Set<ValidationMessage> errors = schema().validate(routes);
 
         assertThat(errors).as(file.toString()).isEmpty();
     }
