@@ -1,0 +1,36 @@
+package dev.calsync.config;
+
+import io.micrometer.core.instrument.MeterRegistry;
+import org.apache.camel.ExchangeProperty;
+import org.springframework.stereotype.Component;
+
+/**
+ * The product's counters, called from the routes. A bean rather than Camel's {@code micrometer:} endpoint because
+ * that endpoint searches the whole registry on every message, a cost the acknowledgement path cannot afford; here
+ * each call is a map lookup.
+ */
+@Component("syncMetrics")
+public class SyncMetrics {
+
+    private final MeterRegistry registry;
+
+    public SyncMetrics(MeterRegistry registry) {
+        this.registry = registry;
+    }
+
+    /** {@code calsync.webhook.notifications{result}}: stored, or duplicate (known to Redis or to the database). */
+    public void webhook(String result) {
+        registry.counter("calsync.webhook.notifications", "result", result).increment();
+    }
+
+    /** {@code calsync.notifications.processed{outcome}}: what processing did (created, updated, unchanged, ...). */
+    public void processed(@ExchangeProperty("outcome") String outcome) {
+        registry.counter("calsync.notifications.processed", "outcome", outcome == null ? "done" : outcome)
+                .increment();
+    }
+
+    /** {@code calsync.notifications.failed{result}}: a failed attempt that will be retried, or a new dead letter. */
+    public void failed(String result) {
+        registry.counter("calsync.notifications.failed", "result", result).increment();
+    }
+}
