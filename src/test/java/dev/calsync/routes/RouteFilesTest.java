@@ -75,7 +75,7 @@ class RouteFilesTest extends IntegrationTest {
                 "nylas-webhook", "webhook-challenge", "webhook-acknowledge", "inbox-store",
                 "notification-poll", "process-notification", "notification-ignore", "inbox-purge",
                 "inbound-event-upsert", "inbound-event-delete", "inbound-event-refetch", "nylas-get-event",
-                "mapping-find", "mapping-insert-pending", "mapping-mark-synced", "mapping-tombstone",
+                "mapping-find-by-record", "mapping-find-by-event", "mapping-insert-pending", "mapping-mark-synced", "mapping-tombstone",
                 "grant-pause", "grant-update", "local-upsert", "local-delete",
                 "app-event-get", "app-events-list", "admin-notifications-list", "admin-notification-replay",
                 "json-response");
