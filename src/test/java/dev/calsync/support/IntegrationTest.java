@@ -11,6 +11,7 @@ import java.util.Map;
 import java.util.Set;
 
 import dev.calsync.CalsyncApplication;
+import dev.calsync.simulator.NylasSimulator;
 import org.apache.camel.CamelContext;
 import org.apache.camel.test.spring.junit5.CamelSpringBootTest;
 import org.junit.jupiter.api.BeforeEach;
@@ -40,7 +41,8 @@ public abstract class IntegrationTest {
     public static final String ADMIN_TOKEN = "test-admin-token";
     public static final String NYLAS_API_KEY = "test-nylas-key";
 
-    protected static final NylasSimulator NYLAS = NylasSimulator.shared(NYLAS_API_KEY);
+    /** One simulator per JVM, shared by every test of the shared service. */
+    protected static final NylasSimulator NYLAS = SharedSimulator.INSTANCE;
     protected static final HttpClient HTTP = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
 
     @LocalServerPort
@@ -65,6 +67,10 @@ public abstract class IntegrationTest {
         registry.add("calsync.inbound.max-backoff", () -> "200ms");
         registry.add("calsync.inbound.max-attempts", () -> "3");
         registry.add("calsync.dedupe.redis-retry-after", () -> "1s");
+    }
+
+    private static final class SharedSimulator {
+        static final NylasSimulator INSTANCE = new NylasSimulator(NYLAS_API_KEY);
     }
 
     @BeforeEach

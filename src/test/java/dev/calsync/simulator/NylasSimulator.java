@@ -1,0 +1,746 @@
+package dev.calsync.simulator;
+
+import java.io.IOException;
+import java.io.OutputStream;
+import java.io.UncheckedIOException;
+import java.net.InetSocketAddress;
+import java.net.URI;
+import java.net.URLDecoder;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.charset.StandardCharsets;
+import java.time.Clock;
+import java.time.Duration;
+import java.time.Instant;
+import java.time.LocalDate;
+import java.time.ZoneOffset;
+import java.util.ArrayList;
+import java.util.Base64;
+import java.util.Collections;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicLong;
+
+import com.fasterxml.jackson.core.type.TypeReference;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.sun.net.httpserver.HttpExchange;
+import com.sun.net.httpserver.HttpServer;
+import dev.calsync.support.Signing;
+
+/**
+ * A stateful stand-in for the Nylas v3 Events API and its webhook delivery, on loopback. It behaves as
+ * {@code shared/docs/nylas-api.md} describes (see docs/SIMULATOR.md): bearer auth, the response and error
+ * envelopes, list paging and filters, create/update/delete semantics, signed webhooks for every change with retries,
+ * and switchable faults and provider quirks. Tests drive it in-process; {@link #main} runs it as a server.
+ */
+public final class NylasSimulator implements AutoCloseable {
+
+    static final Set<String> FILTERABLE_KEYS = Set.of("key1", "key2", "key3", "key4", "key5");
+    static final Set<String> NESTED = Set.of("when", "metadata", "participants", "conferencing", "reminders");
+    static final int MAX_LIMIT = 200;
+    static final int DEFAULT_LIMIT = 50;
+
+    public final SimulatorFaults faults = new SimulatorFaults();
+    public final ProviderQuirks quirks = new ProviderQuirks();
+
+    private final ObjectMapper json = new ObjectMapper();
+    private final HttpServer server;
+    private final ExecutorService serverThreads = Executors.newFixedThreadPool(8);
+    private final ExecutorService deliveryThreads = Executors.newCachedThreadPool();
+    private final HttpClient webhookClient = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(2)).build();
+    private final String apiKey;
+    private final Clock clock;
+
+    /** grant -> event id -> stored event (deleted ones are kept, with status "cancelled"). */
+    private final Map<String, Map<String, Map<String, Object>>> calendars = new LinkedHashMap<>();
+    private final AtomicLong ids = new AtomicLong();
+    private final AtomicLong notificationIds = new AtomicLong();
+    private final Map<String, AtomicInteger> counters = new ConcurrentHashMap<>();
+    private final List<Integer> scripted = Collections.synchronizedList(new ArrayList<>());
+
+    private final List<String> webhookUrls = new CopyOnWriteArrayList<>();
+    private final AtomicInteger nextUrl = new AtomicInteger();
+    private volatile String webhookSecret = "";
+    private volatile boolean webhooksPaused;
+    private volatile Duration retryDelay = Duration.ofMillis(100);
+    private volatile int maxAttempts = 3;
+    private final List<String> held = Collections.synchronizedList(new ArrayList<>());
+    private final AtomicInteger inFlight = new AtomicInteger();
+    private final List<Map<String, Object>> sent = new CopyOnWriteArrayList<>();
+
+    public NylasSimulator(String apiKey) {
+        this(apiKey, 0, Clock.systemUTC());
+    }
+
+    public NylasSimulator(String apiKey, int port, Clock clock) {
+        this.apiKey = apiKey;
+        this.clock = clock;
+        try {
+            server = HttpServer.create(new InetSocketAddress("127.0.0.1", port), 0);
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+        server.createContext("/v3/grants/", this::api);
+        server.createContext("/_sim/", new SimulatorControl(this, json));
+        server.setExecutor(serverThreads);
+        server.start();
+    }
+
+    /** Standalone: {@code NylasSimulator [port] [api key] [webhook url] [webhook secret]}. */
+    public static void main(String[] args) {
+        int port = args.length > 0 ? Integer.parseInt(args[0]) : 8090;
+        NylasSimulator sim = new NylasSimulator(args.length > 1 ? args[1] : "sim-api-key", port, Clock.systemUTC());
+        if (args.length > 3) {
+            sim.deliverWebhooksTo(args[3], args[2]);
+        }
+        System.out.println("Nylas simulator on " + sim.baseUrl());
+    }
+
+    public String baseUrl() {
+        return "http://127.0.0.1:" + server.getAddress().getPort();
+    }
+
+    // ---------------------------------------------------------------------------------------------------- set-up
+
+    /** Sends a signed notification for every change to these URLs in turn (like instances behind a balancer). */
+    public void deliverWebhooksTo(String secret, String... urls) {
+        this.webhookSecret = secret;
+        webhookUrls.clear();
+        webhookUrls.addAll(List.of(urls));
+    }
+
+    public void webhookRetryDelay(Duration delay, int attempts) {
+        this.retryDelay = delay;
+        this.maxAttempts = attempts;
+    }
+
+    /** Holds every notification until {@link #releaseWebhooks(boolean)}. */
+    public void pauseWebhooks() {
+        webhooksPaused = true;
+    }
+
+    /** Delivers what was held, one after the other, in order or shuffled (with the faults' random). */
+    public void releaseWebhooks(boolean shuffle) {
+        List<String> batch = takeHeld();
+        if (shuffle) {
+            for (int i = batch.size() - 1; i > 0; i--) {
+                Collections.swap(batch, i, faults.nextInt(i + 1));
+            }
+        }
+        releaseInOrder(batch);
+    }
+
+    /** Delivers what was held newest first: a delete before its update before its create. */
+    public void releaseWebhooksInReverse() {
+        List<String> batch = takeHeld();
+        Collections.reverse(batch);
+        releaseInOrder(batch);
+    }
+
+    private List<String> takeHeld() {
+        synchronized (held) {
+            List<String> batch = new ArrayList<>(held);
+            held.clear();
+            webhooksPaused = false;
+            return batch;
+        }
+    }
+
+    private void releaseInOrder(List<String> batch) {
+        inFlight.incrementAndGet();
+        deliveryThreads.submit(() -> {
+            try {
+                for (String body : batch) {
+                    inFlight.incrementAndGet();
+                    deliver(body, 0);
+                }
+            } finally {
+                inFlight.decrementAndGet();
+            }
+        });
+    }
+
+    /** The next API calls answer these statuses (with the error envelope), whatever the faults say. */
+    public void failNext(int... statuses) {
+        for (int s : statuses) {
+            scripted.add(s);
+        }
+    }
+
+    /** Forgets every event, counter, scripted failure, fault and quirk (webhook targets stay). */
+    public synchronized void reset() {
+        calendars.clear();
+        counters.clear();
+        scripted.clear();
+        held.clear();
+        sent.clear();
+        webhooksPaused = false;
+        faults.reset();
+        quirks.reset();
+    }
+
+    // ----------------------------------------------------------------------------------- the user on the calendar
+
+    /** The calendar's user creates an event directly (no metadata of ours); a webhook follows. */
+    public Map<String, Object> userCreates(String grantId, String calendarId, Map<String, Object> fields) {
+        return create(grantId, calendarId, fields, false);
+    }
+
+    /** The calendar's user edits an event (top-level merge, nested objects replaced); a webhook follows. */
+    public Map<String, Object> userUpdates(String grantId, String eventId, Map<String, Object> fields) {
+        return update(grantId, eventId, fields, false);
+    }
+
+    /** The calendar's user deletes an event; a webhook follows. */
+    public boolean userDeletes(String grantId, String eventId) {
+        return delete(grantId, eventId);
+    }
+
+    /** Puts an event on the calendar without a webhook (state a test starts from). */
+    public synchronized void putEvent(Map<String, Object> event) {
+        Map<String, Object> copy = new LinkedHashMap<>(event);
+        calendar((String) copy.get("grant_id")).put((String) copy.get("id"), copy);
+    }
+
+    // ---------------------------------------------------------------------------------------------- inspection
+
+    /** A copy of an event, deleted ones included; null if never created. */
+    public synchronized Map<String, Object> event(String grantId, String eventId) {
+        Map<String, Object> e = calendar(grantId).get(eventId);
+        return e == null ? null : deepCopy(e);
+    }
+
+    /** Live (not deleted) events of a grant's calendar. */
+    public synchronized List<Map<String, Object>> liveEvents(String grantId, String calendarId) {
+        return calendar(grantId).values().stream().filter(e -> !isDeleted(e))
+                .filter(e -> calendarId == null || calendarId.equals(e.get("calendar_id"))).map(this::deepCopy)
+                .toList();
+    }
+
+    /** How many events (deleted ones too, when asked) carry {@code metadata.key1 = value}. */
+    public synchronized int countWithKey1(String grantId, String value, boolean includeDeleted) {
+        return (int) calendar(grantId).values().stream().filter(e -> includeDeleted || !isDeleted(e))
+                .filter(e -> e.get("metadata") instanceof Map<?, ?> m && value.equals(m.get("key1"))).count();
+    }
+
+    /** Calls answered, by {@code "METHOD status"} (e.g. {@code "POST 200"}), or lost ({@code "POST lost"}). */
+    public int calls(String methodAndStatus) {
+        AtomicInteger n = counters.get(methodAndStatus);
+        return n == null ? 0 : n.get();
+    }
+
+    /** Every counter, for the control surface. */
+    public Map<String, Integer> counters() {
+        Map<String, Integer> out = new java.util.TreeMap<>();
+        counters.forEach((k, v) -> out.put(k, v.get()));
+        return out;
+    }
+
+    /** Every event of a grant, deleted ones included, for the control surface. */
+    public synchronized List<Map<String, Object>> allEvents(String grantId) {
+        return calendar(grantId).values().stream().map(this::deepCopy).toList();
+    }
+
+    /** Webhook deliveries attempted, answered, failed, dropped (by name: sent, ok, failed, dropped, duplicated). */
+    public int webhookCount(String what) {
+        return calls("webhook " + what);
+    }
+
+    /** Every notification body that was sent (all copies and attempts). */
+    public List<Map<String, Object>> sentNotifications() {
+        return List.copyOf(sent);
+    }
+
+    /** True when no delivery is in flight or waiting for a retry (held notifications do not count). */
+    public boolean webhooksQuiet() {
+        return inFlight.get() == 0;
+    }
+
+    // --------------------------------------------------------------------------------------------------- the API
+
+    private void api(HttpExchange exchange) throws IOException {
+        try (exchange) {
+            String method = exchange.getRequestMethod();
+            if (faults.latencyMillis > 0) {
+                sleep(faults.latencyMillis);
+            }
+            if (!("Bearer " + apiKey).equals(exchange.getRequestHeaders().getFirst("Authorization"))) {
+                error(exchange, method, 401, "unauthorized", "Unauthorized");
+                return;
+            }
+            Integer status = scripted.isEmpty() ? null : scripted.remove(0);
+            if (status == null && faults.roll(faults.rate429)) {
+                status = 429;
+            }
+            if (status == null && faults.roll(faults.rate5xx)) {
+                status = List.of(500, 502, 503).get(faults.nextInt(3));
+            }
+            if (status != null) {
+                if (status == 429) {
+                    exchange.getResponseHeaders().set("Retry-After", String.valueOf(faults.retryAfterSeconds));
+                }
+                error(exchange, method, status, status == 429 ? "rate_limit_error" : "api_error", "Injected failure");
+                return;
+            }
+            String[] path = exchange.getRequestURI().getRawPath().split("/");
+            Map<String, String> query = query(exchange.getRequestURI().getRawQuery());
+            if (path.length < 5 || !"events".equals(path[4])) {
+                error(exchange, method, 404, "not_found_error", "No such endpoint");
+                return;
+            }
+            String grantId = decode(path[3]);
+            String eventId = path.length > 5 ? decode(path[5]) : null;
+            if (query.get("calendar_id") == null || query.get("calendar_id").isBlank()) {
+                error(exchange, method, 400, "invalid_request_error", "calendar_id is required");
+                return;
+            }
+            switch (method + (eventId == null ? " collection" : " item")) {
+                case "GET collection" -> list(exchange, grantId, query);
+                case "GET item" -> get(exchange, grantId, eventId);
+                case "POST collection" -> createCall(exchange, grantId, query);
+                case "PUT item" -> updateCall(exchange, grantId, eventId);
+                case "DELETE item" -> deleteCall(exchange, grantId, eventId);
+                default -> error(exchange, method, 405, "invalid_request_error", "Method not allowed");
+            }
+        } catch (RuntimeException e) {
+            error(exchange, exchange.getRequestMethod(), 500, "api_error", e.getClass().getSimpleName());
+        }
+    }
+
+    private void list(HttpExchange exchange, String grantId, Map<String, String> query) throws IOException {
+        int limit;
+        try {
+            limit = query.containsKey("limit") ? Integer.parseInt(query.get("limit")) : DEFAULT_LIMIT;
+        } catch (NumberFormatException e) {
+            limit = -1;
+        }
+        if (limit < 1 || limit > MAX_LIMIT) {
+            error(exchange, "GET", 400, "invalid_request_error", "limit must be between 1 and " + MAX_LIMIT);
+            return;
+        }
+        String pair = query.get("metadata_pair");
+        String pairKey = null;
+        String pairValue = null;
+        if (pair != null) {
+            int colon = pair.indexOf(':');
+            pairKey = colon < 0 ? pair : pair.substring(0, colon);
+            pairValue = colon < 0 ? "" : pair.substring(colon + 1);
+            if (!FILTERABLE_KEYS.contains(pairKey)) {
+                error(exchange, "GET", 400, "invalid_request_error", "metadata_pair only filters key1..key5");
+                return;
+            }
+        }
+        long now = clock.instant().getEpochSecond();
+        long start = query.containsKey("start") ? Long.parseLong(query.get("start")) : now;
+        long end = query.containsKey("end") ? Long.parseLong(query.get("end")) : now + 30L * 24 * 3600;
+        boolean showCancelled = "true".equals(query.get("show_cancelled"));
+        Long updatedAfter = pair == null && query.containsKey("updated_after")
+                ? Long.parseLong(query.get("updated_after")) : null;
+        int offset = query.containsKey("page_token") ? decodeToken(query.get("page_token")) : 0;
+        List<Map<String, Object>> matching = new ArrayList<>();
+        synchronized (this) {
+            for (Map<String, Object> e : calendar(grantId).values()) {
+                if (!query.get("calendar_id").equals(e.get("calendar_id")) || (isDeleted(e) && !showCancelled)) {
+                    continue;
+                }
+                if (pairKey != null && !(e.get("metadata") instanceof Map<?, ?> m && pairValue.equals(m.get(pairKey)))) {
+                    continue;
+                }
+                if (pairKey == null && !overlaps(e.get("when"), start, end)) {
+                    continue; // a metadata filter is combinable only with calendar_id
+                }
+                if (updatedAfter != null && ((Number) e.get("updated_at")).longValue() <= updatedAfter) {
+                    continue;
+                }
+                matching.add(deepCopy(e));
+            }
+        }
+        List<Map<String, Object>> page = matching.subList(Math.min(offset, matching.size()),
+                Math.min(offset + limit, matching.size()));
+        Map<String, Object> body = envelope(new ArrayList<>(page));
+        body.put("next_cursor", offset + limit < matching.size() ? encodeToken(offset + limit) : null);
+        respond(exchange, "GET", 200, body);
+    }
+
+    private void get(HttpExchange exchange, String grantId, String eventId) throws IOException {
+        Map<String, Object> e = event(grantId, eventId);
+        if (e == null || isDeleted(e)) {
+            error(exchange, "GET", 404, "not_found_error", "Event not found");
+            return;
+        }
+        respond(exchange, "GET", 200, envelope(e));
+    }
+
+    private void createCall(HttpExchange exchange, String grantId, Map<String, String> query) throws IOException {
+        Map<String, Object> fields = readBody(exchange);
+        String invalid = validate(fields, true);
+        if (invalid != null) {
+            error(exchange, "POST", 400, "invalid_request_error", invalid);
+            return;
+        }
+        Map<String, Object> created = create(grantId, query.get("calendar_id"), fields, true);
+        answerWrite(exchange, "POST", envelope(created));
+    }
+
+    private void updateCall(HttpExchange exchange, String grantId, String eventId) throws IOException {
+        Map<String, Object> fields = readBody(exchange);
+        String invalid = validate(fields, false);
+        if (invalid != null) {
+            error(exchange, "PUT", 400, "invalid_request_error", invalid);
+            return;
+        }
+        Map<String, Object> existing = event(grantId, eventId);
+        if (existing == null || isDeleted(existing)) {
+            error(exchange, "PUT", 404, "not_found_error", "Event not found");
+            return;
+        }
+        if (Boolean.TRUE.equals(existing.get("read_only"))) {
+            error(exchange, "PUT", 400, "invalid_request_error", "Event is read-only");
+            return;
+        }
+        answerWrite(exchange, "PUT", envelope(update(grantId, eventId, fields, true)));
+    }
+
+    private void deleteCall(HttpExchange exchange, String grantId, String eventId) throws IOException {
+        if (!delete(grantId, eventId)) {
+            error(exchange, "DELETE", 404, "not_found_error", "Event not found");
+            return;
+        }
+        Map<String, Object> body = new LinkedHashMap<>();
+        body.put("request_id", requestId());
+        answerWrite(exchange, "DELETE", body);
+    }
+
+    /** A write is applied before this point; a lost response closes the connection without an answer. */
+    private void answerWrite(HttpExchange exchange, String method, Map<String, Object> body) throws IOException {
+        if (faults.roll(faults.rateLostResponse)) {
+            count(method + " lost");
+            return; // the exchange is closed by the caller before any status line: the connection just ends
+        }
+        respond(exchange, method, 200, body);
+    }
+
+    static String validate(Map<String, Object> fields, boolean creating) {
+        if (creating && !(fields.get("when") instanceof Map)) {
+            return "when is required";
+        }
+        if (fields.get("title") instanceof String t && t.length() > 1024) {
+            return "title is longer than 1024 characters";
+        }
+        if (fields.containsKey("metadata")) {
+            if (!(fields.get("metadata") instanceof Map<?, ?> metadata)) {
+                return "metadata must be an object of strings";
+            }
+            if (metadata.size() > 50) {
+                return "metadata has more than 50 pairs";
+            }
+            for (Map.Entry<?, ?> e : metadata.entrySet()) {
+                if (e.getKey().toString().length() > 40) {
+                    return "metadata key longer than 40 characters";
+                }
+                if (!(e.getValue() instanceof String v) || v.length() > 500) {
+                    return "metadata values must be strings of at most 500 characters";
+                }
+            }
+        }
+        return null;
+    }
+
+    // ------------------------------------------------------------------------------------------- state changes
+
+    private Map<String, Object> create(String grantId, String calendarId, Map<String, Object> fields, boolean api) {
+        Map<String, Object> e;
+        synchronized (this) {
+            e = new LinkedHashMap<>(deepCopy(fields));
+            e.put("id", "sim-evt-" + ids.incrementAndGet());
+            e.put("object", "event");
+            e.put("grant_id", grantId);
+            e.put("calendar_id", calendarId);
+            e.put("status", "confirmed");
+            long now = clock.instant().getEpochSecond();
+            e.put("created_at", now);
+            e.put("updated_at", now);
+            if (api) {
+                quirks.apply(e);
+            }
+            calendar(grantId).put((String) e.get("id"), e);
+            e = deepCopy(e);
+        }
+        notify("event.created", e);
+        return e;
+    }
+
+    private Map<String, Object> update(String grantId, String eventId, Map<String, Object> fields, boolean api) {
+        Map<String, Object> e;
+        boolean metadataOnly;
+        synchronized (this) {
+            e = calendar(grantId).get(eventId);
+            if (e == null || isDeleted(e)) {
+                return null;
+            }
+            Map<String, Object> before = deepCopy(e);
+            for (Map.Entry<String, Object> field : deepCopy(fields).entrySet()) {
+                if (!Set.of("id", "grant_id", "object", "created_at", "updated_at").contains(field.getKey())) {
+                    e.put(field.getKey(), field.getValue()); // top-level merge; nested objects replaced whole
+                }
+            }
+            if (api) {
+                quirks.apply(e);
+            }
+            long previous = ((Number) before.get("updated_at")).longValue();
+            e.put("updated_at", Math.max(clock.instant().getEpochSecond(), previous + 1));
+            Map<String, Object> withoutMetadata = deepCopy(e);
+            withoutMetadata.put("metadata", before.get("metadata"));
+            withoutMetadata.put("updated_at", previous);
+            metadataOnly = withoutMetadata.equals(before);
+            e = deepCopy(e);
+        }
+        if (!metadataOnly) {
+            notify("event.updated", e); // Nylas sends nothing for a metadata-only change
+        }
+        return e;
+    }
+
+    private boolean delete(String grantId, String eventId) {
+        Map<String, Object> minimal = new LinkedHashMap<>();
+        synchronized (this) {
+            Map<String, Object> e = calendar(grantId).get(eventId);
+            if (e == null || isDeleted(e)) {
+                return false;
+            }
+            e.put("status", "cancelled");
+            e.put("updated_at", Math.max(clock.instant().getEpochSecond(), ((Number) e.get("updated_at")).longValue() + 1));
+            minimal.put("id", eventId);
+            minimal.put("object", "event");
+            minimal.put("grant_id", grantId);
+            minimal.put("calendar_id", e.get("calendar_id"));
+            if (e.get("metadata") != null) {
+                minimal.put("metadata", deepCopy(e).get("metadata"));
+            }
+        }
+        notify("event.deleted", minimal);
+        return true;
+    }
+
+    // ------------------------------------------------------------------------------------------------- webhooks
+
+    private void notify(String type, Map<String, Object> object) {
+        if (webhookUrls.isEmpty()) {
+            return;
+        }
+        Map<String, Object> n = new LinkedHashMap<>();
+        n.put("specversion", "1.0");
+        n.put("type", type);
+        n.put("source", "/google/events/realtime");
+        n.put("id", "sim-ntf-" + notificationIds.incrementAndGet());
+        n.put("time", clock.instant().getEpochSecond());
+        n.put("webhook_delivery_attempt", 1);
+        n.put("data", Map.of("application_id", "sim-app", "object", object));
+        String body;
+        try {
+            body = json.writeValueAsString(n);
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+        synchronized (held) {
+            if (webhooksPaused) {
+                held.add(body);
+                return;
+            }
+        }
+        dispatch(body);
+    }
+
+    private void dispatch(String body) {
+        if (faults.roll(faults.rateDrop)) {
+            count("webhook dropped");
+            return;
+        }
+        int copies = faults.roll(faults.rateDuplicate) ? 2 + faults.nextInt(2) : 1;
+        if (copies > 1) {
+            count("webhook duplicated");
+        }
+        int delay = faults.nextInt(faults.maxDeliveryDelayMillis + 1);
+        boolean together = faults.concurrentDuplicates;
+        inFlight.addAndGet(copies);
+        if (together) {
+            for (int i = 0; i < copies; i++) {
+                deliveryThreads.submit(() -> deliver(body, delay));
+            }
+        } else {
+            deliveryThreads.submit(() -> {
+                for (int i = 0; i < copies; i++) {
+                    deliver(body, i == 0 ? delay : 0);
+                }
+            });
+        }
+    }
+
+    /** Up to {@code maxAttempts} attempts, each to the next URL in turn, until one answers 200. */
+    private void deliver(String body, int delayMillis) {
+        try {
+            sleep(delayMillis);
+            for (int attempt = 1; attempt <= maxAttempts; attempt++) {
+                String signed = attempt == 1 ? body
+                        : body.replace("\"webhook_delivery_attempt\":1", "\"webhook_delivery_attempt\":" + attempt);
+                String url = webhookUrls.get(Math.floorMod(nextUrl.getAndIncrement(), webhookUrls.size()));
+                count("webhook sent");
+                try {
+                    sent.add(json.readValue(signed, new TypeReference<Map<String, Object>>() {
+                    }));
+                    HttpResponse<Void> response = webhookClient.send(HttpRequest.newBuilder(URI.create(url))
+                            .timeout(Duration.ofSeconds(10))
+                            .header("Content-Type", "application/json")
+                            .header("X-Nylas-Signature", Signing.sign(signed.getBytes(StandardCharsets.UTF_8),
+                                    webhookSecret))
+                            .POST(HttpRequest.BodyPublishers.ofString(signed)).build(),
+                            HttpResponse.BodyHandlers.discarding());
+                    if (response.statusCode() == 200) {
+                        count("webhook ok");
+                        return;
+                    }
+                } catch (IOException e) {
+                    // a time-out or refused connection counts as a failed attempt
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                    return;
+                }
+                count("webhook failed");
+                sleep(retryDelay.toMillis());
+            }
+        } finally {
+            inFlight.decrementAndGet();
+        }
+    }
+
+    // -------------------------------------------------------------------------------------------------- helpers
+
+    private Map<String, Map<String, Object>> calendar(String grantId) {
+        return calendars.computeIfAbsent(grantId, g -> new LinkedHashMap<>());
+    }
+
+    static boolean isDeleted(Map<String, Object> e) {
+        return "cancelled".equals(e.get("status"));
+    }
+
+    /** Whether an event's time overlaps [start, end) (Unix seconds; all-day dates at UTC midnight). */
+    static boolean overlaps(Object when, long start, long end) {
+        if (!(when instanceof Map<?, ?> w)) {
+            return false;
+        }
+        long from;
+        long to;
+        if (w.get("start_time") != null) {
+            from = ((Number) w.get("start_time")).longValue();
+            to = w.get("end_time") == null ? from : ((Number) w.get("end_time")).longValue();
+        } else if (w.get("time") != null) {
+            from = ((Number) w.get("time")).longValue();
+            to = from;
+        } else {
+            Object d = w.get("date") != null ? w.get("date") : w.get("start_date");
+            if (d == null) {
+                return false;
+            }
+            from = LocalDate.parse(d.toString()).atStartOfDay(ZoneOffset.UTC).toEpochSecond();
+            Object e = w.get("end_date");
+            to = (e == null ? LocalDate.parse(d.toString()).plusDays(1) : LocalDate.parse(e.toString()))
+                    .atStartOfDay(ZoneOffset.UTC).toEpochSecond();
+        }
+        return from < end && to >= start;
+    }
+
+    private Map<String, Object> envelope(Object data) {
+        Map<String, Object> body = new LinkedHashMap<>();
+        body.put("request_id", requestId());
+        body.put("data", data);
+        return body;
+    }
+
+    private String requestId() {
+        return "sim-req-" + Instant.now(clock).toEpochMilli() + "-" + ids.get();
+    }
+
+    private void error(HttpExchange exchange, String method, int status, String type, String message)
+            throws IOException {
+        Map<String, Object> body = new LinkedHashMap<>();
+        body.put("request_id", requestId());
+        body.put("error", Map.of("type", type, "message", message));
+        respond(exchange, method, status, body);
+    }
+
+    private void respond(HttpExchange exchange, String method, int status, Object body) throws IOException {
+        count(method + " " + status);
+        byte[] bytes = json.writeValueAsBytes(body);
+        exchange.getResponseHeaders().set("Content-Type", "application/json");
+        exchange.sendResponseHeaders(status, bytes.length);
+        try (OutputStream out = exchange.getResponseBody()) {
+            out.write(bytes);
+        }
+    }
+
+    private Map<String, Object> readBody(HttpExchange exchange) throws IOException {
+        byte[] bytes = exchange.getRequestBody().readAllBytes();
+        return bytes.length == 0 ? new HashMap<>() : json.readValue(bytes, new TypeReference<>() {
+        });
+    }
+
+    void count(String key) {
+        counters.computeIfAbsent(key, k -> new AtomicInteger()).incrementAndGet();
+    }
+
+    private Map<String, Object> deepCopy(Map<String, Object> map) {
+        return json.convertValue(map, new TypeReference<LinkedHashMap<String, Object>>() {
+        });
+    }
+
+    static Map<String, String> query(String raw) {
+        Map<String, String> out = new HashMap<>();
+        if (raw == null || raw.isEmpty()) {
+            return out;
+        }
+        for (String pair : raw.split("&")) {
+            int eq = pair.indexOf('=');
+            out.put(decode(eq < 0 ? pair : pair.substring(0, eq)), eq < 0 ? "" : decode(pair.substring(eq + 1)));
+        }
+        return out;
+    }
+
+    static String decode(String s) {
+        return URLDecoder.decode(s, StandardCharsets.UTF_8);
+    }
+
+    private static String encodeToken(int offset) {
+        return Base64.getUrlEncoder().withoutPadding().encodeToString(("o:" + offset).getBytes(StandardCharsets.UTF_8));
+    }
+
+    private static int decodeToken(String token) {
+        return Integer.parseInt(new String(Base64.getUrlDecoder().decode(token), StandardCharsets.UTF_8).substring(2));
+    }
+
+    private static void sleep(long millis) {
+        if (millis <= 0) {
+            return;
+        }
+        try {
+            Thread.sleep(millis);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+    }
+
+    @Override
+    public void close() {
+        server.stop(0);
+        serverThreads.shutdownNow();
+        deliveryThreads.shutdownNow();
+    }
+}
