@@ -15,9 +15,20 @@ public class AdminNotificationsApi {
     private static final Set<String> STATUSES = Set.of("received", "processing", "processed", "dead");
 
     private final NotificationInbox inbox;
+    private final dev.calsync.outbound.PushOutbox outbox;
 
-    public AdminNotificationsApi(NotificationInbox inbox) {
+    public AdminNotificationsApi(NotificationInbox inbox, dev.calsync.outbound.PushOutbox outbox) {
         this.inbox = inbox;
+        this.outbox = outbox;
+    }
+
+    /** {@code POST /admin/events/{id}/replay}: pushes a failed application change again. */
+    public Map<String, Object> replayPush(@Header("id") String id, org.apache.camel.Exchange exchange) {
+        if (!outbox.replay(id)) {
+            throw new Rejection(404, "not_found", "no failed push for event " + id);
+        }
+        exchange.setProperty("httpStatus", 202);
+        return Map.of("id", id, "sync_state", "pending");
     }
 
     public Map<String, Object> list(@Header("status") String status, @Header("limit") String limit) {

@@ -3,6 +3,7 @@ package dev.calsync.api;
 import java.util.Map;
 
 import dev.calsync.local.LocalEventStore;
+import dev.calsync.outbound.AppChanges;
 import org.apache.camel.Header;
 import org.springframework.stereotype.Component;
 
@@ -14,9 +15,41 @@ public class AppEventsApi {
     static final int MAX_LIMIT = 200;
 
     private final LocalEventStore store;
+    private final AppChanges changes;
+    private final com.fasterxml.jackson.databind.ObjectMapper json;
 
-    public AppEventsApi(LocalEventStore store) {
+    public AppEventsApi(LocalEventStore store, AppChanges changes, com.fasterxml.jackson.databind.ObjectMapper json) {
         this.store = store;
+        this.changes = changes;
+        this.json = json;
+    }
+
+    /** {@code PUT /api/v1/events/{id}}: 201 created, 200 replaced; the push to the calendar follows. */
+    public Map<String, Object> put(@Header("id") String id, @Header("Content-Type") String contentType,
+                                   @org.apache.camel.Body String body, org.apache.camel.Exchange exchange) {
+        if (!dev.calsync.webhook.WebhookRequestGuard.isJson(contentType)) {
+            throw new Rejection(415, "unsupported_media_type", "Content-Type must be application/json");
+        }
+        Map<String, Object> fields;
+        try {
+            fields = json.readValue(body == null ? "" : body,
+                    new com.fasterxml.jackson.core.type.TypeReference<Map<String, Object>>() {
+                    });
+        } catch (java.io.IOException e) {
+            throw new Rejection(400, "malformed_json", "body is not a JSON object");
+        }
+        AppChanges.Put result = changes.put(id, fields);
+        exchange.setProperty("httpStatus", result.status());
+        return result.record();
+    }
+
+    /** {@code DELETE /api/v1/events/{id}}: 202, the calendar delete follows; 404 if unknown. */
+    public Map<String, Object> delete(@Header("id") String id, org.apache.camel.Exchange exchange) {
+        if (!changes.delete(id)) {
+            throw new Rejection(404, "not_found", "no event with id " + id);
+        }
+        exchange.setProperty("httpStatus", 202);
+        return Map.of("id", id, "status", "deleting");
     }
 
     public Map<String, Object> get(@Header("id") String id) {

@@ -26,6 +26,19 @@ public final class ErrorResponses {
         }
     }
 
+    /** The error shape plus {@code "fields": {name: problem}} naming every bad field of a request. */
+    public static String body(String code, String message, Map<String, String> fields) {
+        Map<String, Object> body = new LinkedHashMap<>();
+        body.put("error", code);
+        body.put("message", message);
+        body.put("fields", fields);
+        try {
+            return JSON.writeValueAsString(body);
+        } catch (IOException e) {
+            throw new IllegalStateException(e);
+        }
+    }
+
     public static void write(HttpServletResponse response, int status, String code, String message)
             throws IOException {
         response.setStatus(status);

@@ -34,7 +34,11 @@ public class HttpErrors {
     /** Application and admin APIs: refusals keep their status, storage outages are 503, the rest 500. */
     public void api(Exchange exchange) {
         Throwable error = exchange.getProperty(Exchange.EXCEPTION_CAUGHT, Throwable.class);
-        if (error instanceof Rejection r) {
+        if (error instanceof dev.calsync.outbound.AppChanges.InvalidEvent invalid) {
+            respond(exchange, 400, invalid.getCode(), invalid.getMessage());
+            exchange.getMessage().setBody(ErrorResponses.body(invalid.getCode(), invalid.getMessage(),
+                    invalid.getFields()));
+        } else if (error instanceof Rejection r) {
             respond(exchange, r.getStatus(), r.getCode(), r.getMessage());
         } else if (isStorageOutage(error)) {
             LOG.error("API request failed: storage unavailable", error);

@@ -26,7 +26,8 @@ public record CalsyncProperties(
         @Valid @NotNull @DefaultValue Inbound inbound,
         @Valid @NotNull @DefaultValue Sync sync,
         @Valid @NotNull @DefaultValue Api api,
-        @Valid @NotNull @DefaultValue Local local) {
+        @Valid @NotNull @DefaultValue Local local,
+        @Valid @NotNull @DefaultValue Push push) {
 
     public CalsyncProperties {
         if (inbound.retention().compareTo(dedupe.ttl()) < 0) {
@@ -39,7 +40,9 @@ public record CalsyncProperties(
     public record Nylas(
             @DefaultValue("https://api.us.nylas.com") String apiUri,
             /* Secret: from NYLAS_API_KEY only, never logged. */
-            @DefaultValue("") String apiKey) {
+            @DefaultValue("") String apiKey,
+            @DefaultValue("5000") @Min(1) long connectTimeoutMillis,
+            @DefaultValue("30000") @Min(1) long responseTimeoutMillis) {
         @Override
         public String toString() {
             return "Nylas[apiUri=" + apiUri + ", apiKey=" + (apiKey.isEmpty() ? "<unset>" : "<set>") + "]";
@@ -90,6 +93,19 @@ public record CalsyncProperties(
     }
 
     public enum AllDayEnd { EXCLUSIVE, INCLUSIVE }
+
+    /** Pushing application changes to the calendar. */
+    public record Push(
+            @DefaultValue("250") @Min(10) long pollDelayMillis,
+            @DefaultValue("32") @Min(1) int batchSize,
+            @DefaultValue("8") @Min(1) int workers,
+            @DefaultValue("2m") Duration lease,
+            @DefaultValue("5") @Min(0) int maxRedeliveries,
+            @DefaultValue("500") @Min(0) long redeliveryDelayMillis,
+            @DefaultValue("30000") @Min(0) long maxRedeliveryDelayMillis,
+            @DefaultValue("100") @Min(1) int maxRequestsPerSecondPerGrant,
+            @DefaultValue("30s") Duration circuitOpenWait) {
+    }
 
     /** The application's HTTP callback, used by routes/variants/local-http-callback.camel.yaml. */
     public record Local(@DefaultValue("http://localhost:8081/calsync") String callbackUrl) {

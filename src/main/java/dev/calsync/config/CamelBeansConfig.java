@@ -1,6 +1,7 @@
 package dev.calsync.config;
 
 import org.apache.camel.http.base.HttpHeaderFilterStrategy;
+import org.apache.camel.processor.errorhandler.RedeliveryPolicy;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import org.springframework.boot.context.event.ApplicationReadyEvent;
@@ -23,6 +24,22 @@ public class CamelBeansConfig {
         HttpHeaderFilterStrategy strategy = new HttpHeaderFilterStrategy();
         strategy.setOutFilterStartsWith("Camel", "camel", "Calsync", "calsync", "org.apache.camel");
         return strategy;
+    }
+
+    /** Redelivery of Nylas calls that may succeed later (429, 5xx, time-outs): exponential backoff with jitter. */
+    @Bean
+    RedeliveryPolicy pushRedeliveryPolicy(CalsyncProperties properties) {
+        CalsyncProperties.Push push = properties.push();
+        RedeliveryPolicy policy = new RedeliveryPolicy();
+        policy.setMaximumRedeliveries(push.maxRedeliveries());
+        policy.setRedeliveryDelay(push.redeliveryDelayMillis());
+        policy.setMaximumRedeliveryDelay(push.maxRedeliveryDelayMillis());
+        policy.setUseExponentialBackOff(true);
+        policy.setBackOffMultiplier(2);
+        policy.setUseCollisionAvoidance(true);
+        policy.setRetryAttemptedLogLevel(org.apache.camel.LoggingLevel.WARN);
+        policy.setLogStackTrace(false);
+        return policy;
     }
 
     @EventListener(ApplicationReadyEvent.class)

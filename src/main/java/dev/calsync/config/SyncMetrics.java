@@ -29,6 +29,11 @@ public class SyncMetrics {
                 .increment();
     }
 
+    /** {@code calsync.push{outcome}}: pushed, failed (visible, replayable) or deferred (circuit open). */
+    public void pushed(@ExchangeProperty("outcome") String outcome) {
+        registry.counter("calsync.push", "outcome", outcome == null ? "pushed" : outcome).increment();
+    }
+
     /** {@code calsync.notifications.failed{result}}: a failed attempt that will be retried, or a new dead letter. */
     public void failed(String result) {
         registry.counter("calsync.notifications.failed", "result", result).increment();

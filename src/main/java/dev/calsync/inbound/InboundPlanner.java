@@ -34,7 +34,10 @@ public class InboundPlanner {
     public static final String RECORD_ID = "CalsyncRecordId";
     public static final String CONTENT_HASH = "CalsyncContentHash";
     public static final String REMOTE_UPDATED_AT = "CalsyncRemoteUpdatedAt";
+    public static final String REMOTE_METADATA = "CalsyncRemoteMetadata";
     public static final String OUTCOME = "outcome";
+
+    private static final com.fasterxml.jackson.databind.ObjectMapper JSON = new com.fasterxml.jackson.databind.ObjectMapper();
 
     private final EventCanonicalizer canonicalizer;
 
@@ -51,6 +54,11 @@ public class InboundPlanner {
         m.setHeader(CALENDAR_ID, string(event.get("calendar_id")));
         String hint = recordHint(event);
         m.setHeader(RECORD_HINT, hint == null ? "" : hint);
+        try {
+            m.setHeader(REMOTE_METADATA, event.get("metadata") == null ? null : JSON.writeValueAsString(event.get("metadata")));
+        } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
+            throw new IllegalArgumentException(e);
+        }
     }
 
     /** Picks the mapping row from the two lookups and plans an upsert. */
@@ -93,6 +101,10 @@ public class InboundPlanner {
         String recordId = (String) mapping.get("internal_id");
         if ("deleted".equals(mapping.get("sync_state"))) {
             return InboundPlan.skip("tombstoned");
+        }
+        if ("pending".equals(mapping.get("sync_state")) && "app".equals(mapping.get("source"))) {
+            // an application change is on its way to the calendar: it is newer than this event (often its echo)
+            return InboundPlan.skip("app-change-pending");
         }
         Long applied = number(mapping.get("remote_updated_at"));
         if (updatedAt != null && applied != null && updatedAt < applied) {

@@ -42,26 +42,140 @@ public class NylasRequests {
      * other status fails with {@link NylasApiException}, so the notification is retried.
      */
     public Map<String, Object> eventOrNull(Exchange exchange) throws java.io.IOException {
-        Message m = exchange.getMessage();
-        int status = m.getHeader(Exchange.HTTP_RESPONSE_CODE, 0, Integer.class);
-        String body = m.getBody(String.class);
-        if (status == 404) {
-            return null;
-        }
-        if (status != 200) {
-            String type = null;
-            try {
-                type = json.readTree(body == null ? "{}" : body).path("error").path("type").asText(null);
-            } catch (java.io.IOException e) {
-                // not a Nylas error envelope: the status alone is reported
-            }
-            throw new NylasApiException(status, type);
-        }
-        return json.readValue(body, new com.fasterxml.jackson.core.type.TypeReference<Envelope>() {
+        String body = checked(exchange);
+        return body == null ? null : json.readValue(body, new com.fasterxml.jackson.core.type.TypeReference<Envelope>() {
         }).data();
     }
 
+    /** The first event of a list answer, or null when the list is empty. */
+    public Map<String, Object> firstOrNull(Exchange exchange) throws java.io.IOException {
+        String body = checked(exchange);
+        if (body == null) {
+            return null;
+        }
+        java.util.List<Map<String, Object>> data = json.readValue(body,
+                new com.fasterxml.jackson.core.type.TypeReference<ListEnvelope>() {
+                }).data();
+        return data == null || data.isEmpty() ? null : data.get(0);
+    }
+
+    /**
+     * Inside the circuit breaker: a 429 or 5xx fails the call (and counts against Nylas' health); other answers pass
+     * on to the step that reads them.
+     */
+    public void throwIfRetryable(Exchange exchange) {
+        int status = exchange.getMessage().getHeader(Exchange.HTTP_RESPONSE_CODE, 0, Integer.class);
+        if (NylasApiException.retryable(status)) {
+            checked(exchange);
+        }
+    }
+
+    /** True when the delete was done now or before (404). */
+    public boolean deleted(Exchange exchange) {
+        checked(exchange);
+        return true;
+    }
+
+    /**
+     * The body of a 200, or null for a 404. A 429 or 5xx throws {@link NylasRetryableException} (with
+     * {@code CamelRedeliveryDelay} set from Retry-After when there is one), anything else {@link NylasApiException}.
+     */
+    String checked(Exchange exchange) {
+        Message m = exchange.getMessage();
+        int status = m.getHeader(Exchange.HTTP_RESPONSE_CODE, 0, Integer.class);
+        String body = m.getBody(String.class);
+        if (status >= 200 && status < 300) {
+            return body == null ? "{}" : body;
+        }
+        if (status == 404) {
+            return null;
+        }
+        String type = null;
+        try {
+            type = json.readTree(body == null ? "{}" : body).path("error").path("type").asText(null);
+        } catch (java.io.IOException | RuntimeException e) {
+            // not a Nylas error envelope: the status alone is reported
+        }
+        if (!NylasApiException.retryable(status)) {
+            throw new NylasApiException(status, type);
+        }
+        Long retryAfter = retryAfterMillis(m.getHeader("Retry-After", String.class));
+        if (retryAfter != null) {
+            m.setHeader(Exchange.REDELIVERY_DELAY, retryAfter);
+        } else {
+            m.removeHeader(Exchange.REDELIVERY_DELAY);
+        }
+        throw new NylasRetryableException(status, type);
+    }
+
+    static Long retryAfterMillis(String value) {
+        if (value == null || value.isBlank()) {
+            return null;
+        }
+        try {
+            return Math.max(0, Long.parseLong(value.trim())) * 1000;
+        } catch (NumberFormatException e) {
+            try {
+                long at = java.time.ZonedDateTime.parse(value.trim(),
+                        java.time.format.DateTimeFormatter.RFC_1123_DATE_TIME).toInstant().toEpochMilli();
+                return Math.max(0, at - System.currentTimeMillis());
+            } catch (java.time.format.DateTimeParseException ignored) {
+                return null;
+            }
+        }
+    }
+
     record Envelope(Map<String, Object> data) {
+    }
+
+    record ListEnvelope(java.util.List<Map<String, Object>> data) {
+    }
+
+    /** Sets method, path, query and bearer key of a call; the body, if any, stays as the exchange body. */
+    public void prepare(Exchange exchange, String method, String path, String query) {
+        Message m = exchange.getMessage();
+        m.setHeader(Exchange.HTTP_METHOD, method);
+        m.setHeader(Exchange.HTTP_PATH, path);
+        m.setHeader(Exchange.HTTP_QUERY, query);
+        m.setHeader("Authorization", "Bearer " + apiKey);
+        m.setHeader(Exchange.CONTENT_TYPE, "application/json");
+    }
+
+    /** {@code POST /v3/grants/{grant}/events?calendar_id=...&notify_participants=false}. */
+    public void createEvent(Exchange exchange) throws java.io.IOException {
+        Message m = exchange.getMessage();
+        String body = json.writeValueAsString(m.getBody());
+        prepare(exchange, "POST", "/v3/grants/" + encode(m.getHeader("CalsyncGrantId", String.class)) + "/events",
+                "calendar_id=" + encode(m.getHeader("CalsyncCalendarId", String.class)) + "&notify_participants=false");
+        m.setBody(body);
+    }
+
+    /** {@code PUT /v3/grants/{grant}/events/{id}?calendar_id=...&notify_participants=false}. */
+    public void updateEvent(Exchange exchange) throws java.io.IOException {
+        Message m = exchange.getMessage();
+        String body = json.writeValueAsString(m.getBody());
+        prepare(exchange, "PUT", eventPath(m.getHeader("CalsyncGrantId", String.class),
+                        m.getHeader("CalsyncEventId", String.class)),
+                "calendar_id=" + encode(m.getHeader("CalsyncCalendarId", String.class)) + "&notify_participants=false");
+        m.setBody(body);
+    }
+
+    /** {@code DELETE /v3/grants/{grant}/events/{id}?calendar_id=...}. */
+    public void deleteEvent(Exchange exchange) {
+        Message m = exchange.getMessage();
+        prepare(exchange, "DELETE", eventPath(m.getHeader("CalsyncGrantId", String.class),
+                        m.getHeader("CalsyncEventId", String.class)),
+                "calendar_id=" + encode(m.getHeader("CalsyncCalendarId", String.class)));
+        m.setBody(null);
+    }
+
+    /** {@code GET /v3/grants/{grant}/events?calendar_id=...&metadata_pair=key1:<record id>}: finds our event. */
+    public void findByRecord(Exchange exchange) {
+        Message m = exchange.getMessage();
+        prepare(exchange, "GET", "/v3/grants/" + encode(m.getHeader("CalsyncGrantId", String.class)) + "/events",
+                "calendar_id=" + encode(m.getHeader("CalsyncCalendarId", String.class)) + "&metadata_pair="
+                        + encode("key1:" + m.getHeader("CalsyncRecordId", String.class)) + "&limit=5");
+        m.setBody(null);
     }
 
     public static String eventPath(String grantId, String eventId) {

@@ -66,6 +66,8 @@ public final class NylasSimulator implements AutoCloseable {
     private final AtomicLong notificationIds = new AtomicLong();
     private final Map<String, AtomicInteger> counters = new ConcurrentHashMap<>();
     private final List<Integer> scripted = Collections.synchronizedList(new ArrayList<>());
+    private final List<Integer> scriptedDelays = Collections.synchronizedList(new ArrayList<>());
+    private final AtomicInteger lostToCome = new AtomicInteger();
 
     private final List<String> webhookUrls = new CopyOnWriteArrayList<>();
     private final AtomicInteger nextUrl = new AtomicInteger();
@@ -176,11 +178,25 @@ public final class NylasSimulator implements AutoCloseable {
         }
     }
 
+    /** The next API calls are answered only after these delays (ms), e.g. to outlast a client time-out. */
+    public void delayNext(int... millis) {
+        for (int m : millis) {
+            scriptedDelays.add(m);
+        }
+    }
+
+    /** The next {@code n} writes are applied and then answered with nothing (the connection just closes). */
+    public void loseNextResponses(int n) {
+        lostToCome.addAndGet(n);
+    }
+
     /** Forgets every event, counter, scripted failure, fault and quirk (webhook targets stay). */
     public synchronized void reset() {
         calendars.clear();
         counters.clear();
         scripted.clear();
+        scriptedDelays.clear();
+        lostToCome.set(0);
         held.clear();
         sent.clear();
         webhooksPaused = false;
@@ -272,6 +288,10 @@ public final class NylasSimulator implements AutoCloseable {
             String method = exchange.getRequestMethod();
             if (faults.latencyMillis > 0) {
                 sleep(faults.latencyMillis);
+            }
+            Integer delay = scriptedDelays.isEmpty() ? null : scriptedDelays.remove(0);
+            if (delay != null) {
+                sleep(delay);
             }
             if (!("Bearer " + apiKey).equals(exchange.getRequestHeaders().getFirst("Authorization"))) {
                 error(exchange, method, 401, "unauthorized", "Unauthorized");
@@ -422,7 +442,7 @@ public final class NylasSimulator implements AutoCloseable {
 
     /** A write is applied before this point; a lost response closes the connection without an answer. */
     private void answerWrite(HttpExchange exchange, String method, Map<String, Object> body) throws IOException {
-        if (faults.roll(faults.rateLostResponse)) {
+        if (lostToCome.getAndUpdate(n -> Math.max(0, n - 1)) > 0 || faults.roll(faults.rateLostResponse)) {
             count(method + " lost");
             return; // the exchange is closed by the caller before any status line: the connection just ends
         }

@@ -67,6 +67,12 @@ public abstract class IntegrationTest {
         registry.add("calsync.inbound.max-backoff", () -> "200ms");
         registry.add("calsync.inbound.max-attempts", () -> "3");
         registry.add("calsync.dedupe.redis-retry-after", () -> "1s");
+        registry.add("calsync.push.poll-delay-millis", () -> "50");
+        registry.add("calsync.push.max-redeliveries", () -> "3");
+        registry.add("calsync.push.redelivery-delay-millis", () -> "50");
+        registry.add("calsync.push.max-redelivery-delay-millis", () -> "2000");
+        registry.add("calsync.push.circuit-open-wait", () -> "1s");
+        registry.add("calsync.nylas.response-timeout-millis", () -> "1000");
     }
 
     private static final class SharedSimulator {
@@ -81,6 +87,9 @@ public abstract class IntegrationTest {
             redis.delete(keys);
         }
         NYLAS.reset();
+        // every change on the simulated calendar comes back to this service as a signed webhook
+        NYLAS.deliverWebhooksTo(SECRET, url("/webhooks/nylas").toString());
+        NYLAS.webhookRetryDelay(java.time.Duration.ofMillis(50), 3);
     }
 
     protected URI url(String path) {
