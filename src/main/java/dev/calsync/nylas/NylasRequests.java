@@ -77,8 +77,8 @@ public class NylasRequests {
     }
 
     /**
-     * The body of a 200, or null for a 404. A 429 or 5xx throws {@link NylasRetryableException} (with
-     * {@code CamelRedeliveryDelay} set from Retry-After when there is one), anything else {@link NylasApiException}.
+     * The body of a 200, or null for a 404. A 429 or 5xx throws {@link NylasRetryableException} (carrying the
+     * Retry-After delay when there is one), anything else {@link NylasApiException}.
      */
     String checked(Exchange exchange) {
         Message m = exchange.getMessage();
@@ -99,13 +99,7 @@ public class NylasRequests {
         if (!NylasApiException.retryable(status)) {
             throw new NylasApiException(status, type);
         }
-        Long retryAfter = retryAfterMillis(m.getHeader("Retry-After", String.class));
-        if (retryAfter != null) {
-            m.setHeader(Exchange.REDELIVERY_DELAY, retryAfter);
-        } else {
-            m.removeHeader(Exchange.REDELIVERY_DELAY);
-        }
-        throw new NylasRetryableException(status, type);
+        throw new NylasRetryableException(status, type, retryAfterMillis(m.getHeader("Retry-After", String.class)));
     }
 
     static Long retryAfterMillis(String value) {

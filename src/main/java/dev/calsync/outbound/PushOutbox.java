@@ -137,6 +137,16 @@ public class PushOutbox {
         exchange.setProperty("outcome", "pushed");
     }
 
+    /** The event was deleted on the calendar while the application changed it: the delete wins (tombstone). */
+    public void gone(Exchange exchange) {
+        String id = exchange.getMessage().getHeader("CalsyncRecordId", String.class);
+        jdbc.update("""
+                UPDATE event_sync_map SET sync_state = 'deleted', desired = 'deleted', deleted_at = now(),
+                       source = 'calendar', lease_until = NULL, attempts = 0, last_error = NULL, updated_at = now()
+                 WHERE internal_id = ?""", id);
+        exchange.setProperty("outcome", "gone");
+    }
+
     /** The push failed for good (a refusal, or retries exhausted): visible, replayable. */
     public void fail(Exchange exchange) {
         Throwable error = exchange.getProperty(Exchange.EXCEPTION_CAUGHT, Throwable.class);

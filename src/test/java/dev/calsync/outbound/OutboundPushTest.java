@@ -226,6 +226,25 @@ class OutboundPushTest extends IntegrationTest {
     }
 
     @Test
+    void editOfAnEventTheUserDeletedMeanwhileDeletesTheRecordInsteadOfResurrectingIt() {
+        put("rec-14", body("Mine"));
+        awaitState("rec-14", "synced");
+        String eventId = (String) mapping("rec-14").get("nylas_event_id");
+        NYLAS.pauseWebhooks(); // the user's delete has not been delivered yet
+        NYLAS.userDeletes(GRANT, eventId);
+
+        put("rec-14", body("Edited after the delete"));
+        awaitState("rec-14", "deleted");
+        NYLAS.releaseWebhooks(false);
+
+        await().atMost(Duration.ofSeconds(20)).until(() ->
+                count("SELECT count(*) FROM webhook_inbox WHERE status = 'processed'") == 2);
+        assertThat(apiGet("/api/v1/events/rec-14", API_TOKEN).statusCode()).isEqualTo(404);
+        assertThat(NYLAS.countWithKey1(GRANT, "rec-14", false)).isZero();
+        assertThat(NYLAS.calls("POST 200")).isEqualTo(1);
+    }
+
+    @Test
     void invalidBodyNamesEveryBadField() throws Exception {
         Map<String, Object> bad = new LinkedHashMap<>();
         bad.put("calendar_id", "primary");
