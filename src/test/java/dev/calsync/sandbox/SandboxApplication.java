@@ -1,21 +1,27 @@
 package dev.calsync.sandbox;
 
+import java.util.ArrayList;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
 
 import dev.calsync.CalsyncApplication;
+import dev.calsync.simulator.NylasSimulator;
 import dev.calsync.support.EmbeddedServers;
 import org.springframework.boot.builder.SpringApplicationBuilder;
 
 /**
- * {@code ./mvnw spring-boot:test-run}: the service on embedded defaults. PostgreSQL and Redis are started
- * in-process on loopback unless SPRING_DATASOURCE_URL / SPRING_DATA_REDIS_URL are given; without credentials the
- * webhook secret and API token default to the sandbox values printed at start-up.
+ * {@code ./mvnw spring-boot:test-run}: the whole two-way loop on one machine with nothing installed. PostgreSQL and
+ * Redis are started in-process on loopback unless SPRING_DATASOURCE_URL / SPRING_DATA_REDIS_URL are given; the Nylas
+ * simulator plays the calendar (its webhooks go to this service, this service's API calls go to it) unless
+ * NYLAS_API_KEY / NYLAS_API_URI are given. Without credentials the webhook secret and API tokens are the sandbox
+ * values printed at start-up.
  */
 public final class SandboxApplication {
 
     static final String SANDBOX_WEBHOOK_SECRET = "sandbox-webhook-secret";
     static final String SANDBOX_API_TOKEN = "sandbox-api-token";
+    static final String SANDBOX_NYLAS_KEY = "sandbox-nylas-key";
 
     private SandboxApplication() {
     }
@@ -32,19 +38,30 @@ public final class SandboxApplication {
         if (System.getenv("SPRING_DATA_REDIS_URL") == null) {
             defaults.put("spring.data.redis.url", "redis://127.0.0.1:" + EmbeddedServers.redisPort());
         }
-        if (System.getenv("NYLAS_WEBHOOK_SECRET") == null) {
-            defaults.put("calsync.webhook.secrets", SANDBOX_WEBHOOK_SECRET);
+        String secret = env("NYLAS_WEBHOOK_SECRET", SANDBOX_WEBHOOK_SECRET);
+        defaults.put("calsync.webhook.secrets", secret);
+        defaults.put("calsync.api.token", env("APP_API_TOKEN", SANDBOX_API_TOKEN));
+        String simulator = "";
+        if (System.getenv("NYLAS_API_KEY") == null && System.getenv("NYLAS_API_URI") == null) {
+            int port = Integer.parseInt(env("SANDBOX_SIMULATOR_PORT", "8090"));
+            NylasSimulator sim = new NylasSimulator(SANDBOX_NYLAS_KEY, port, java.time.Clock.systemUTC());
+            String service = "http://127.0.0.1:" + env("SERVER_PORT", "8080") + "/webhooks/nylas";
+            sim.deliverWebhooksTo(secret, service);
+            defaults.put("calsync.nylas.api-uri", sim.baseUrl());
+            defaults.put("calsync.nylas.api-key", SANDBOX_NYLAS_KEY);
+            simulator = "Nylas simulator on " + sim.baseUrl() + " (webhooks to " + service + "; see docs/SIMULATOR.md)";
         }
-        if (System.getenv("APP_API_TOKEN") == null) {
-            defaults.put("calsync.api.token", SANDBOX_API_TOKEN);
-        }
-        System.out.printf("%nSandbox: webhook secret '%s', API token '%s' (set NYLAS_WEBHOOK_SECRET / APP_API_TOKEN"
-                + " to choose your own)%n%n", defaults.getOrDefault("calsync.webhook.secrets", "<from env>"),
-                defaults.getOrDefault("calsync.api.token", "<from env>"));
+        System.out.printf("%nSandbox: webhook secret '%s', API token '%s'. %s%n%n", secret,
+                defaults.get("calsync.api.token"), simulator);
         // as command-line arguments, so they outrank application.yaml; the caller's own arguments come last and win
-        java.util.List<String> all = new java.util.ArrayList<>();
+        List<String> all = new ArrayList<>();
         defaults.forEach((k, v) -> all.add("--" + k + "=" + v));
-        all.addAll(java.util.List.of(args));
+        all.addAll(List.of(args));
         new SpringApplicationBuilder(CalsyncApplication.class).run(all.toArray(String[]::new));
+    }
+
+    private static String env(String name, String fallback) {
+        String value = System.getenv(name);
+        return value == null || value.isBlank() ? fallback : value;
     }
 }
