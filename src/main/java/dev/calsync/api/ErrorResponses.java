@@ -16,22 +16,17 @@ public final class ErrorResponses {
     }
 
     public static String body(String code, String message) {
-        Map<String, String> body = new LinkedHashMap<>();
-        body.put("error", code);
-        body.put("message", message);
-        try {
-            return JSON.writeValueAsString(body);
-        } catch (IOException e) {
-            throw new IllegalStateException(e);
-        }
+        return body(code, message, null);
     }
 
-    /** The error shape plus {@code "fields": {name: problem}} naming every bad field of a request. */
+    /** The error shape plus, when given, {@code "fields": {name: problem}} naming every bad field of a request. */
     public static String body(String code, String message, Map<String, String> fields) {
         Map<String, Object> body = new LinkedHashMap<>();
         body.put("error", code);
         body.put("message", message);
-        body.put("fields", fields);
+        if (fields != null) {
+            body.put("fields", fields);
+        }
         try {
             return JSON.writeValueAsString(body);
         } catch (IOException e) {
