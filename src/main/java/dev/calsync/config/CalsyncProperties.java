@@ -27,7 +27,8 @@ public record CalsyncProperties(
         @Valid @NotNull @DefaultValue Sync sync,
         @Valid @NotNull @DefaultValue Api api,
         @Valid @NotNull @DefaultValue Local local,
-        @Valid @NotNull @DefaultValue Push push) {
+        @Valid @NotNull @DefaultValue Push push,
+        @Valid @NotNull @DefaultValue Reconcile reconcile) {
 
     public CalsyncProperties {
         if (inbound.retention().compareTo(dedupe.ttl()) < 0) {
@@ -105,6 +106,18 @@ public record CalsyncProperties(
             @DefaultValue("30000") @Min(0) long maxRedeliveryDelayMillis,
             @DefaultValue("100") @Min(1) int maxRequestsPerSecondPerGrant,
             @DefaultValue("30s") Duration circuitOpenWait) {
+    }
+
+    /** Reconciliation: comparing a calendar with the local side and repairing the difference. */
+    public record Reconcile(
+            @DefaultValue("3600000") @Min(1000) long intervalMillis,
+            @DefaultValue("30d") Duration windowPast,
+            @DefaultValue("365d") Duration windowFuture,
+            @DefaultValue("newest-wins") String conflictPolicy,
+            @DefaultValue("delete") String missingPolicy,
+            @DefaultValue("0.5") double maxDeleteShare,
+            @DefaultValue("5") @Min(0) int maxDeletesWithoutGuard,
+            @DefaultValue("15m") Duration lease) {
     }
 
     /** The application's HTTP callback, used by routes/variants/local-http-callback.camel.yaml. */

@@ -80,7 +80,7 @@ public class NylasRequests {
      * The body of a 200, or null for a 404. A 429 or 5xx throws {@link NylasRetryableException} (carrying the
      * Retry-After delay when there is one), anything else {@link NylasApiException}.
      */
-    String checked(Exchange exchange) {
+    public String checked(Exchange exchange) {
         Message m = exchange.getMessage();
         int status = m.getHeader(Exchange.HTTP_RESPONSE_CODE, 0, Integer.class);
         String body = m.getBody(String.class);

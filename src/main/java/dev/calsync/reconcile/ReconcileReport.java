@@ -1,0 +1,75 @@
+package dev.calsync.reconcile;
+
+import java.util.ArrayList;
+import java.util.HashSet;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.databind.ObjectMapper;
+
+/** The state of one run while it pages through a calendar: counters, the events seen, the planned changes. */
+public final class ReconcileReport {
+
+    final String runId;
+    final String grantId;
+    final String calendarId;
+    final boolean dryRun;
+    final String conflictPolicy;
+    final String missingPolicy;
+    final long windowStart;
+    final long windowEnd;
+
+    String pageToken;
+    boolean morePages = true;
+    int pages;
+    int eventsSeen;
+    int created;
+    int updated;
+    int deleted;
+    int relinked;
+    int unchanged;
+    int conflicts;
+    int pushed;
+    final Set<String> seen = new HashSet<>();
+    final List<Map<String, Object>> planned = new ArrayList<>();
+
+    ReconcileReport(String runId, String grantId, String calendarId, boolean dryRun, String conflictPolicy,
+                    String missingPolicy, long windowStart, long windowEnd) {
+        this.runId = runId;
+        this.grantId = grantId;
+        this.calendarId = calendarId;
+        this.dryRun = dryRun;
+        this.conflictPolicy = conflictPolicy;
+        this.missingPolicy = missingPolicy;
+        this.windowStart = windowStart;
+        this.windowEnd = windowEnd;
+    }
+
+    /** Whether the listing has another page (read by the reconcile-run loop). */
+    public boolean getMorePages() {
+        return morePages;
+    }
+
+    public boolean isDryRun() {
+        return dryRun;
+    }
+
+    void plan(String action, String recordId, String eventId) {
+        Map<String, Object> p = new LinkedHashMap<>();
+        p.put("action", action);
+        p.put("record_id", recordId);
+        p.put("nylas_event_id", eventId);
+        planned.add(p);
+    }
+
+    String plannedJson(ObjectMapper json) {
+        try {
+            return json.writeValueAsString(dryRun ? planned : List.of());
+        } catch (JsonProcessingException e) {
+            throw new IllegalStateException(e);
+        }
+    }
+}

@@ -1,0 +1,405 @@
+package dev.calsync.reconcile;
+
+import java.sql.Array;
+import java.sql.Timestamp;
+import java.time.Clock;
+import java.time.LocalDate;
+import java.time.ZoneOffset;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+
+import com.fasterxml.jackson.core.type.TypeReference;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.calsync.config.CalsyncProperties;
+import dev.calsync.inbound.EventCanonicalizer;
+import dev.calsync.nylas.NylasRequests;
+import org.apache.camel.Exchange;
+import org.apache.camel.Message;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+import org.springframework.jdbc.core.JdbcTemplate;
+import org.springframework.stereotype.Component;
+
+/**
+ * Compares one calendar, page by page, with the mapping and the local store, and decides the repairs. The repairs
+ * themselves run through the routes live sync uses ({@code inbound-event-upsert}, {@code inbound-event-delete}, the
+ * push outbox), so a dry run's plan is exactly what a real run does. Memory stays flat: a page at a time, plus the
+ * set of event ids seen.
+ */
+@Component("reconciler")
+public class Reconciler {
+
+    private static final Logger LOG = LoggerFactory.getLogger(Reconciler.class);
+    static final String REPORT = "reconcileReport";
+    static final int PAGE_SIZE = 200;
+
+    private final JdbcTemplate jdbc;
+    private final ObjectMapper json;
+    private final NylasRequests nylas;
+    private final EventCanonicalizer canonicalizer;
+    private final ReconcileRuns runs;
+    private final CalsyncProperties.Reconcile config;
+    private final Clock clock;
+
+    public Reconciler(JdbcTemplate jdbc, ObjectMapper json, NylasRequests nylas, EventCanonicalizer canonicalizer,
+                      ReconcileRuns runs, CalsyncProperties properties, Clock clock) {
+        this.jdbc = jdbc;
+        this.json = json;
+        this.nylas = nylas;
+        this.canonicalizer = canonicalizer;
+        this.runs = runs;
+        this.config = properties.reconcile();
+        this.clock = clock;
+    }
+
+    /** Loads the run (header {@code CalsyncRunId}) into the exchange property {@code reconcileReport}. */
+    public void begin(Exchange exchange) {
+        String runId = exchange.getMessage().getHeader("CalsyncRunId", String.class);
+        Map<String, Object> run = runs.settings(runId);
+        long now = clock.instant().getEpochSecond();
+        ReconcileReport report = new ReconcileReport(runId, (String) run.get("grant_id"),
+                (String) run.get("calendar_id"), (Boolean) run.get("dry_run"), (String) run.get("conflict_policy"),
+                (String) run.get("missing_policy"), now - config.windowPast().toSeconds(),
+                now + config.windowFuture().toSeconds());
+        exchange.setProperty(REPORT, report);
+        exchange.getMessage().setHeader("CalsyncGrantId", report.grantId);
+        exchange.getMessage().setHeader("CalsyncCalendarId", report.calendarId);
+        LOG.info("Reconciliation {} of {}/{} started{}", runId, report.grantId, report.calendarId,
+                report.dryRun ? " (dry run)" : "");
+    }
+
+    /** {@code GET /v3/grants/{grant}/events?calendar_id&limit=200&start&end[&page_token]}: the next page. */
+    public void listPage(Exchange exchange) {
+        ReconcileReport r = report(exchange);
+        String query = "calendar_id=" + NylasRequests.encode(r.calendarId) + "&limit=" + PAGE_SIZE + "&start="
+                + r.windowStart + "&end=" + r.windowEnd
+                + (r.pageToken == null ? "" : "&page_token=" + NylasRequests.encode(r.pageToken));
+        nylas.prepare(exchange, "GET", "/v3/grants/" + NylasRequests.encode(r.grantId) + "/events", query);
+        exchange.getMessage().setBody(null);
+    }
+
+    /** Reads a page answer and decides what each event needs; the body becomes the repairs to make. */
+    public List<Map<String, Object>> decidePage(Exchange exchange) throws java.io.IOException {
+        ReconcileReport r = report(exchange);
+        String body = nylas.checked(exchange);
+        if (body == null) {
+            throw new IllegalStateException("Nylas answered 404 to the events list of " + r.grantId);
+        }
+        Map<String, Object> page = json.readValue(body, new TypeReference<>() {
+        });
+        @SuppressWarnings("unchecked")
+        List<Map<String, Object>> events = page.get("data") instanceof List<?> l ? (List<Map<String, Object>>) l
+                : List.of();
+        r.pages++;
+        r.pageToken = page.get("next_cursor") instanceof String s && !s.isBlank() ? s : null;
+        r.morePages = r.pageToken != null;
+        return decide(r, events);
+    }
+
+    List<Map<String, Object>> decide(ReconcileReport r, List<Map<String, Object>> events) {
+        List<String> eventIds = new ArrayList<>();
+        List<String> recordHints = new ArrayList<>();
+        for (Map<String, Object> e : events) {
+            eventIds.add((String) e.get("id"));
+            String hint = hint(e);
+            if (hint != null) {
+                recordHints.add(hint);
+            }
+        }
+        Map<String, Map<String, Object>> byEvent = new HashMap<>();
+        Map<String, Map<String, Object>> byRecord = new HashMap<>();
+        for (Map<String, Object> m : mappings(r.grantId, eventIds, recordHints)) {
+            if (m.get("nylas_event_id") != null) {
+                byEvent.put((String) m.get("nylas_event_id"), m);
+            }
+            byRecord.put((String) m.get("internal_id"), m);
+        }
+        List<String> localIds = recordHints.isEmpty() ? List.of() : queryIds(
+                "SELECT id FROM app_event WHERE id = ANY(?)", recordHints);
+        List<Map<String, Object>> repairs = new ArrayList<>();
+        for (Map<String, Object> event : events) {
+            String eventId = (String) event.get("id");
+            r.eventsSeen++;
+            r.seen.add(eventId);
+            String hint = hint(event);
+            Map<String, Object> mapping = byEvent.get(eventId);
+            if (mapping == null && hint != null && byRecord.get(hint) != null
+                    && (byRecord.get(hint).get("nylas_event_id") == null
+                    || eventId.equals(byRecord.get(hint).get("nylas_event_id")))) {
+                mapping = byRecord.get(hint);
+            }
+            if (mapping == null) {
+                boolean relink = hint != null && localIds.contains(hint);
+                if (relink) {
+                    r.relinked++;
+                } else {
+                    r.created++;
+                }
+                r.plan(relink ? "relink" : "create", hint, eventId);
+                repairs.add(repair("apply", event, hint));
+                continue;
+            }
+            String recordId = (String) mapping.get("internal_id");
+            if ("deleted".equals(mapping.get("sync_state"))) {
+                if ("deleted".equals(mapping.get("desired")) && "app".equals(mapping.get("source"))) {
+                    r.deleted++; // the application deleted it and the calendar still has it
+                    r.plan("delete", recordId, eventId);
+                    repairs.add(repair("push", event, recordId));
+                } else {
+                    r.unchanged++; // nothing deleted comes back
+                }
+                continue;
+            }
+            String remoteHash = canonicalizer.hash(event);
+            if (remoteHash.equals(mapping.get("content_hash"))) {
+                r.unchanged++;
+                continue;
+            }
+            boolean localPending = "app".equals(mapping.get("source"))
+                    && ("pending".equals(mapping.get("sync_state")) || "failed".equals(mapping.get("sync_state")));
+            Long remoteUpdated = number(event.get("updated_at"));
+            Long applied = number(mapping.get("remote_updated_at"));
+            if (!localPending) {
+                if (remoteUpdated != null && applied != null && remoteUpdated < applied) {
+                    r.unchanged++; // an older version than the one applied: nothing to do
+                    continue;
+                }
+                r.updated++;
+                r.plan("update", recordId, eventId);
+                repairs.add(repair("apply", event, recordId));
+                continue;
+            }
+            // both sides changed since the last sync
+            r.conflicts++;
+            String winner = winner(r.conflictPolicy, number(mapping.get("local_updated_at")), remoteUpdated);
+            r.updated++;
+            r.plan("app".equals(winner) ? "push" : "update", recordId, eventId);
+            Map<String, Object> repair = repair("app".equals(winner) ? "push" : "yield", event, recordId);
+            repair.put("conflict", Map.of("policy", r.conflictPolicy, "winner", winner,
+                    "local_updated_at", Objects.requireNonNullElse(mapping.get("local_updated_at"), 0L),
+                    "remote_updated_at", remoteUpdated == null ? 0L : remoteUpdated));
+            repairs.add(repair);
+        }
+        return r.dryRun ? List.of() : repairs;
+    }
+
+    static String winner(String policy, Long localUpdatedAt, Long remoteUpdatedAt) {
+        return switch (policy) {
+            case "calendar-wins" -> "calendar";
+            case "app-wins" -> "app";
+            default -> remoteUpdatedAt != null && localUpdatedAt != null && remoteUpdatedAt > localUpdatedAt
+                    ? "calendar" : "app";
+        };
+    }
+
+    /**
+     * Records whose event was not listed although it falls in the window: gone from the calendar. Stops the run
+     * (nothing deleted) when that would delete every record of the calendar, or more than the allowed share.
+     */
+    public List<Map<String, Object>> missing(Exchange exchange) throws java.io.IOException {
+        ReconcileReport r = report(exchange);
+        List<Map<String, Object>> candidates = jdbc.queryForList("""
+                SELECT m.internal_id, m.nylas_event_id, e.when_json::text AS when_json
+                  FROM event_sync_map m JOIN app_event e ON e.id = m.internal_id
+                 WHERE m.grant_id = ? AND m.calendar_id = ? AND m.sync_state = 'synced'
+                   AND m.nylas_event_id IS NOT NULL""", r.grantId, r.calendarId);
+        List<Map<String, Object>> inWindow = new ArrayList<>();
+        for (Map<String, Object> c : candidates) {
+            Object when = c.get("when_json") == null ? null : json.readValue((String) c.get("when_json"), Map.class);
+            if (overlaps(when, r.windowStart, r.windowEnd)) {
+                inWindow.add(c);
+            }
+        }
+        List<Map<String, Object>> gone = inWindow.stream()
+                .filter(c -> !r.seen.contains((String) c.get("nylas_event_id"))).toList();
+        if (!gone.isEmpty() && (gone.size() == inWindow.size() || (gone.size() > config.maxDeletesWithoutGuard()
+                && gone.size() > config.maxDeleteShare() * inWindow.size()))) {
+            throw new MassDeleteGuardException(gone.size(), inWindow.size());
+        }
+        List<Map<String, Object>> repairs = new ArrayList<>();
+        for (Map<String, Object> g : gone) {
+            String recordId = (String) g.get("internal_id");
+            String eventId = (String) g.get("nylas_event_id");
+            boolean recreate = "recreate".equals(r.missingPolicy);
+            if (recreate) {
+                r.pushed++;
+            } else {
+                r.deleted++;
+            }
+            r.plan(recreate ? "recreate" : "delete", recordId, eventId);
+            Map<String, Object> stub = new LinkedHashMap<>();
+            stub.put("id", eventId);
+            stub.put("object", "event");
+            stub.put("grant_id", r.grantId);
+            stub.put("calendar_id", r.calendarId);
+            repairs.add(repair(recreate ? "recreate" : "delete", stub, recordId));
+        }
+        return r.dryRun ? List.of() : repairs;
+    }
+
+    /** Failed pushes of this calendar are pushed again (the lost-response rule applies as always). */
+    public void retryFailedPushes(Exchange exchange) {
+        ReconcileReport r = report(exchange);
+        List<String> failed = jdbc.queryForList("""
+                SELECT internal_id FROM event_sync_map WHERE grant_id = ? AND calendar_id = ? AND sync_state = 'failed'""",
+                String.class, r.grantId, r.calendarId);
+        failed.forEach(id -> r.plan("push", id, null));
+        r.pushed += failed.size();
+        if (!r.dryRun && !failed.isEmpty()) {
+            jdbc.update("""
+                    UPDATE event_sync_map SET sync_state = 'pending', attempts = 0, last_error = NULL, lease_until = NULL,
+                           next_attempt_at = now() WHERE grant_id = ? AND calendar_id = ? AND sync_state = 'failed'""",
+                    r.grantId, r.calendarId);
+        }
+    }
+
+    /** Prepares one repair for the route: headers of the live-sync routes and, for apply/delete, the event. */
+    public void openRepair(Exchange exchange) {
+        Message m = exchange.getMessage();
+        Map<?, ?> repair = m.getBody(Map.class);
+        ReconcileReport r = report(exchange);
+        Map<?, ?> event = (Map<?, ?>) repair.get("event");
+        m.setHeader("CalsyncRepair", repair.get("action"));
+        m.setHeader("CalsyncRecordId", repair.get("record_id"));
+        m.setHeader("CalsyncNotificationId", "reconcile:" + r.runId + ":" + event.get("id"));
+        if (repair.get("conflict") instanceof Map<?, ?> conflict) {
+            jdbc.update("""
+                    INSERT INTO sync_conflict (run_id, record_id, nylas_event_id, policy, winner, local_updated_at,
+                                               remote_updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)""",
+                    r.runId, repair.get("record_id"), event.get("id"), conflict.get("policy"), conflict.get("winner"),
+                    number(conflict.get("local_updated_at")), number(conflict.get("remote_updated_at")));
+        }
+        m.setBody(new LinkedHashMap<>(event));
+    }
+
+    /** The application side wins: its state is pushed again (pending). */
+    public void pushLocal(Exchange exchange) {
+        jdbc.update("""
+                UPDATE event_sync_map SET sync_state = 'pending', source = 'app', attempts = 0, last_error = NULL,
+                       lease_until = NULL, next_attempt_at = now(), version = version + 1
+                 WHERE internal_id = ?""", exchange.getMessage().getHeader("CalsyncRecordId", String.class));
+    }
+
+    /** The calendar side wins: the pending application change is dropped so the event can be applied. */
+    public void yieldToCalendar(Exchange exchange) {
+        jdbc.update("""
+                UPDATE event_sync_map SET sync_state = 'synced', source = 'calendar', attempts = 0, last_error = NULL,
+                       lease_until = NULL, version = version + 1
+                 WHERE internal_id = ?""", exchange.getMessage().getHeader("CalsyncRecordId", String.class));
+    }
+
+    /** The event is gone from the calendar and the policy is to re-create it from the local record. */
+    public void recreate(Exchange exchange) {
+        jdbc.update("""
+                UPDATE event_sync_map SET nylas_event_id = NULL, create_attempts = 0, sync_state = 'pending',
+                       source = 'app', desired = 'live', attempts = 0, next_attempt_at = now(), version = version + 1
+                 WHERE internal_id = ?""", exchange.getMessage().getHeader("CalsyncRecordId", String.class));
+    }
+
+    public void finish(Exchange exchange) {
+        ReconcileReport r = report(exchange);
+        runs.finish(r.runId, r);
+        LOG.info("Reconciliation {} done: {} pages, {} events, {} created, {} updated, {} deleted, {} relinked,"
+                        + " {} unchanged, {} conflicts", r.runId, r.pages, r.eventsSeen, r.created, r.updated,
+                r.deleted, r.relinked, r.unchanged, r.conflicts);
+    }
+
+    public void failed(Exchange exchange) {
+        Throwable error = exchange.getProperty(Exchange.EXCEPTION_CAUGHT, Throwable.class);
+        ReconcileReport r = exchange.getProperty(REPORT, ReconcileReport.class);
+        String runId = r != null ? r.runId : exchange.getMessage().getHeader("CalsyncRunId", String.class);
+        String message = error == null ? "unknown error" : error.getMessage() == null
+                ? error.getClass().getSimpleName() : error.getMessage();
+        runs.fail(runId, r, message);
+        LOG.error("Reconciliation {} failed: {}", runId, message);
+    }
+
+    /** Whether an event's {@code when} overlaps [start, end) (Unix seconds; all-day dates at UTC midnight). */
+    static boolean overlaps(Object when, long start, long end) {
+        if (!(when instanceof Map<?, ?> w)) {
+            return false;
+        }
+        long from;
+        long to;
+        if (w.get("start_time") != null || w.get("time") != null) {
+            from = number(w.get("start_time") != null ? w.get("start_time") : w.get("time"));
+            to = w.get("end_time") == null ? from : number(w.get("end_time"));
+        } else {
+            Object d = w.get("date") != null ? w.get("date") : w.get("start_date");
+            if (d == null) {
+                return false;
+            }
+            from = LocalDate.parse(d.toString()).atStartOfDay(ZoneOffset.UTC).toEpochSecond();
+            Object e = w.get("end_date");
+            to = (e == null ? LocalDate.parse(d.toString()).plusDays(1) : LocalDate.parse(e.toString()))
+                    .atStartOfDay(ZoneOffset.UTC).toEpochSecond();
+        }
+        return from < end && to >= start;
+    }
+
+    private List<Map<String, Object>> mappings(String grantId, List<String> eventIds, List<String> recordIds) {
+        return jdbc.query(connection -> {
+            var ps = connection.prepareStatement("""
+                    SELECT m.internal_id, m.nylas_event_id, m.content_hash, m.source, m.sync_state, m.desired,
+                           m.remote_updated_at, extract(epoch FROM e.updated_at)::bigint AS local_updated_at
+                      FROM event_sync_map m LEFT JOIN app_event e ON e.id = m.internal_id
+                     WHERE m.grant_id = ? AND (m.nylas_event_id = ANY(?) OR m.internal_id = ANY(?))""");
+            ps.setString(1, grantId);
+            ps.setArray(2, connection.createArrayOf("text", eventIds.toArray()));
+            ps.setArray(3, connection.createArrayOf("text", recordIds.toArray()));
+            return ps;
+        }, (rs, i) -> {
+            Map<String, Object> row = new HashMap<>();
+            for (String c : List.of("internal_id", "nylas_event_id", "content_hash", "source", "sync_state", "desired")) {
+                row.put(c, rs.getString(c));
+            }
+            row.put("remote_updated_at", rs.getObject("remote_updated_at"));
+            row.put("local_updated_at", rs.getObject("local_updated_at"));
+            return row;
+        });
+    }
+
+    private List<String> queryIds(String sql, List<String> ids) {
+        return jdbc.query(connection -> {
+            var ps = connection.prepareStatement(sql);
+            Array array = connection.createArrayOf("text", ids.toArray());
+            ps.setArray(1, array);
+            return ps;
+        }, (rs, i) -> rs.getString(1));
+    }
+
+    private static Map<String, Object> repair(String action, Map<String, Object> event, String recordId) {
+        Map<String, Object> repair = new LinkedHashMap<>();
+        repair.put("action", action);
+        repair.put("event", event);
+        repair.put("record_id", recordId);
+        return repair;
+    }
+
+    private static String hint(Map<String, Object> event) {
+        return event.get("metadata") instanceof Map<?, ?> m && m.get("key1") instanceof String s && !s.isBlank()
+                ? s : null;
+    }
+
+    private static ReconcileReport report(Exchange exchange) {
+        return exchange.getProperty(REPORT, ReconcileReport.class);
+    }
+
+    private static Long number(Object value) {
+        if (value instanceof Number n) {
+            return n.longValue();
+        }
+        if (value instanceof Timestamp t) {
+            return t.toInstant().getEpochSecond();
+        }
+        try {
+            return value == null ? null : Long.parseLong(value.toString());
+        } catch (NumberFormatException e) {
+            return null;
+        }
+    }
+}
