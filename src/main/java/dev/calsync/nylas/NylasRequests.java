@@ -128,6 +128,8 @@ public class NylasRequests {
     /** Sets method, path, query and bearer key of a call; the body, if any, stays as the exchange body. */
     public void prepare(Exchange exchange, String method, String path, String query) {
         Message m = exchange.getMessage();
+        // an inbound request's own URI headers would redirect the call
+        m.removeHeaders("CamelHttp(Uri|Url|RawQuery)");
         m.setHeader(Exchange.HTTP_METHOD, method);
         m.setHeader(Exchange.HTTP_PATH, path);
         m.setHeader(Exchange.HTTP_QUERY, query);

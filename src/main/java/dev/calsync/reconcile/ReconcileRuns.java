@@ -98,8 +98,10 @@ public class ReconcileRuns {
                     config.lease().toSeconds());
             out.put("started", true);
         } catch (DuplicateKeyException e) {
-            runId = jdbc.queryForObject("SELECT run_id FROM reconcile_run WHERE grant_id = ? AND calendar_id = ?"
-                    + " AND status = 'running'", String.class, grantId, calendarId);
+            // the running one (or, if it finished a moment ago, the latest)
+            runId = jdbc.queryForObject("""
+                    SELECT run_id FROM reconcile_run WHERE grant_id = ? AND calendar_id = ?
+                     ORDER BY (status = 'running') DESC, started_at DESC LIMIT 1""", String.class, grantId, calendarId);
             out.put("started", false);
         }
         out.put("run_id", runId);

@@ -59,6 +59,9 @@ public class Reconciler {
     /** Loads the run (header {@code CalsyncRunId}) into the exchange property {@code reconcileReport}. */
     public void begin(Exchange exchange) {
         String runId = exchange.getMessage().getHeader("CalsyncRunId", String.class);
+        // a run started from the API carries the request's HTTP headers: none of them may reach Nylas
+        exchange.getMessage().removeHeaders("*");
+        exchange.getMessage().setHeader("CalsyncRunId", runId);
         Map<String, Object> run = runs.settings(runId);
         long now = clock.instant().getEpochSecond();
         ReconcileReport report = new ReconcileReport(runId, (String) run.get("grant_id"),

@@ -81,7 +81,7 @@ public abstract class IntegrationTest {
 
     @BeforeEach
     void startEmpty() {
-        jdbc.execute("TRUNCATE webhook_inbox, event_sync_map, grant_sync_state, app_event");
+        jdbc.execute("TRUNCATE webhook_inbox, event_sync_map, grant_sync_state, app_event, reconcile_run, sync_conflict");
         Set<String> keys = redis.keys("calsync:*");
         if (keys != null && !keys.isEmpty()) {
             redis.delete(keys);

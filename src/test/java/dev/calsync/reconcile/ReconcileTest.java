@@ -1,0 +1,273 @@
+package dev.calsync.reconcile;
+
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.calsync.inbound.EventCanonicalizer;
+import dev.calsync.support.IntegrationTest;
+import org.junit.jupiter.api.Test;
+import org.springframework.beans.factory.annotation.Autowired;
+
+import static dev.calsync.support.Notifications.envelope;
+import static dev.calsync.support.Notifications.newId;
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
+
+/** Reconciliation makes both sides equal again after missed webhooks, restores and drift, without duplicates. */
+class ReconcileTest extends IntegrationTest {
+
+    private static final String GRANT = "grant-rec";
+    private static final long SOON = Instant.now().getEpochSecond() + 7 * 24 * 3600;
+    private final ObjectMapper json = new ObjectMapper();
+
+    @Autowired
+    EventCanonicalizer canonicalizer;
+    @Autowired
+    ReconcileRuns runs;
+
+    private Map<String, Object> fields(String title) {
+        Map<String, Object> f = new LinkedHashMap<>();
+        f.put("title", title);
+        f.put("when", Map.of("start_time", SOON, "end_time", SOON + 1800));
+        f.put("participants", List.of(Map.of("email", "ada@example.com")));
+        return f;
+    }
+
+    private int putRecord(String id, String title) throws Exception {
+        Map<String, Object> body = fields(title);
+        body.put("grant_id", GRANT);
+        body.put("calendar_id", "primary");
+        return send(HttpRequest.newBuilder(url("/api/v1/events/" + id))
+                .header("Authorization", "Bearer " + API_TOKEN).header("Content-Type", "application/json")
+                .PUT(HttpRequest.BodyPublishers.ofString(json.writeValueAsString(body))).build()).statusCode();
+    }
+
+    private JsonNode reconcile(Map<String, Object> request) throws Exception {
+        HttpResponse<String> started = send(HttpRequest.newBuilder(url("/admin/reconcile"))
+                .header("Authorization", "Bearer " + ADMIN_TOKEN).header("Content-Type", "application/json")
+                .POST(HttpRequest.BodyPublishers.ofString(json.writeValueAsString(request))).build());
+        assertThat(started.statusCode()).isEqualTo(202);
+        String runId = json.readTree(started.body()).path("run_id").asText();
+        await().atMost(Duration.ofSeconds(30)).until(() ->
+                !"running".equals(json.readTree(apiGet("/admin/reconcile/" + runId, ADMIN_TOKEN).body())
+                        .path("status").asText()));
+        return json.readTree(apiGet("/admin/reconcile/" + runId, ADMIN_TOKEN).body());
+    }
+
+    private JsonNode reconcile(boolean dryRun) throws Exception {
+        return reconcile(Map.of("grant_id", GRANT, "calendar_id", "primary", "dry_run", dryRun));
+    }
+
+    private void awaitSettled() {
+        await().atMost(Duration.ofSeconds(30)).until(() -> NYLAS.webhooksQuiet()
+                && count("SELECT count(*) FROM webhook_inbox WHERE status IN ('received','processing')") == 0
+                && count("SELECT count(*) FROM event_sync_map WHERE sync_state = 'pending'") == 0);
+    }
+
+    private void assertBothSidesEqual() {
+        List<Map<String, Object>> live = NYLAS.liveEvents(GRANT, "primary");
+        List<Map<String, Object>> records = jdbc.queryForList("""
+                SELECT e.id, e.title, m.nylas_event_id FROM app_event e JOIN event_sync_map m ON m.internal_id = e.id
+                 WHERE e.grant_id = ?""", GRANT);
+        assertThat(records).hasSameSizeAs(live);
+        for (Map<String, Object> event : live) {
+            assertThat(records).filteredOn(r -> event.get("id").equals(r.get("nylas_event_id")))
+                    .singleElement().satisfies(r -> assertThat(r.get("title")).isEqualTo(event.get("title")));
+        }
+    }
+
+    @Test
+    void afterTheMappingTableIsLostRecordsAreRelinkedWithoutDuplicates() throws Exception {
+        for (int i = 0; i < 3; i++) {
+            putRecord("rec-" + i, "Record " + i);
+        }
+        awaitSettled();
+        jdbc.execute("TRUNCATE event_sync_map");
+
+        JsonNode run = reconcile(false);
+
+        assertThat(run.path("status").asText()).isEqualTo("succeeded");
+        assertThat(run.path("relinked").asInt()).isEqualTo(3);
+        assertThat(run.path("created").asInt()).isZero();
+        awaitSettled();
+        assertThat(count("SELECT count(*) FROM app_event")).isEqualTo(3);
+        for (int i = 0; i < 3; i++) {
+            assertThat(NYLAS.countWithKey1(GRANT, "rec-" + i, true)).isEqualTo(1);
+        }
+        assertBothSidesEqual();
+    }
+
+    @Test
+    void changesWhoseWebhooksWereDroppedAreRecovered() throws Exception {
+        NYLAS.faults.reseed(3);
+        NYLAS.faults.rateDrop = 0.3;
+        List<String> ids = new ArrayList<>();
+        for (int i = 0; i < 12; i++) {
+            ids.add((String) NYLAS.userCreates(GRANT, "primary", fields("Meeting " + i)).get("id"));
+        }
+        NYLAS.userUpdates(GRANT, ids.get(0), Map.of("title", "Moved"));
+        NYLAS.userDeletes(GRANT, ids.get(1));
+        awaitSettled();
+        assertThat(NYLAS.webhookCount("dropped")).isPositive();
+        NYLAS.faults.rateDrop = 0;
+
+        JsonNode run = reconcile(false);
+
+        assertThat(run.path("status").asText()).isEqualTo("succeeded");
+        awaitSettled();
+        assertBothSidesEqual();
+    }
+
+    @Test
+    void emptyListingTripsTheMassDeleteGuardAndDeletesNothing() throws Exception {
+        putRecord("rec-a", "Keep me");
+        putRecord("rec-b", "Keep me too");
+        awaitSettled();
+        NYLAS.reset(); // the calendar now answers an empty list (an outage, a wrong calendar, a bug)
+
+        JsonNode run = reconcile(false);
+
+        assertThat(run.path("status").asText()).isEqualTo("failed");
+        assertThat(run.path("error").asText()).contains("mass-delete guard");
+        assertThat(count("SELECT count(*) FROM app_event")).isEqualTo(2);
+        assertThat(count("SELECT count(*) FROM event_sync_map WHERE sync_state = 'synced'")).isEqualTo(2);
+    }
+
+    @Test
+    void dryRunChangesNothingAndPlansExactlyWhatTheRealRunDoes() throws Exception {
+        for (int i = 0; i < 8; i++) {
+            putRecord("rec-" + i, "Record " + i);
+        }
+        awaitSettled();
+        NYLAS.pauseWebhooks(); // these changes are never delivered
+        NYLAS.userCreates(GRANT, "primary", fields("Unknown to the app"));
+        NYLAS.userUpdates(GRANT, (String) NYLAS.liveEvents(GRANT, "primary").get(0).get("id"), Map.of("title", "Edited"));
+        NYLAS.userDeletes(GRANT, (String) NYLAS.liveEvents(GRANT, "primary").get(1).get("id"));
+        String before = jdbc.queryForList("SELECT * FROM event_sync_map ORDER BY internal_id").toString()
+                + jdbc.queryForList("SELECT * FROM app_event ORDER BY id");
+
+        JsonNode dry = reconcile(true);
+
+        assertThat(jdbc.queryForList("SELECT * FROM event_sync_map ORDER BY internal_id").toString()
+                + jdbc.queryForList("SELECT * FROM app_event ORDER BY id")).isEqualTo(before);
+        List<String> plannedActions = new ArrayList<>();
+        dry.path("planned").forEach(p -> plannedActions.add(p.path("action").asText()));
+        assertThat(plannedActions).containsExactlyInAnyOrder("create", "update", "delete");
+
+        JsonNode real = reconcile(false);
+
+        for (String counter : List.of("created", "updated", "deleted", "relinked", "unchanged", "conflicts",
+                "events_seen", "pages")) {
+            assertThat(real.path(counter).asInt()).as(counter).isEqualTo(dry.path(counter).asInt());
+        }
+        NYLAS.releaseWebhooks(false);
+        awaitSettled();
+        assertBothSidesEqual();
+    }
+
+    @Test
+    void conflictIsResolvedByEachPolicyAndRecorded() throws Exception {
+        for (String policy : List.of("calendar-wins", "app-wins", "newest-wins")) {
+            String id = "rec-" + policy;
+            putRecord(id, "Original");
+            awaitSettled();
+            String eventId = jdbc.queryForObject("SELECT nylas_event_id FROM event_sync_map WHERE internal_id = ?",
+                    String.class, id);
+            // both sides change: the app's push fails (400), the user's edit is never delivered
+            NYLAS.failNext(400);
+            putRecord(id, "Edited in the app");
+            await().atMost(Duration.ofSeconds(20)).until(() -> "failed".equals(jdbc.queryForObject(
+                    "SELECT sync_state FROM event_sync_map WHERE internal_id = ?", String.class, id)));
+            NYLAS.pauseWebhooks();
+            Map<String, Object> edited = new LinkedHashMap<>(NYLAS.event(GRANT, eventId));
+            edited.put("title", "Edited on the calendar");
+            edited.put("updated_at", Instant.now().getEpochSecond() + 3600); // the calendar's edit is the newest
+            NYLAS.putEvent(edited);
+
+            JsonNode run = reconcile(Map.of("grant_id", GRANT, "calendar_id", "primary", "conflict_policy", policy));
+            NYLAS.releaseWebhooks(false);
+            awaitSettled();
+
+            assertThat(run.path("conflicts").asInt()).as(policy).isEqualTo(1);
+            String expected = "app-wins".equals(policy) ? "Edited in the app" : "Edited on the calendar";
+            assertThat(jdbc.queryForObject("SELECT title FROM app_event WHERE id = ?", String.class, id))
+                    .as(policy).isEqualTo(expected);
+            assertThat(NYLAS.event(GRANT, eventId).get("title")).as(policy).isEqualTo(expected);
+            assertThat(jdbc.queryForObject("SELECT winner FROM sync_conflict WHERE record_id = ?", String.class, id))
+                    .isEqualTo("app-wins".equals(policy) ? "app" : "calendar");
+            jdbc.execute("TRUNCATE webhook_inbox");
+        }
+    }
+
+    @Test
+    void twoRequestsForTheSameCalendarShareOneRun() throws Exception {
+        putRecord("rec-x", "Only");
+        awaitSettled();
+        NYLAS.faults.latencyMillis = 300; // keep the first run busy
+        String body = json.writeValueAsString(Map.of("grant_id", GRANT, "calendar_id", "primary"));
+        List<CompletableFuture<String>> requests = new ArrayList<>();
+        for (int i = 0; i < 2; i++) {
+            requests.add(CompletableFuture.supplyAsync(() -> send(HttpRequest.newBuilder(url("/admin/reconcile"))
+                    .header("Authorization", "Bearer " + ADMIN_TOKEN).header("Content-Type", "application/json")
+                    .POST(HttpRequest.BodyPublishers.ofString(body)).build()).body()));
+        }
+
+        String first = json.readTree(requests.get(0).get()).path("run_id").asText();
+        String second = json.readTree(requests.get(1).get()).path("run_id").asText();
+
+        assertThat(first).isEqualTo(second);
+        assertThat(count("SELECT count(*) FROM reconcile_run")).isEqualTo(1);
+        await().atMost(Duration.ofSeconds(30)).until(() ->
+                count("SELECT count(*) FROM reconcile_run WHERE status = 'running'") == 0);
+    }
+
+    @Test
+    void scheduleFiresOnOneInstanceOnly() {
+        jdbc.update("UPDATE reconcile_schedule SET last_fired_at = 'epoch'");
+
+        runs.fireSchedule();
+        List<String> second = runs.fireSchedule();
+
+        assertThat(second).isEmpty();
+        assertThat(jdbc.queryForObject("SELECT last_fired_at > now() - interval '1 minute' FROM reconcile_schedule",
+                Boolean.class)).isTrue();
+    }
+
+    @Test
+    void reauthenticatedGrantIsReconciled() throws Exception {
+        putRecord("rec-g", "Before expiry");
+        awaitSettled();
+        deliver(envelope(newId(), "grant.expired", Map.of("grant_id", GRANT)));
+        NYLAS.pauseWebhooks(); // Nylas does not notify for an expired grant
+        NYLAS.userCreates(GRANT, "primary", fields("Made while expired"));
+
+        deliver(envelope(newId(), "grant.updated", Map.of("grant_id", GRANT, "reauthentication_flag", true)));
+
+        await().atMost(Duration.ofSeconds(30)).until(() ->
+                count("SELECT count(*) FROM reconcile_run WHERE trigger = 'grant-resumed' AND status = 'succeeded'") == 1);
+        awaitSettled();
+        assertThat(jdbc.queryForList("SELECT title FROM app_event", String.class))
+                .containsExactlyInAnyOrder("Before expiry", "Made while expired");
+    }
+
+    @Test
+    void badRequestNamesTheMissingFields() {
+        HttpResponse<String> response = send(HttpRequest.newBuilder(url("/admin/reconcile"))
+                .header("Authorization", "Bearer " + ADMIN_TOKEN).header("Content-Type", "application/json")
+                .POST(HttpRequest.BodyPublishers.ofString("{\"dry_run\":\"yes\"}")).build());
+
+        assertThat(response.statusCode()).isEqualTo(400);
+        assertThat(response.body()).contains("grant_id").contains("calendar_id").contains("dry_run");
+        assertThat(apiGet("/admin/reconcile/nope", ADMIN_TOKEN).statusCode()).isEqualTo(404);
+        assertThat(apiGet("/admin/reconcile/nope", API_TOKEN).statusCode()).isEqualTo(401);
+    }
+}
