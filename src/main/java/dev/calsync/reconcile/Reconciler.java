@@ -346,14 +346,20 @@ public class Reconciler {
 
     private List<Map<String, Object>> mappings(String grantId, List<String> eventIds, List<String> recordIds) {
         return jdbc.query(connection -> {
+            // two index lookups (unique (grant_id, nylas_event_id), primary key) rather than one OR, which scans
             var ps = connection.prepareStatement("""
+                    WITH found AS (
+                        SELECT internal_id FROM event_sync_map WHERE grant_id = ? AND nylas_event_id = ANY(?)
+                        UNION
+                        SELECT internal_id FROM event_sync_map WHERE internal_id = ANY(?) AND grant_id = ?)
                     SELECT m.internal_id, m.nylas_event_id, m.content_hash, m.source, m.sync_state, m.desired,
                            m.remote_updated_at, extract(epoch FROM e.updated_at)::bigint AS local_updated_at
-                      FROM event_sync_map m LEFT JOIN app_event e ON e.id = m.internal_id
-                     WHERE m.grant_id = ? AND (m.nylas_event_id = ANY(?) OR m.internal_id = ANY(?))""");
+                      FROM found f JOIN event_sync_map m ON m.internal_id = f.internal_id
+                      LEFT JOIN app_event e ON e.id = m.internal_id""");
             ps.setString(1, grantId);
             ps.setArray(2, connection.createArrayOf("text", eventIds.toArray()));
             ps.setArray(3, connection.createArrayOf("text", recordIds.toArray()));
+            ps.setString(4, grantId);
             return ps;
         }, (rs, i) -> {
             Map<String, Object> row = new HashMap<>();

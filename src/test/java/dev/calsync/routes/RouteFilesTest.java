@@ -78,7 +78,11 @@ class RouteFilesTest extends IntegrationTest {
                 "mapping-find-by-record", "mapping-find-by-event", "mapping-insert-pending", "mapping-mark-synced", "mapping-tombstone",
                 "grant-pause", "grant-update", "local-upsert", "local-delete",
                 "app-event-get", "app-events-list", "admin-notifications-list", "admin-notification-replay",
-                "json-response");
+                "app-event-put", "app-event-delete", "admin-push-replay", "json-response",
+                "outbound-poll", "push-record", "push-create", "push-update", "push-delete", "nylas-create-event",
+                "nylas-update-event", "nylas-delete-event", "nylas-find-by-record", "nylas-call",
+                "reconcile-scheduled", "reconcile-grant", "reconcile-run", "reconcile-repair",
+                "admin-reconcile-start", "admin-reconcile-get");
         // REST verbs are inlined into their direct: route; their description stays on the verb
         assertThat(camel.getRoutes()).filteredOn(r -> !r.getEndpoint().getEndpointUri().startsWith("rest:"))
                 .allSatisfy(r -> assertThat(r.getDescription()).as("description of " + r.getRouteId()).isNotBlank());

@@ -381,11 +381,14 @@ public final class NylasSimulator implements AutoCloseable {
                 if (updatedAfter != null && ((Number) e.get("updated_at")).longValue() <= updatedAfter) {
                     continue;
                 }
-                matching.add(deepCopy(e));
+                matching.add(e);
             }
         }
-        List<Map<String, Object>> page = matching.subList(Math.min(offset, matching.size()),
-                Math.min(offset + limit, matching.size()));
+        List<Map<String, Object>> page;
+        synchronized (this) {
+            page = matching.subList(Math.min(offset, matching.size()), Math.min(offset + limit, matching.size()))
+                    .stream().map(this::deepCopy).toList();
+        }
         Map<String, Object> body = envelope(new ArrayList<>(page));
         body.put("next_cursor", offset + limit < matching.size() ? encodeToken(offset + limit) : null);
         respond(exchange, "GET", 200, body);
