@@ -38,7 +38,7 @@ import static org.awaitility.Awaitility.await;
  * Random interleavings of application and calendar changes, over an unreliable Nylas (duplicated, reordered and
  * delayed webhooks, 429s, 5xx, lost responses, provider quirks) and with a service restart at a random point. After
  * everything settles, both sides must be equal and nothing may exist twice. jqwik prints the seed of a failing case
- * and shrinks it; {@code -Djqwik.tries.default=N} runs more cases (see README).
+ * and shrinks it; {@code ./mvnw verify -Pconvergence} runs many more cases (see README).
  * <p>
  * Webhooks are also dropped: those changes are only recovered by the reconciliation run that follows quiescence, as
  * in production. The calendar always keeps one event the scenario never deletes, so a run never meets the
