@@ -14,6 +14,7 @@ import org.springframework.core.Ordered;
 import org.springframework.core.annotation.Order;
 import org.springframework.stereotype.Component;
 import org.springframework.web.filter.OncePerRequestFilter;
+import org.springframework.web.util.UrlPathHelper;
 
 /**
  * Bearer-token check for {@code /api/**} ({@code APP_API_TOKEN}) and {@code /admin/**} ({@code ADMIN_API_TOKEN},
@@ -33,20 +34,28 @@ public class ApiTokenFilter extends OncePerRequestFilter {
 
     @Override
     protected boolean shouldNotFilter(HttpServletRequest request) {
-        String path = request.getRequestURI();
+        String path = path(request);
         return !(path.startsWith("/api/") || path.startsWith("/admin/"));
     }
 
     @Override
     protected void doFilterInternal(HttpServletRequest request, HttpServletResponse response, FilterChain chain)
             throws ServletException, IOException {
-        byte[] expected = request.getRequestURI().startsWith("/admin/") ? adminToken : appToken;
+        byte[] expected = path(request).startsWith("/admin/") ? adminToken : appToken;
         if (!matches(request.getHeader("Authorization"), expected)) {
             response.setHeader("WWW-Authenticate", "Bearer");
             ErrorResponses.write(response, 401, "unauthorized", "a valid bearer token is required");
             return;
         }
         chain.doFilter(request, response);
+    }
+
+    /**
+     * The path as Spring MVC (and so camel-platform-http) matches it: decoded, without {@code ;parameters}, so
+     * {@code /admin;x/...} or {@code /%61dmin/...} cannot slip past the check.
+     */
+    public static String path(HttpServletRequest request) {
+        return UrlPathHelper.defaultInstance.getLookupPathForRequest(request);
     }
 
     static boolean matches(String authorization, byte[] expected) {

@@ -100,7 +100,7 @@ public record CalsyncProperties(
             @DefaultValue("250") @Min(10) long pollDelayMillis,
             @DefaultValue("32") @Min(1) int batchSize,
             @DefaultValue("8") @Min(1) int workers,
-            @DefaultValue("2m") Duration lease,
+            @DefaultValue("10m") Duration lease,
             @DefaultValue("5") @Min(0) int maxRedeliveries,
             @DefaultValue("500") @Min(0) long redeliveryDelayMillis,
             @DefaultValue("30000") @Min(0) long maxRedeliveryDelayMillis,

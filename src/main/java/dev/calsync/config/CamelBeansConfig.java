@@ -23,6 +23,8 @@ public class CamelBeansConfig {
     HttpHeaderFilterStrategy outboundHeaderFilter() {
         HttpHeaderFilterStrategy strategy = new HttpHeaderFilterStrategy();
         strategy.setOutFilterStartsWith("Camel", "camel", "Calsync", "calsync", "org.apache.camel");
+        // and an answer's headers never overwrite route state
+        strategy.setInFilterStartsWith("Camel", "camel", "Calsync", "calsync", "org.apache.camel");
         return strategy;
     }
 

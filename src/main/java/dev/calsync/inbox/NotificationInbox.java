@@ -48,7 +48,7 @@ public class NotificationInbox {
                  WHERE next_attempt_at <= now()
                    AND (status = 'received' OR (status = 'processing' AND lease_until <= now()))
                    AND (event_key IS NULL OR event_key NOT IN (SELECT event_key FROM busy))
-                   AND NOT (type LIKE 'event.%' AND grant_id IN (SELECT grant_id FROM paused))
+                   AND NOT (type LIKE 'event.%' AND grant_id IS NOT NULL AND grant_id IN (SELECT grant_id FROM paused))
                  ORDER BY coalesce(event_key, notification_id), received_at
             ), batch AS (
                 SELECT notification_id FROM due ORDER BY received_at LIMIT ?

@@ -12,13 +12,21 @@ import org.springframework.stereotype.Component;
 @Component("honourRetryAfter")
 public class HonourRetryAfter implements Processor {
 
+    private final long maxDelayMillis;
+
+    public HonourRetryAfter(dev.calsync.config.CalsyncProperties properties) {
+        this.maxDelayMillis = properties.push().maxRedeliveryDelayMillis();
+    }
+
     @Override
     public void process(Exchange exchange) {
         Throwable error = exchange.getException() != null ? exchange.getException()
                 : exchange.getProperty(Exchange.EXCEPTION_CAUGHT, Throwable.class);
         for (Throwable t = error; t != null; t = t.getCause()) {
             if (t instanceof NylasRetryableException r && r.getRetryAfterMillis() != null) {
-                exchange.getMessage().setHeader(Exchange.REDELIVERY_DELAY, r.getRetryAfterMillis());
+                // capped like the backoff, so retries stay well inside the push lease
+                exchange.getMessage().setHeader(Exchange.REDELIVERY_DELAY, Math.min(r.getRetryAfterMillis(),
+                        maxDelayMillis));
                 return;
             }
         }

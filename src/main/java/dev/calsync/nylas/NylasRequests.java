@@ -29,6 +29,8 @@ public class NylasRequests {
     public void getEvent(Exchange exchange) {
         Map<?, ?> event = exchange.getMessage().getBody(Map.class);
         Message m = exchange.getMessage();
+        m.removeHeaders("CamelHttp(Uri|Url|RawQuery)");
+        m.setHeader("CalsyncGrantId", event.get("grant_id"));
         m.setHeader(Exchange.HTTP_METHOD, "GET");
         m.setHeader(Exchange.HTTP_PATH, eventPath((String) event.get("grant_id"), (String) event.get("id")));
         Object calendar = event.get("calendar_id");
@@ -45,6 +47,16 @@ public class NylasRequests {
         String body = checked(exchange);
         return body == null ? null : json.readValue(body, new com.fasterxml.jackson.core.type.TypeReference<Envelope>() {
         }).data();
+    }
+
+    /** The event a create answered; a 404 here (unknown grant or calendar) is a refusal, not "gone". */
+    public Map<String, Object> createdEvent(Exchange exchange) throws java.io.IOException {
+        Map<String, Object> event = eventOrNull(exchange);
+        if (event == null || event.get("id") == null) {
+            throw new NylasApiException(exchange.getMessage().getHeader(Exchange.HTTP_RESPONSE_CODE, 0, Integer.class),
+                    "create answered without an event");
+        }
+        return event;
     }
 
     /** The first event of a list answer, or null when the list is empty. */

@@ -27,9 +27,10 @@ public class PushOutbox {
 
     private static final Logger LOG = LoggerFactory.getLogger(PushOutbox.class);
 
-    private static final String CLAIM = """
+    private static final String CLAIM_SQL = """
             UPDATE event_sync_map m
-               SET lease_until = now() + make_interval(secs => ?), attempts = m.attempts + 1
+               SET lease_until = now() + make_interval(secs => ?), attempts = m.attempts + 1,
+                   claim_token = gen_random_uuid()::text
              WHERE m.internal_id IN (
                    SELECT internal_id FROM event_sync_map
                     WHERE sync_state = 'pending' AND source = 'app' AND next_attempt_at <= now()
@@ -39,8 +40,11 @@ public class PushOutbox {
                     LIMIT ?
                     FOR UPDATE SKIP LOCKED)
             RETURNING m.internal_id, m.grant_id, m.calendar_id, m.nylas_event_id, m.desired, m.version,
-                      m.create_attempts, m.remote_metadata::text AS remote_metadata
+                      m.create_attempts, m.remote_metadata::text AS remote_metadata, m.claim_token
             """;
+
+    /** Header holding this worker's claim on the row. */
+    static final String CLAIM = "CalsyncClaim";
 
     private final JdbcTemplate jdbc;
     private final ObjectMapper json;
@@ -53,7 +57,7 @@ public class PushOutbox {
     }
 
     public List<Map<String, Object>> claim(Exchange exchange) {
-        List<Map<String, Object>> rows = jdbc.queryForList(CLAIM, config.lease().toSeconds(), config.batchSize());
+        List<Map<String, Object>> rows = jdbc.queryForList(CLAIM_SQL, config.lease().toSeconds(), config.batchSize());
         exchange.setProperty(Exchange.SCHEDULER_POLLED_MESSAGES, !rows.isEmpty());
         return rows;
     }
@@ -70,6 +74,7 @@ public class PushOutbox {
         m.setHeader("CalsyncDesired", row.get("desired"));
         m.setHeader("CalsyncVersion", row.get("version"));
         m.setHeader("CalsyncCreateAttempts", row.get("create_attempts"));
+        m.setHeader(CLAIM, row.get("claim_token"));
         Map<String, Object> metadata = new LinkedHashMap<>();
         if (row.get("remote_metadata") != null) {
             metadata.putAll(json.readValue((String) row.get("remote_metadata"), new TypeReference<Map<String, Object>>() {
@@ -92,17 +97,28 @@ public class PushOutbox {
         m.setBody(request);
     }
 
-    /** Counts a create that may reach Nylas; more than one means an earlier one may have succeeded unseen. */
-    public int markCreateAttempt(@Header("CalsyncRecordId") String id) {
-        Integer n = jdbc.queryForObject("""
-                UPDATE event_sync_map SET create_attempts = create_attempts + 1 WHERE internal_id = ?
-                RETURNING create_attempts""", Integer.class, id);
-        return n == null ? 1 : n;
+    /**
+     * Counts a create that may reach Nylas; more than one means an earlier one may have succeeded unseen. Returns 0,
+     * counting nothing, when the record was deleted meanwhile: then nothing is to be created.
+     */
+    public int markCreateAttempt(@Header("CalsyncRecordId") String id, @Header(CLAIM) String claim) {
+        List<Integer> n = jdbc.queryForList("""
+                UPDATE event_sync_map SET create_attempts = create_attempts + 1
+                 WHERE internal_id = ? AND claim_token = ? AND sync_state = 'pending' AND desired = 'live'
+                RETURNING create_attempts""", Integer.class, id, claim);
+        return n.isEmpty() ? 0 : n.get(0);
+    }
+
+    /** Gives the row back without recording anything (it no longer needs this push). */
+    public void release(@Header("CalsyncRecordId") String id, @Header(CLAIM) String claim) {
+        jdbc.update("UPDATE event_sync_map SET lease_until = NULL WHERE internal_id = ? AND claim_token = ?", id, claim);
     }
 
     /** Records the event id as soon as it is known, so no later attempt creates another one. */
-    public void linkEvent(@Header("CalsyncRecordId") String id, @Header("CalsyncEventId") String eventId) {
-        jdbc.update("UPDATE event_sync_map SET nylas_event_id = ? WHERE internal_id = ?", eventId, id);
+    public void linkEvent(@Header("CalsyncRecordId") String id, @Header("CalsyncEventId") String eventId,
+                          @Header(CLAIM) String claim) {
+        jdbc.update("UPDATE event_sync_map SET nylas_event_id = ? WHERE internal_id = ? AND claim_token = ?",
+                eventId, id, claim);
     }
 
     /**
@@ -121,7 +137,9 @@ public class PushOutbox {
                 throw new IllegalStateException(e);
             }
         }
-        jdbc.update("""
+        String id = m.getHeader("CalsyncRecordId", String.class);
+        String eventId = m.getHeader("CalsyncEventId", String.class);
+        int done = jdbc.update("""
                 UPDATE event_sync_map
                    SET nylas_event_id = ?,
                        sync_state = CASE WHEN version <> ? THEN 'pending'
@@ -130,10 +148,24 @@ public class PushOutbox {
                        remote_updated_at = coalesce(CAST(? AS bigint), remote_updated_at),
                        remote_metadata = coalesce(CAST(? AS jsonb), remote_metadata),
                        attempts = 0, last_error = NULL, lease_until = NULL, next_attempt_at = now(), updated_at = now()
-                 WHERE internal_id = ? AND sync_state = 'pending'""",
-                m.getHeader("CalsyncEventId", String.class), m.getHeader("CalsyncVersion", Long.class),
+                 WHERE internal_id = ? AND sync_state = 'pending' AND claim_token = ?""",
+                eventId, m.getHeader("CalsyncVersion", Long.class),
                 m.getHeader("CalsyncVersion", Long.class), updatedAt == null ? null : ((Number) updatedAt).longValue(),
-                metadata, m.getHeader("CalsyncRecordId", String.class));
+                metadata, id, m.getHeader(CLAIM, String.class));
+        if (done == 0 && eventId != null && !"deleted".equals(m.getHeader("CalsyncDesired"))) {
+            // the record was deleted while this push ran (the calendar's user deleted the event we were still
+            // creating, and the delete was applied first): the event this push wrote must not outlive it
+            int undo = jdbc.update("""
+                    UPDATE event_sync_map SET nylas_event_id = ?, desired = 'deleted', sync_state = 'pending',
+                           source = 'app', version = version + 1, attempts = 0, lease_until = NULL,
+                           next_attempt_at = now(), updated_at = now()
+                     WHERE internal_id = ? AND sync_state = 'deleted' AND claim_token = ?
+                       AND (nylas_event_id IS NULL OR nylas_event_id = ?)""", eventId, id,
+                    m.getHeader(CLAIM, String.class), eventId);
+            if (undo == 1) {
+                LOG.info("Event {} was deleted while its push ran; removing event {} it wrote", id, eventId);
+            }
+        }
         exchange.setProperty("outcome", "pushed");
     }
 
@@ -143,7 +175,7 @@ public class PushOutbox {
         jdbc.update("""
                 UPDATE event_sync_map SET sync_state = 'deleted', desired = 'deleted', deleted_at = now(),
                        source = 'calendar', lease_until = NULL, attempts = 0, last_error = NULL, updated_at = now()
-                 WHERE internal_id = ?""", id);
+                 WHERE internal_id = ? AND claim_token = ?""", id, exchange.getMessage().getHeader(CLAIM, String.class));
         exchange.setProperty("outcome", "gone");
     }
 
@@ -153,10 +185,14 @@ public class PushOutbox {
         String id = exchange.getMessage().getHeader("CalsyncRecordId", String.class);
         String message = error == null ? "unknown error" : error.getClass().getSimpleName()
                 + (error.getMessage() == null ? "" : ": " + error.getMessage());
+        // a newer application change that arrived meanwhile is not failed with this one: it is pushed next
         jdbc.update("""
-                UPDATE event_sync_map SET sync_state = 'failed', last_error = ?, lease_until = NULL, updated_at = now()
-                 WHERE internal_id = ? AND sync_state = 'pending'""",
-                message.length() > 1000 ? message.substring(0, 1000) : message, id);
+                UPDATE event_sync_map SET sync_state = CASE WHEN version = ? THEN 'failed' ELSE 'pending' END,
+                       last_error = ?, lease_until = NULL, updated_at = now()
+                 WHERE internal_id = ? AND sync_state = 'pending' AND claim_token = ?""",
+                exchange.getMessage().getHeader("CalsyncVersion", Long.class),
+                message.length() > 1000 ? message.substring(0, 1000) : message, id,
+                exchange.getMessage().getHeader(CLAIM, String.class));
         LOG.error("Push of event {} failed: {}", id, message);
         exchange.setProperty("outcome", "failed");
     }
@@ -168,7 +204,8 @@ public class PushOutbox {
         jdbc.update("""
                 UPDATE event_sync_map SET lease_until = NULL, attempts = greatest(attempts - 1, 0),
                        next_attempt_at = now() + make_interval(secs => ?)
-                 WHERE internal_id = ?""", wait.toMillis() / 1000.0, id);
+                 WHERE internal_id = ? AND claim_token = ?""", wait.toMillis() / 1000.0, id,
+                exchange.getMessage().getHeader(CLAIM, String.class));
         exchange.setProperty("outcome", "deferred");
     }
 

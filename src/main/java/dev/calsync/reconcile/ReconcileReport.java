@@ -21,6 +21,7 @@ public final class ReconcileReport {
     final String missingPolicy;
     final long windowStart;
     final long windowEnd;
+    final java.sql.Timestamp startedAt = java.sql.Timestamp.from(java.time.Instant.now());
 
     String pageToken;
     boolean morePages = true;
@@ -53,7 +54,8 @@ public final class ReconcileReport {
         return morePages;
     }
 
-    public boolean isDryRun() {
+    /** Whether this run only plans (read by the reconcile-run route). */
+    public boolean getDryRun() {
         return dryRun;
     }
 

@@ -165,6 +165,16 @@ public class ReconcileRuns {
         return run;
     }
 
+    /**
+     * Extends the run's lease while it works (at the start and after every page); false when the run was given up
+     * meanwhile (its lease had run out and another run took the calendar), in which case it must stop.
+     */
+    public boolean renew(String runId) {
+        return jdbc.update("""
+                UPDATE reconcile_run SET lease_until = now() + make_interval(secs => ?)
+                 WHERE run_id = ? AND status = 'running'""", config.lease().toSeconds(), runId) == 1;
+    }
+
     public Map<String, Object> settings(String runId) {
         return jdbc.queryForMap("SELECT * FROM reconcile_run WHERE run_id = ?", runId);
     }
@@ -175,7 +185,7 @@ public class ReconcileRuns {
                 UPDATE reconcile_run SET status = 'succeeded', finished_at = now(), pages = ?, events_seen = ?,
                        created = ?, updated = ?, deleted = ?, relinked = ?, unchanged = ?, conflicts = ?, pushed = ?,
                        planned = CAST(? AS jsonb)
-                 WHERE run_id = ?""",
+                 WHERE run_id = ? AND status = 'running'""",
                 report.pages, report.eventsSeen, report.created, report.updated, report.deleted, report.relinked,
                 report.unchanged, report.conflicts, report.pushed, report.plannedJson(json), runId);
     }
@@ -184,7 +194,7 @@ public class ReconcileRuns {
     public void fail(String runId, ReconcileReport report, String error) {
         jdbc.update("""
                 UPDATE reconcile_run SET status = 'failed', finished_at = now(), error = ?, pages = ?, events_seen = ?,
-                       planned = CAST(? AS jsonb) WHERE run_id = ?""",
+                       planned = CAST(? AS jsonb) WHERE run_id = ? AND status = 'running'""",
                 error, report == null ? 0 : report.pages, report == null ? 0 : report.eventsSeen,
                 report == null ? "[]" : report.plannedJson(json), runId);
     }

@@ -62,6 +62,9 @@ public class Reconciler {
         // a run started from the API carries the request's HTTP headers: none of them may reach Nylas
         exchange.getMessage().removeHeaders("*");
         exchange.getMessage().setHeader("CalsyncRunId", runId);
+        if (!runs.renew(runId)) {
+            throw new IllegalStateException("run " + runId + " is no longer running");
+        }
         Map<String, Object> run = runs.settings(runId);
         long now = clock.instant().getEpochSecond();
         ReconcileReport report = new ReconcileReport(runId, (String) run.get("grant_id"),
@@ -98,6 +101,9 @@ public class Reconciler {
         List<Map<String, Object>> events = page.get("data") instanceof List<?> l ? (List<Map<String, Object>>) l
                 : List.of();
         r.pages++;
+        if (!runs.renew(r.runId)) {
+            throw new IllegalStateException("run " + r.runId + " was given up (lease expired)");
+        }
         r.pageToken = page.get("next_cursor") instanceof String s && !s.isBlank() ? s : null;
         r.morePages = r.pageToken != null;
         return decide(r, events);
@@ -166,6 +172,14 @@ public class Reconciler {
                     && ("pending".equals(mapping.get("sync_state")) || "failed".equals(mapping.get("sync_state")));
             Long remoteUpdated = number(event.get("updated_at"));
             Long applied = number(mapping.get("remote_updated_at"));
+            boolean remoteChanged = remoteUpdated == null || applied == null || remoteUpdated > applied;
+            if (localPending && !remoteChanged) {
+                // only the application side changed: its change goes out (again)
+                r.updated++;
+                r.plan("push", recordId, eventId);
+                repairs.add(repair("push", event, recordId));
+                continue;
+            }
             if (!localPending) {
                 if (remoteUpdated != null && applied != null && remoteUpdated < applied) {
                     r.unchanged++; // an older version than the one applied: nothing to do
@@ -200,8 +214,10 @@ public class Reconciler {
     }
 
     /**
-     * Records whose event was not listed although it falls in the window: gone from the calendar. Stops the run
-     * (nothing deleted) when that would delete every record of the calendar, or more than the allowed share.
+     * Records whose event was not listed although it falls in the window: candidates for "gone from the calendar",
+     * each confirmed by a GET before anything happens ({@link #goneConfirmed}). Records synced after the run began
+     * are left out (the listing could not have seen them). Stops the run (nothing deleted) when the candidates are
+     * every record of the calendar, or more than the allowed share.
      */
     public List<Map<String, Object>> missing(Exchange exchange) throws java.io.IOException {
         ReconcileReport r = report(exchange);
@@ -209,7 +225,7 @@ public class Reconciler {
                 SELECT m.internal_id, m.nylas_event_id, e.when_json::text AS when_json
                   FROM event_sync_map m JOIN app_event e ON e.id = m.internal_id
                  WHERE m.grant_id = ? AND m.calendar_id = ? AND m.sync_state = 'synced'
-                   AND m.nylas_event_id IS NOT NULL""", r.grantId, r.calendarId);
+                   AND m.nylas_event_id IS NOT NULL AND m.updated_at < ?""", r.grantId, r.calendarId, r.startedAt);
         List<Map<String, Object>> inWindow = new ArrayList<>();
         for (Map<String, Object> c : candidates) {
             Object when = c.get("when_json") == null ? null : json.readValue((String) c.get("when_json"), Map.class);
@@ -225,23 +241,29 @@ public class Reconciler {
         }
         List<Map<String, Object>> repairs = new ArrayList<>();
         for (Map<String, Object> g : gone) {
-            String recordId = (String) g.get("internal_id");
-            String eventId = (String) g.get("nylas_event_id");
-            boolean recreate = "recreate".equals(r.missingPolicy);
-            if (recreate) {
-                r.pushed++;
-            } else {
-                r.deleted++;
-            }
-            r.plan(recreate ? "recreate" : "delete", recordId, eventId);
             Map<String, Object> stub = new LinkedHashMap<>();
-            stub.put("id", eventId);
+            stub.put("id", g.get("nylas_event_id"));
             stub.put("object", "event");
             stub.put("grant_id", r.grantId);
             stub.put("calendar_id", r.calendarId);
-            repairs.add(repair(recreate ? "recreate" : "delete", stub, recordId));
+            repairs.add(repair("recreate".equals(r.missingPolicy) ? "recreate" : "delete", stub,
+                    (String) g.get("internal_id")));
         }
-        return r.dryRun ? List.of() : repairs;
+        return repairs;
+    }
+
+    /** A missing event confirmed gone (the GET answered 404): counted and planned by the missing-events policy. */
+    public void goneConfirmed(Exchange exchange) {
+        ReconcileReport r = report(exchange);
+        Map<?, ?> repair = exchange.getMessage().getBody(Map.class);
+        boolean recreate = "recreate".equals(repair.get("action"));
+        if (recreate) {
+            r.pushed++;
+        } else {
+            r.deleted++;
+        }
+        r.plan(recreate ? "recreate" : "delete", (String) repair.get("record_id"),
+                (String) ((Map<?, ?>) repair.get("event")).get("id"));
     }
 
     /** Failed pushes of this calendar are pushed again (the lost-response rule applies as always). */

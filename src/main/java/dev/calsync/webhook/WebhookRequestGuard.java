@@ -44,7 +44,8 @@ public class WebhookRequestGuard extends OncePerRequestFilter {
 
     @Override
     protected boolean shouldNotFilter(HttpServletRequest request) {
-        return !("POST".equals(request.getMethod()) && PATH.equals(request.getRequestURI()));
+        return !("POST".equals(request.getMethod())
+                && PATH.equals(dev.calsync.api.ApiTokenFilter.path(request)));
     }
 
     @Override

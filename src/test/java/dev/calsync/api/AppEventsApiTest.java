@@ -62,6 +62,14 @@ class AppEventsApiTest extends IntegrationTest {
     }
 
     @Test
+    void encodedOrParameterisedPathsCannotSkipTheTokenCheck() {
+        assertThat(apiGet("/admin;x=1/notifications?status=dead", null).statusCode()).isEqualTo(401);
+        assertThat(apiGet("/%61dmin/notifications?status=dead", null).statusCode()).isEqualTo(401);
+        assertThat(apiGet("/api;x/v1/events", null).statusCode()).isEqualTo(401);
+        assertThat(apiGet("/%61pi/v1/events", null).statusCode()).isEqualTo(401);
+    }
+
+    @Test
     void listPagesThroughOneCalendarWithTheCursor() throws Exception {
         for (int i = 0; i < 5; i++) {
             createdFromCalendar("grant-1", "evt-" + i, "Event " + i);

@@ -231,10 +231,15 @@ class ConvergenceProperties {
         for (String eventId : deletedByUser) {
             assertThat(records).noneMatch(r -> eventId.equals(r.get("nylas_event_id")));
         }
-        // no event is ever created twice for one record
+        // no event is ever created twice for one record, except in the one case the Nylas API cannot see: the
+        // calendar's user deleted the event before its create answer reached us (a metadata_pair lookup does not
+        // list cancelled events), so the create is repeated; that deleted first event is then the only extra one
         for (String id : appIds) {
-            assertThat(nylas.countWithKey1(GRANT, id, true)).as("events ever created for %s", id)
-                    .isLessThanOrEqualTo(1);
+            List<Map<String, Object>> created = nylas.allEvents(GRANT).stream()
+                    .filter(e -> e.get("metadata") instanceof Map<?, ?> m && id.equals(m.get("key1"))).toList();
+            long deletedByTheUser = created.stream().filter(e -> deletedByUser.contains((String) e.get("id"))).count();
+            assertThat(created.size()).as("events ever created for %s", id)
+                    .isLessThanOrEqualTo(1 + (int) deletedByTheUser);
         }
         // no notification is stored (so applied) twice
         Set<Object> sentIds = new HashSet<>();

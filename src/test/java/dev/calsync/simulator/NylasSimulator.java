@@ -416,6 +416,7 @@ public final class NylasSimulator implements AutoCloseable {
             return;
         }
         Map<String, Object> created = create(grantId, query.get("calendar_id"), fields, true);
+
         answerWrite(exchange, "POST", envelope(created));
     }
 
@@ -539,6 +540,7 @@ public final class NylasSimulator implements AutoCloseable {
     }
 
     private boolean delete(String grantId, String eventId) {
+
         Map<String, Object> minimal = new LinkedHashMap<>();
         synchronized (this) {
             Map<String, Object> e = calendar(grantId).get(eventId);
