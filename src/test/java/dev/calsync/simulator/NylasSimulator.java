@@ -662,7 +662,11 @@ public final class NylasSimulator implements AutoCloseable {
         return "cancelled".equals(e.get("status"));
     }
 
-    /** Whether an event's time overlaps [start, end) (Unix seconds; all-day dates at UTC midnight). */
+    /**
+     * Whether an event's time overlaps [start, end) (Unix seconds; all-day dates at UTC midnight). Written here
+     * again on purpose rather than shared with the product's reconciler: the stand-in must not inherit the code it
+     * is there to check.
+     */
     static boolean overlaps(Object when, long start, long end) {
         if (!(when instanceof Map<?, ?> w)) {
             return false;
