@@ -56,14 +56,30 @@ public class LocalEventStore {
         };
     }
 
-    /** Creates or replaces a record; {@code record} is Nylas-shaped (id, grant_id, calendar_id, title, ...). */
+    /**
+     * Creates or replaces a record from the calendar side (route {@code local-upsert}); {@code record} is
+     * Nylas-shaped (id, grant_id, calendar_id, title, ...). A record with an application change still on its way to
+     * the calendar is left as it is: that change is newer and will be pushed.
+     */
     public void upsert(@Body Map<String, Object> record) {
+        write(record, """
+                 WHERE NOT EXISTS (SELECT 1 FROM event_sync_map m WHERE m.internal_id = excluded.id
+                                      AND m.source = 'app' AND m.sync_state IN ('pending', 'failed'))""");
+    }
+
+    /** Creates or replaces a record as the application wrote it ({@code PUT /api/v1/events/{id}}). */
+    public void save(Map<String, Object> record) {
+        write(record, "");
+    }
+
+    private void write(Map<String, Object> record, String condition) {
         jdbc.update("""
                 INSERT INTO app_event (id, grant_id, calendar_id, title, description, location, when_json, participants)
                 VALUES (?, ?, ?, ?, ?, ?, CAST(? AS jsonb), CAST(? AS jsonb))
                 ON CONFLICT (id) DO UPDATE SET grant_id = excluded.grant_id, calendar_id = excluded.calendar_id,
                     title = excluded.title, description = excluded.description, location = excluded.location,
-                    when_json = excluded.when_json, participants = excluded.participants, updated_at = now()""",
+                    when_json = excluded.when_json, participants = excluded.participants, updated_at = now()
+                """ + condition,
                 record.get("id"), record.get("grant_id"), record.get("calendar_id"), record.get("title"),
                 record.get("description"), record.get("location"), write(record.get("when")),
                 write(record.get("participants") == null ? List.of() : record.get("participants")));

@@ -71,7 +71,7 @@ public class AppChanges {
                     return 200; // unchanged: no Nylas call
                 }
             }
-            store.upsert(record);
+            store.save(record);
             if (mapping == null) {
                 jdbc.update("""
                         INSERT INTO event_sync_map (internal_id, grant_id, calendar_id, content_hash, source, sync_state,

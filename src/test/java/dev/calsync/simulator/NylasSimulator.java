@@ -622,7 +622,11 @@ public final class NylasSimulator implements AutoCloseable {
             for (int attempt = 1; attempt <= maxAttempts; attempt++) {
                 String signed = attempt == 1 ? body
                         : body.replace("\"webhook_delivery_attempt\":1", "\"webhook_delivery_attempt\":" + attempt);
-                String url = webhookUrls.get(Math.floorMod(nextUrl.getAndIncrement(), webhookUrls.size()));
+                List<String> urls = List.copyOf(webhookUrls);
+                if (urls.isEmpty()) {
+                    return; // delivery was switched off meanwhile
+                }
+                String url = urls.get(Math.floorMod(nextUrl.getAndIncrement(), urls.size()));
                 count("webhook sent");
                 try {
                     sent.add(json.readValue(signed, new TypeReference<Map<String, Object>>() {

@@ -81,6 +81,9 @@ public abstract class IntegrationTest {
 
     @BeforeEach
     void startEmpty() {
+        // deliveries still under way from the previous test would land in this one
+        await().atMost(Duration.ofSeconds(30)).until(NYLAS::webhooksQuiet);
+        NYLAS.deliverWebhooksTo(SECRET); // none until this test's state is clean
         jdbc.execute("TRUNCATE webhook_inbox, event_sync_map, grant_sync_state, app_event, reconcile_run, sync_conflict");
         Set<String> keys = redis.keys("calsync:*");
         if (keys != null && !keys.isEmpty()) {
