@@ -141,7 +141,8 @@ public class InboundPlanner {
         return record;
     }
 
-    private static String recordHint(Map<String, Object> event) {
+    /** The record id we stamped on an event ({@code metadata.key1}), or null. */
+    public static String recordHint(Map<String, Object> event) {
         if (event.get("metadata") instanceof Map<?, ?> metadata && metadata.get("key1") != null) {
             String key = metadata.get("key1").toString();
             return key.isBlank() ? null : key;
@@ -192,7 +193,8 @@ public class InboundPlanner {
         return value == null ? null : value.toString();
     }
 
-    private static Long number(Object value) {
+    /** A Unix time or count from JSON or SQL, or null. */
+    public static Long number(Object value) {
         if (value instanceof Number n) {
             return n.longValue();
         }

@@ -1,7 +1,6 @@
 package dev.calsync.reconcile;
 
 import java.sql.Array;
-import java.sql.Timestamp;
 import java.time.Clock;
 import java.time.LocalDate;
 import java.time.ZoneOffset;
@@ -16,6 +15,7 @@ import com.fasterxml.jackson.core.type.TypeReference;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.calsync.config.CalsyncProperties;
 import dev.calsync.inbound.EventCanonicalizer;
+import dev.calsync.inbound.InboundPlanner;
 import dev.calsync.nylas.NylasRequests;
 import org.apache.camel.Exchange;
 import org.apache.camel.Message;
@@ -114,7 +114,7 @@ public class Reconciler {
         List<String> recordHints = new ArrayList<>();
         for (Map<String, Object> e : events) {
             eventIds.add((String) e.get("id"));
-            String hint = hint(e);
+            String hint = InboundPlanner.recordHint(e);
             if (hint != null) {
                 recordHints.add(hint);
             }
@@ -134,7 +134,7 @@ public class Reconciler {
             String eventId = (String) event.get("id");
             r.eventsSeen++;
             r.seen.add(eventId);
-            String hint = hint(event);
+            String hint = InboundPlanner.recordHint(event);
             Map<String, Object> mapping = byEvent.get(eventId);
             if (mapping == null && hint != null && byRecord.get(hint) != null
                     && (byRecord.get(hint).get("nylas_event_id") == null
@@ -170,8 +170,8 @@ public class Reconciler {
             }
             boolean localPending = "app".equals(mapping.get("source"))
                     && ("pending".equals(mapping.get("sync_state")) || "failed".equals(mapping.get("sync_state")));
-            Long remoteUpdated = number(event.get("updated_at"));
-            Long applied = number(mapping.get("remote_updated_at"));
+            Long remoteUpdated = InboundPlanner.number(event.get("updated_at"));
+            Long applied = InboundPlanner.number(mapping.get("remote_updated_at"));
             boolean remoteChanged = remoteUpdated == null || applied == null || remoteUpdated > applied;
             if (localPending && !remoteChanged) {
                 // only the application side changed: its change goes out (again)
@@ -192,7 +192,8 @@ public class Reconciler {
             }
             // both sides changed since the last sync
             r.conflicts++;
-            String winner = winner(r.conflictPolicy, number(mapping.get("local_updated_at")), remoteUpdated);
+            String winner = winner(r.conflictPolicy, InboundPlanner.number(mapping.get("local_updated_at")),
+                    remoteUpdated);
             r.updated++;
             r.plan("app".equals(winner) ? "push" : "update", recordId, eventId);
             Map<String, Object> repair = repair("app".equals(winner) ? "push" : "yield", event, recordId);
@@ -296,7 +297,8 @@ public class Reconciler {
                     INSERT INTO sync_conflict (run_id, record_id, nylas_event_id, policy, winner, local_updated_at,
                                                remote_updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)""",
                     r.runId, repair.get("record_id"), event.get("id"), conflict.get("policy"), conflict.get("winner"),
-                    number(conflict.get("local_updated_at")), number(conflict.get("remote_updated_at")));
+                    InboundPlanner.number(conflict.get("local_updated_at")),
+                    InboundPlanner.number(conflict.get("remote_updated_at")));
         }
         m.setBody(new LinkedHashMap<>(event));
     }
@@ -351,8 +353,8 @@ public class Reconciler {
         long from;
         long to;
         if (w.get("start_time") != null || w.get("time") != null) {
-            from = number(w.get("start_time") != null ? w.get("start_time") : w.get("time"));
-            to = w.get("end_time") == null ? from : number(w.get("end_time"));
+            from = InboundPlanner.number(w.get("start_time") != null ? w.get("start_time") : w.get("time"));
+            to = w.get("end_time") == null ? from : InboundPlanner.number(w.get("end_time"));
         } else {
             Object d = w.get("date") != null ? w.get("date") : w.get("start_date");
             if (d == null) {
@@ -411,26 +413,7 @@ public class Reconciler {
         return repair;
     }
 
-    private static String hint(Map<String, Object> event) {
-        return event.get("metadata") instanceof Map<?, ?> m && m.get("key1") instanceof String s && !s.isBlank()
-                ? s : null;
-    }
-
     private static ReconcileReport report(Exchange exchange) {
         return exchange.getProperty(REPORT, ReconcileReport.class);
-    }
-
-    private static Long number(Object value) {
-        if (value instanceof Number n) {
-            return n.longValue();
-        }
-        if (value instanceof Timestamp t) {
-            return t.toInstant().getEpochSecond();
-        }
-        try {
-            return value == null ? null : Long.parseLong(value.toString());
-        } catch (NumberFormatException e) {
-            return null;
-        }
     }
 }
