@@ -7,7 +7,6 @@ import org.apache.camel.Message;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import org.springframework.dao.DataAccessException;
-import org.springframework.dao.TransientDataAccessException;
 import org.springframework.stereotype.Component;
 
 /**
@@ -51,8 +50,7 @@ public class HttpErrors {
 
     static boolean isStorageOutage(Throwable error) {
         for (Throwable t = error; t != null; t = t.getCause()) {
-            if (t instanceof SQLException || t instanceof TransientDataAccessException
-                    || t instanceof DataAccessException) {
+            if (t instanceof SQLException || t instanceof DataAccessException) {
                 return true;
             }
         }

@@ -25,6 +25,8 @@ import org.springframework.transaction.support.TransactionTemplate;
 public class NotificationInbox {
 
     public static final String ID = "CalsyncNotificationId";
+    /** This attempt's number, as the claim counted it. */
+    public static final String ATTEMPTS = "CalsyncAttempts";
 
     private static final Logger LOG = LoggerFactory.getLogger(NotificationInbox.class);
 
@@ -98,11 +100,9 @@ public class NotificationInbox {
      * Puts a failed notification back with exponential backoff and jitter, or keeps it as a dead letter once it has
      * used {@code calsync.inbound.max-attempts}.
      */
-    public String fail(@Header(ID) String notificationId, Exchange exchange) {
+    public String fail(@Header(ID) String notificationId, @Header(ATTEMPTS) Integer attempts, Exchange exchange) {
         Throwable error = exchange.getProperty(Exchange.EXCEPTION_CAUGHT, Throwable.class);
         String message = describe(error);
-        Integer attempts = jdbc.queryForObject("SELECT attempts FROM webhook_inbox WHERE notification_id = ?",
-                Integer.class, notificationId);
         int done = attempts == null ? 1 : attempts;
         if (done >= config.maxAttempts()) {
             jdbc.update("""

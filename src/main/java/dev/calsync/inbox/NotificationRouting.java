@@ -35,6 +35,7 @@ public class NotificationRouting {
         Map<?, ?> row = m.getBody(Map.class);
         String type = (String) row.get("type");
         m.setHeader(NotificationInbox.ID, row.get("notification_id"));
+        m.setHeader(NotificationInbox.ATTEMPTS, row.get("attempts"));
         m.setHeader(TYPE, type);
         m.setHeader(TOPIC, topic(type));
         m.setHeader(TRUNCATED, type.endsWith(".truncated"));

@@ -28,15 +28,11 @@ public class NylasRequests {
     /** {@code GET /v3/grants/{grant}/events/{id}?calendar_id=...} for the event stub in the body. */
     public void getEvent(Exchange exchange) {
         Map<?, ?> event = exchange.getMessage().getBody(Map.class);
-        Message m = exchange.getMessage();
-        m.removeHeaders("CamelHttp(Uri|Url|RawQuery)");
-        m.setHeader("CalsyncGrantId", event.get("grant_id"));
-        m.setHeader(Exchange.HTTP_METHOD, "GET");
-        m.setHeader(Exchange.HTTP_PATH, eventPath((String) event.get("grant_id"), (String) event.get("id")));
         Object calendar = event.get("calendar_id");
-        m.setHeader(Exchange.HTTP_QUERY, calendar == null ? null : "calendar_id=" + encode(calendar.toString()));
-        m.setHeader("Authorization", "Bearer " + apiKey);
-        m.setBody(null);
+        prepare(exchange, "GET", eventPath((String) event.get("grant_id"), (String) event.get("id")),
+                calendar == null ? null : "calendar_id=" + encode(calendar.toString()));
+        exchange.getMessage().setHeader("CalsyncGrantId", event.get("grant_id"));
+        exchange.getMessage().setBody(null);
     }
 
     /**

@@ -9,6 +9,7 @@ import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.core.type.TypeReference;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.calsync.config.CalsyncProperties;
+import dev.calsync.local.LocalEventStore;
 import org.apache.camel.Exchange;
 import org.apache.camel.Header;
 import org.apache.camel.Message;
@@ -48,11 +49,13 @@ public class PushOutbox {
 
     private final JdbcTemplate jdbc;
     private final ObjectMapper json;
+    private final LocalEventStore store;
     private final CalsyncProperties.Push config;
 
-    public PushOutbox(JdbcTemplate jdbc, ObjectMapper json, CalsyncProperties properties) {
+    public PushOutbox(JdbcTemplate jdbc, ObjectMapper json, LocalEventStore store, CalsyncProperties properties) {
         this.jdbc = jdbc;
         this.json = json;
+        this.store = store;
         this.config = properties.push();
     }
 
@@ -82,16 +85,11 @@ public class PushOutbox {
         }
         metadata.put("key1", id);
         Map<String, Object> request = new LinkedHashMap<>();
-        List<Map<String, Object>> records = jdbc.queryForList("""
-                SELECT title, description, location, when_json::text AS when_json, participants::text AS participants
-                  FROM app_event WHERE id = ?""", id);
-        if (!records.isEmpty()) {
-            Map<String, Object> r = records.get(0);
-            request.put("title", r.get("title"));
-            request.put("description", r.get("description"));
-            request.put("location", r.get("location"));
-            request.put("when", json.readValue((String) r.get("when_json"), Object.class));
-            request.put("participants", json.readValue((String) r.get("participants"), Object.class));
+        Map<String, Object> record = store.find(id); // null for a record deleted by the application
+        if (record != null) {
+            for (String field : List.of("title", "description", "location", "when", "participants")) {
+                request.put(field, record.get(field));
+            }
         }
         request.put("metadata", metadata);
         m.setBody(request);

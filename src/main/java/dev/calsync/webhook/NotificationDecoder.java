@@ -28,7 +28,7 @@ import org.springframework.stereotype.Component;
 @Component("notificationDecoder")
 public class NotificationDecoder {
 
-    public static final String ID = "CalsyncNotificationId";
+    public static final String ID = dev.calsync.inbox.NotificationInbox.ID;
     public static final String TYPE = "CalsyncNotificationType";
     public static final String GRANT_ID = "CalsyncGrantId";
     public static final String OBJECT_ID = "CalsyncObjectId";
