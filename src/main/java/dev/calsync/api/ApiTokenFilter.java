@@ -34,8 +34,12 @@ public class ApiTokenFilter extends OncePerRequestFilter {
 
     @Override
     protected boolean shouldNotFilter(HttpServletRequest request) {
-        String path = path(request);
-        return !(path.startsWith("/api/") || path.startsWith("/admin/"));
+        return !guards(path(request));
+    }
+
+    /** Whether a path (as {@link #path} gives it) is one of the API paths this filter guards. */
+    public static boolean guards(String path) {
+        return path.startsWith("/api/") || path.startsWith("/admin/");
     }
 
     @Override

@@ -54,7 +54,9 @@ public record CalsyncProperties(
     public record Webhook(
             /* Secrets: from NYLAS_WEBHOOK_SECRET (comma-separated while rotating), never logged. */
             @DefaultValue("") List<String> secrets,
-            @DefaultValue("2MB") DataSize maxBodySize) {
+            @DefaultValue("2MB") DataSize maxBodySize,
+            /* How far a notification's signed time may be ahead of this clock before it is refused. */
+            @DefaultValue("5m") Duration maxClockSkew) {
         public Webhook {
             secrets = secrets.stream().map(String::trim).filter(s -> !s.isEmpty()).toList();
         }
@@ -105,7 +107,9 @@ public record CalsyncProperties(
             @DefaultValue("500") @Min(0) long redeliveryDelayMillis,
             @DefaultValue("30000") @Min(0) long maxRedeliveryDelayMillis,
             @DefaultValue("100") @Min(1) int maxRequestsPerSecondPerGrant,
-            @DefaultValue("30s") Duration circuitOpenWait) {
+            @DefaultValue("30s") Duration circuitOpenWait,
+            /* How long a create may still land after it was sent (Nylas works on a provider call for up to ~90 s). */
+            @DefaultValue("2m") Duration createSettleTime) {
     }
 
     /** Reconciliation: comparing a calendar with the local side and repairing the difference. */

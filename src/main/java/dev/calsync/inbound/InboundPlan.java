@@ -5,7 +5,8 @@ import java.util.Map;
 /**
  * What to do with one inbound event change.
  *
- * @param action          create (new mapping first), update, delete (local delete and tombstone) or skip
+ * @param action          create (new mapping first), update, delete (tombstone, then local delete), refetch (a
+ *                        same-second tie: apply the event as Nylas holds it now) or skip
  * @param recordId        the local record the change applies to
  * @param contentHash     canonical hash of the incoming event (empty for deletes)
  * @param remoteUpdatedAt the event's {@code updated_at}, if it had one
@@ -15,7 +16,7 @@ import java.util.Map;
 public record InboundPlan(Action action, String recordId, String contentHash, Long remoteUpdatedAt, String outcome,
                           Map<String, Object> record) {
 
-    public enum Action { CREATE, UPDATE, DELETE, SKIP }
+    public enum Action { CREATE, UPDATE, DELETE, REFETCH, SKIP }
 
     static InboundPlan skip(String outcome) {
         return new InboundPlan(Action.SKIP, null, "", null, outcome, null);

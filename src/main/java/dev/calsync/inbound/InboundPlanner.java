@@ -36,6 +36,8 @@ public class InboundPlanner {
     public static final String REMOTE_UPDATED_AT = "CalsyncRemoteUpdatedAt";
     public static final String REMOTE_METADATA = "CalsyncRemoteMetadata";
     public static final String OUTCOME = "outcome";
+    /** Set on an event fetched from Nylas to settle a same-second tie: it is applied as the current state. */
+    public static final String AUTHORITATIVE = "CalsyncAuthoritative";
 
     private static final com.fasterxml.jackson.databind.ObjectMapper JSON = new com.fasterxml.jackson.databind.ObjectMapper();
 
@@ -61,10 +63,38 @@ public class InboundPlanner {
         }
     }
 
-    /** Picks the mapping row from the two lookups and plans an upsert. */
+    /**
+     * Picks the mapping row from the two lookups and plans an upsert. An event fetched from Nylas because of a
+     * same-second tie ({@code CalsyncAuthoritative}) is the calendar's current state and is applied as it is.
+     */
     public void upsert(Exchange exchange) {
         Map<String, Object> event = event(exchange);
-        apply(exchange, planUpsert(hintChecked(exchange, event), chosen(exchange, event)));
+        boolean authoritative = Boolean.parseBoolean(String.valueOf(exchange.getMessage().removeHeader(AUTHORITATIVE)));
+        if (isDuplicate(exchange, event)) {
+            exchange.getMessage().setHeader(ACTION, "duplicate");
+            exchange.setProperty(OUTCOME, "duplicate-deleted");
+            return;
+        }
+        apply(exchange, planUpsert(hintChecked(exchange, event), chosen(exchange, event), authoritative));
+    }
+
+    /**
+     * A second calendar event carrying a record's {@code metadata.key1}, while the record is linked to another event
+     * and more than one create was sent for it: a create that landed after the one adopted. It is deleted, not
+     * imported. (With a single create, a second event with our key is a copy the user made, and is imported.)
+     */
+    @SuppressWarnings("unchecked")
+    static boolean isDuplicate(Exchange exchange, Map<String, Object> event) {
+        List<Map<String, Object>> byRecord = exchange.getVariable("byRecord", List.class);
+        List<Map<String, Object>> byEvent = exchange.getVariable("byEvent", List.class);
+        if (byRecord == null || byRecord.isEmpty() || (byEvent != null && !byEvent.isEmpty())) {
+            return false;
+        }
+        Map<String, Object> row = byRecord.get(0);
+        Object linked = row.get("nylas_event_id");
+        Long creates = number(row.get("create_attempts"));
+        return Objects.equals(row.get("grant_id"), string(event.get("grant_id"))) && linked != null
+                && !linked.equals(string(event.get("id"))) && creates != null && creates > 1;
     }
 
     /** Picks the mapping row from the two lookups and plans a delete. */
@@ -90,6 +120,10 @@ public class InboundPlanner {
     }
 
     public InboundPlan planUpsert(Map<String, Object> event, Map<String, Object> mapping) {
+        return planUpsert(event, mapping, false);
+    }
+
+    public InboundPlan planUpsert(Map<String, Object> event, Map<String, Object> mapping, boolean authoritative) {
         String hash = canonicalizer.hash(event);
         Long updatedAt = number(event.get("updated_at"));
         if (mapping == null) {
@@ -106,12 +140,22 @@ public class InboundPlanner {
             // an application change is on its way to the calendar: it is newer than this event (often its echo)
             return InboundPlan.skip("app-change-pending");
         }
+        if ("failed".equals(mapping.get("sync_state")) && "app".equals(mapping.get("source"))) {
+            // the application's change could not be pushed and waits for a replay; it stays what the record holds
+            return InboundPlan.skip("app-change-failed");
+        }
         Long applied = number(mapping.get("remote_updated_at"));
-        if (updatedAt != null && applied != null && updatedAt < applied) {
+        if (!authoritative && updatedAt != null && applied != null && updatedAt < applied) {
             return InboundPlan.skip("stale");
         }
-        if ("synced".equals(mapping.get("sync_state")) && hash.equals(mapping.get("content_hash"))) {
+        boolean synced = "synced".equals(mapping.get("sync_state"));
+        if (synced && hash.equals(mapping.get("content_hash"))) {
             return InboundPlan.skip("unchanged");
+        }
+        if (!authoritative && synced && updatedAt != null && updatedAt.equals(applied)) {
+            // updated_at has whole seconds: two edits within one second tie, and which is newer is unknown. Ask
+            // Nylas for the event as it is now, and apply that.
+            return new InboundPlan(InboundPlan.Action.REFETCH, recordId, hash, updatedAt, "refetched", null);
         }
         return new InboundPlan(InboundPlan.Action.UPDATE, recordId, hash, updatedAt, "updated",
                 record(recordId, event));
@@ -124,7 +168,9 @@ public class InboundPlanner {
                     "", null, "tombstoned", null);
         }
         if ("deleted".equals(mapping.get("sync_state"))) {
-            return InboundPlan.skip("already-deleted");
+            // the local delete is repeated (it is idempotent): a crash between tombstone and local delete is finished
+            return new InboundPlan(InboundPlan.Action.DELETE, (String) mapping.get("internal_id"), "", null,
+                    "already-deleted", null);
         }
         return new InboundPlan(InboundPlan.Action.DELETE, (String) mapping.get("internal_id"), "", null,
                 "deleted", null);

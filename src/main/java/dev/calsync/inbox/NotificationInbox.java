@@ -27,6 +27,8 @@ public class NotificationInbox {
     public static final String ID = "CalsyncNotificationId";
     /** This attempt's number, as the claim counted it. */
     public static final String ATTEMPTS = "CalsyncAttempts";
+    /** This worker's claim on the row: outcomes are recorded only while it is still the row's. */
+    public static final String CLAIM = "CalsyncNotificationClaim";
 
     private static final Logger LOG = LoggerFactory.getLogger(NotificationInbox.class);
 
@@ -38,7 +40,7 @@ public class NotificationInbox {
      * worker). Per event key only the oldest due row is taken, and none while another row of that key is being
      * processed. Event notifications of a paused grant wait in place until the grant is resumed.
      */
-    private static final String CLAIM = """
+    private static final String CLAIM_SQL = """
             WITH busy AS (
                 SELECT event_key FROM webhook_inbox
                  WHERE status = 'processing' AND lease_until > now() AND event_key IS NOT NULL
@@ -57,10 +59,11 @@ public class NotificationInbox {
             )
             UPDATE webhook_inbox i
                SET status = 'processing', attempts = i.attempts + 1,
-                   lease_until = now() + make_interval(secs => ?)
+                   lease_until = now() + make_interval(secs => ?), claim_token = gen_random_uuid()::text
               FROM batch
              WHERE i.notification_id = batch.notification_id
-            RETURNING i.notification_id, i.type, i.grant_id, i.payload::text AS payload, i.attempts
+            RETURNING i.notification_id, i.type, i.grant_id, i.notified_at, i.payload::text AS payload, i.attempts,
+                      i.claim_token
             """;
 
     private final JdbcTemplate jdbc;
@@ -82,40 +85,73 @@ public class NotificationInbox {
     public List<Map<String, Object>> claim(Exchange exchange) {
         List<Map<String, Object>> rows = tx.execute(status -> {
             jdbc.queryForList("SELECT pg_advisory_xact_lock(?)", CLAIM_LOCK);
-            return jdbc.queryForList(CLAIM, config.batchSize(), config.lease().toSeconds());
+            buryPoison();
+            return jdbc.queryForList(CLAIM_SQL, config.batchSize(), config.lease().toSeconds());
         });
         exchange.setProperty(Exchange.SCHEDULER_POLLED_MESSAGES, rows != null && !rows.isEmpty());
         return rows;
     }
 
+    /**
+     * A notification whose lease ran out after its last allowed attempt hung or killed every worker that took it:
+     * it becomes a dead letter instead of being claimed again forever.
+     */
+    private void buryPoison() {
+        List<String> dead = jdbc.queryForList("""
+                UPDATE webhook_inbox SET status = 'dead', lease_until = NULL, claim_token = NULL,
+                       last_error = 'lease expired after ' || attempts || ' attempts: the worker hung or died'
+                 WHERE status = 'processing' AND lease_until <= now() AND attempts >= ?
+                RETURNING notification_id""", String.class, config.maxAttempts());
+        dead.forEach(id -> LOG.error("Notification {} is a dead letter: its lease expired after its last attempt", id));
+    }
+
+    /**
+     * Starts processing a claimed notification: its lease runs from now (not from when its batch was claimed), and
+     * false when this worker no longer holds the claim (the row was taken over after the lease ran out).
+     */
+    public boolean start(@Header(ID) String notificationId, @Header(CLAIM) String claim) {
+        return jdbc.update("""
+                UPDATE webhook_inbox SET lease_until = now() + make_interval(secs => ?)
+                 WHERE notification_id = ? AND claim_token = ? AND status = 'processing'""",
+                config.lease().toSeconds(), notificationId, claim) == 1;
+    }
+
     /** Records what processing did with a notification; the row is kept until the retention purge. */
-    public void complete(@Header(ID) String notificationId, @ExchangeProperty("outcome") String outcome) {
-        jdbc.update("""
+    public void complete(@Header(ID) String notificationId, @Header(CLAIM) String claim,
+                         @ExchangeProperty("outcome") String outcome) {
+        int done = jdbc.update("""
                 UPDATE webhook_inbox SET status = 'processed', outcome = ?, processed_at = now(), lease_until = NULL,
-                       last_error = NULL
-                 WHERE notification_id = ?""", outcome == null ? "done" : outcome, notificationId);
+                       last_error = NULL, claim_token = NULL
+                 WHERE notification_id = ? AND claim_token = ?""", outcome == null ? "done" : outcome, notificationId,
+                claim);
+        if (done == 0) {
+            LOG.warn("Notification {} was taken over by another worker; its outcome here ({}) is not recorded",
+                    notificationId, outcome);
+        }
     }
 
     /**
      * Puts a failed notification back with exponential backoff and jitter, or keeps it as a dead letter once it has
      * used {@code calsync.inbound.max-attempts}.
      */
-    public String fail(@Header(ID) String notificationId, @Header(ATTEMPTS) Integer attempts, Exchange exchange) {
+    public String fail(@Header(ID) String notificationId, @Header(CLAIM) String claim,
+                       @Header(ATTEMPTS) Integer attempts, Exchange exchange) {
         Throwable error = exchange.getProperty(Exchange.EXCEPTION_CAUGHT, Throwable.class);
         String message = describe(error);
         int done = attempts == null ? 1 : attempts;
         if (done >= config.maxAttempts()) {
             jdbc.update("""
-                    UPDATE webhook_inbox SET status = 'dead', last_error = ?, lease_until = NULL
-                     WHERE notification_id = ?""", message, notificationId);
+                    UPDATE webhook_inbox SET status = 'dead', last_error = ?, lease_until = NULL, claim_token = NULL
+                     WHERE notification_id = ? AND claim_token = ?""", message, notificationId, claim);
             LOG.error("Notification {} is a dead letter after {} attempts: {}", notificationId, done, message);
             return "dead";
         }
         Duration delay = backoff(done, config.initialBackoff(), config.maxBackoff());
         jdbc.update("""
-                UPDATE webhook_inbox SET status = 'received', last_error = ?, lease_until = NULL,
+                UPDATE webhook_inbox SET status = 'received', last_error = ?, lease_until = NULL, claim_token = NULL,
                        next_attempt_at = now() + make_interval(secs => ?)
-                 WHERE notification_id = ?""", message, delay.toMillis() / 1000.0, notificationId);
+                 WHERE notification_id = ? AND claim_token = ?""", message, delay.toMillis() / 1000.0, notificationId,
+                claim);
         LOG.warn("Notification {} failed (attempt {}), retrying in {} ms: {}", notificationId, done,
                 delay.toMillis(), message);
         return "retry";

@@ -20,6 +20,8 @@ public class NotificationRouting {
     public static final String TYPE = "CalsyncNotificationType";
     public static final String TOPIC = "CalsyncTopic";
     public static final String TRUNCATED = "CalsyncTruncated";
+    /** The notification's signed time, as a {@code java.sql.Timestamp}. */
+    public static final String NOTIFIED_AT = "CalsyncNotifiedAt";
 
     private static final TypeReference<Map<String, Object>> MAP = new TypeReference<>() {
     };
@@ -36,7 +38,9 @@ public class NotificationRouting {
         String type = (String) row.get("type");
         m.setHeader(NotificationInbox.ID, row.get("notification_id"));
         m.setHeader(NotificationInbox.ATTEMPTS, row.get("attempts"));
+        m.setHeader(NotificationInbox.CLAIM, row.get("claim_token"));
         m.setHeader(TYPE, type);
+        m.setHeader(NOTIFIED_AT, row.get("notified_at"));
         m.setHeader(TOPIC, topic(type));
         m.setHeader(TRUNCATED, type.endsWith(".truncated"));
         Map<String, Object> payload = json.readValue((String) row.get("payload"), MAP);

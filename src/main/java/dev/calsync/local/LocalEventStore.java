@@ -30,11 +30,14 @@ public class LocalEventStore {
             """;
 
     private final JdbcTemplate jdbc;
+    private final org.springframework.transaction.support.TransactionTemplate tx;
     private final ObjectMapper json;
     private final RowMapper<Map<String, Object>> rows;
 
-    public LocalEventStore(JdbcTemplate jdbc, ObjectMapper json) {
+    public LocalEventStore(JdbcTemplate jdbc, org.springframework.transaction.support.TransactionTemplate tx,
+                           ObjectMapper json) {
         this.jdbc = jdbc;
+        this.tx = tx;
         this.json = json;
         this.rows = (rs, i) -> {
             Map<String, Object> r = new LinkedHashMap<>();
@@ -59,12 +62,21 @@ public class LocalEventStore {
     /**
      * Creates or replaces a record from the calendar side (route {@code local-upsert}); {@code record} is
      * Nylas-shaped (id, grant_id, calendar_id, title, ...). A record with an application change still on its way to
-     * the calendar is left as it is: that change is newer and will be pushed.
+     * the calendar is left as it is (that change is newer and will be pushed), and a deleted record is never
+     * written again (its mapping is a tombstone or a pending delete).
      */
     public void upsert(@Body Map<String, Object> record) {
-        write(record, """
-                 WHERE NOT EXISTS (SELECT 1 FROM event_sync_map m WHERE m.internal_id = excluded.id
-                                      AND m.source = 'app' AND m.sync_state IN ('pending', 'failed'))""");
+        tx.executeWithoutResult(t -> {
+            // the mapping row is locked until this write commits, so a delete (which tombstones the row first)
+            // either sees this record and deletes it, or this write sees the tombstone and writes nothing
+            List<Boolean> writable = jdbc.queryForList("""
+                    SELECT sync_state <> 'deleted' AND desired = 'live'
+                           AND NOT (source = 'app' AND sync_state IN ('pending', 'failed'))
+                      FROM event_sync_map WHERE internal_id = ? FOR SHARE""", Boolean.class, record.get("id"));
+            if (writable.isEmpty() || writable.get(0)) {
+                write(record, "");
+            }
+        });
     }
 
     /** Creates or replaces a record as the application wrote it ({@code PUT /api/v1/events/{id}}). */

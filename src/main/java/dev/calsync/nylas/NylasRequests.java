@@ -5,6 +5,7 @@ import java.nio.charset.StandardCharsets;
 import java.util.Map;
 
 import dev.calsync.config.CalsyncProperties;
+import dev.calsync.inbound.StorableText;
 import org.apache.camel.Exchange;
 import org.apache.camel.Message;
 import org.springframework.stereotype.Component;
@@ -17,10 +18,14 @@ import org.springframework.stereotype.Component;
 public class NylasRequests {
 
     private final String apiKey;
+    private final java.time.Duration windowPast;
+    private final java.time.Duration windowFuture;
     private final com.fasterxml.jackson.databind.ObjectMapper json;
 
     public NylasRequests(CalsyncProperties properties, com.fasterxml.jackson.databind.ObjectMapper json) {
         this.apiKey = properties.nylas().apiKey();
+        this.windowPast = properties.reconcile().windowPast();
+        this.windowFuture = properties.reconcile().windowFuture();
         this.json = json.copy().configure(
                 com.fasterxml.jackson.databind.DeserializationFeature.FAIL_ON_UNKNOWN_PROPERTIES, false);
     }
@@ -41,8 +46,10 @@ public class NylasRequests {
      */
     public Map<String, Object> eventOrNull(Exchange exchange) throws java.io.IOException {
         String body = checked(exchange);
-        return body == null ? null : json.readValue(body, new com.fasterxml.jackson.core.type.TypeReference<Envelope>() {
-        }).data();
+        // text PostgreSQL cannot store (NUL, unpaired surrogates) is synced as U+FFFD
+        return body == null ? null : StorableText.cleanValue(json.readValue(body,
+                new com.fasterxml.jackson.core.type.TypeReference<Envelope>() {
+                }).data());
     }
 
     /** The event a create answered; a 404 here (unknown grant or calendar) is a refusal, not "gone". */
@@ -55,16 +62,16 @@ public class NylasRequests {
         return event;
     }
 
-    /** The first event of a list answer, or null when the list is empty. */
-    public Map<String, Object> firstOrNull(Exchange exchange) throws java.io.IOException {
+    /** The events of a list answer (empty for a 404). */
+    public java.util.List<Map<String, Object>> events(Exchange exchange) throws java.io.IOException {
         String body = checked(exchange);
         if (body == null) {
-            return null;
+            return java.util.List.of();
         }
         java.util.List<Map<String, Object>> data = json.readValue(body,
                 new com.fasterxml.jackson.core.type.TypeReference<ListEnvelope>() {
                 }).data();
-        return data == null || data.isEmpty() ? null : data.get(0);
+        return data == null ? java.util.List.of() : StorableText.cleanValue(data);
     }
 
     /**
@@ -164,22 +171,62 @@ public class NylasRequests {
         m.setBody(body);
     }
 
-    /** {@code DELETE /v3/grants/{grant}/events/{id}?calendar_id=...}. */
+    /**
+     * {@code DELETE /v3/grants/{grant}/events/{id}?calendar_id=...&notify_participants=false}: a delete made in the
+     * application e-mails no cancellation, like every other write of the sync.
+     */
     public void deleteEvent(Exchange exchange) {
         Message m = exchange.getMessage();
         prepare(exchange, "DELETE", eventPath(m.getHeader("CalsyncGrantId", String.class),
                         m.getHeader("CalsyncEventId", String.class)),
-                "calendar_id=" + encode(m.getHeader("CalsyncCalendarId", String.class)));
+                "calendar_id=" + encode(m.getHeader("CalsyncCalendarId", String.class)) + "&notify_participants=false");
         m.setBody(null);
     }
 
-    /** {@code GET /v3/grants/{grant}/events?calendar_id=...&metadata_pair=key1:<record id>}: finds our event. */
+    /**
+     * {@code GET /v3/grants/{grant}/events?calendar_id=...&metadata_pair=key1:<record id>&start=&end=}: finds our
+     * events. Whether Nylas applies its default window (now to a month ahead) to a metadata filter is not
+     * documented, so a window is always sent: the record's own time with a day either side, or, for a record whose
+     * content is gone (deleted), the reconciliation window.
+     */
     public void findByRecord(Exchange exchange) {
         Message m = exchange.getMessage();
+        long[] window = window(m.getBody() instanceof Map<?, ?> body ? body.get("when") : null);
         prepare(exchange, "GET", "/v3/grants/" + encode(m.getHeader("CalsyncGrantId", String.class)) + "/events",
                 "calendar_id=" + encode(m.getHeader("CalsyncCalendarId", String.class)) + "&metadata_pair="
-                        + encode("key1:" + m.getHeader("CalsyncRecordId", String.class)) + "&limit=5");
+                        + encode("key1:" + m.getHeader("CalsyncRecordId", String.class)) + "&limit=50"
+                        + "&start=" + window[0] + "&end=" + window[1]);
         m.setBody(null);
+    }
+
+    /** [start, end) in Unix seconds around an event's {@code when}, or the reconciliation window when unknown. */
+    long[] window(Object when) {
+        long day = 86_400;
+        if (when instanceof Map<?, ?> w) {
+            Long from = seconds(w.get("start_time"), w.get("time"), w.get("start_date"), w.get("date"));
+            Long to = seconds(w.get("end_time"), w.get("time"), w.get("end_date"), w.get("date"));
+            if (from != null && to != null) {
+                return new long[] {from - day, to + day};
+            }
+        }
+        long now = java.time.Instant.now().getEpochSecond();
+        return new long[] {now - windowPast.toSeconds(), now + windowFuture.toSeconds()};
+    }
+
+    private static Long seconds(Object... candidates) {
+        for (Object c : candidates) {
+            if (c instanceof Number n) {
+                return n.longValue();
+            }
+            if (c instanceof String date) {
+                try {
+                    return java.time.LocalDate.parse(date).atStartOfDay(java.time.ZoneOffset.UTC).toEpochSecond();
+                } catch (java.time.format.DateTimeParseException e) {
+                    return null;
+                }
+            }
+        }
+        return null;
     }
 
     public static String eventPath(String grantId, String eventId) {

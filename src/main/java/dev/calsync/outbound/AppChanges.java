@@ -8,7 +8,8 @@ import java.util.Objects;
 import dev.calsync.api.Rejection;
 import dev.calsync.inbound.EventCanonicalizer;
 import dev.calsync.local.LocalEventStore;
-import org.springframework.jdbc.core.JdbcTemplate;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.calsync.mapping.SyncMappings;
 import org.springframework.stereotype.Component;
 import org.springframework.transaction.support.TransactionTemplate;
 
@@ -20,17 +21,22 @@ import org.springframework.transaction.support.TransactionTemplate;
 @Component("appChanges")
 public class AppChanges {
 
-    private final JdbcTemplate jdbc;
+    private static final List<String> SYNCED_FIELDS = List.of("grant_id", "calendar_id", "title", "description",
+            "location", "when", "participants");
+
+    private final SyncMappings mappings;
     private final TransactionTemplate tx;
     private final LocalEventStore store;
     private final EventCanonicalizer canonicalizer;
+    private final ObjectMapper json;
 
-    public AppChanges(JdbcTemplate jdbc, TransactionTemplate tx, LocalEventStore store,
-                      EventCanonicalizer canonicalizer) {
-        this.jdbc = jdbc;
+    public AppChanges(SyncMappings mappings, TransactionTemplate tx, LocalEventStore store,
+                      EventCanonicalizer canonicalizer, ObjectMapper json) {
+        this.mappings = mappings;
         this.tx = tx;
         this.store = store;
         this.canonicalizer = canonicalizer;
+        this.json = json;
     }
 
     /** The outcome of a PUT: 201 created, 200 replaced (or unchanged), and the record as stored. */
@@ -50,14 +56,14 @@ public class AppChanges {
         }
         Map<String, Object> record = new LinkedHashMap<>();
         record.put("id", id);
-        for (String field : List.of("grant_id", "calendar_id", "title", "description", "location", "when",
-                "participants")) {
+        for (String field : SYNCED_FIELDS) {
             record.put(field, body.get(field));
         }
         String hash = canonicalizer.hash(record);
         int status = Objects.requireNonNull(tx.execute(t -> {
-            Map<String, Object> mapping = lockMapping(id);
-            boolean exists = store.find(id) != null;
+            Map<String, Object> mapping = mappings.lock(id);
+            Map<String, Object> stored = store.find(id);
+            boolean exists = stored != null;
             if (mapping != null) {
                 if ("deleted".equals(mapping.get("sync_state")) || "deleted".equals(mapping.get("desired"))) {
                     throw new Rejection(409, "deleted", "event " + id + " was deleted; use a new id");
@@ -67,24 +73,14 @@ public class AppChanges {
                     throw new Rejection(409, "calendar_change",
                             "grant_id and calendar_id of an existing event cannot change");
                 }
-                if (exists && hash.equals(mapping.get("content_hash"))) {
+                // compared with what is stored, not with the hash: the hash ignores fields (time-zone names,
+                // participant names) that the record still keeps and the calendar still shows
+                if (exists && sameContent(record, stored)) {
                     return 200; // unchanged: no Nylas call
                 }
             }
             store.save(record);
-            if (mapping == null) {
-                jdbc.update("""
-                        INSERT INTO event_sync_map (internal_id, grant_id, calendar_id, content_hash, source, sync_state,
-                                                    desired, version)
-                        VALUES (?, ?, ?, ?, 'app', 'pending', 'live', 1)""",
-                        id, record.get("grant_id"), record.get("calendar_id"), hash);
-            } else {
-                jdbc.update("""
-                        UPDATE event_sync_map SET content_hash = ?, source = 'app', sync_state = 'pending',
-                               desired = 'live', version = version + 1, attempts = 0, last_error = NULL,
-                               next_attempt_at = now(), updated_at = now()
-                         WHERE internal_id = ?""", hash, id);
-            }
+            mappings.enqueueAppChange(id, (String) record.get("grant_id"), (String) record.get("calendar_id"), hash);
             return exists ? 200 : 201;
         }));
         return new Put(status, store.find(id));
@@ -93,28 +89,29 @@ public class AppChanges {
     /** Deletes the local record and schedules the calendar delete; false when there is no such record. */
     public boolean delete(String id) {
         return Boolean.TRUE.equals(tx.execute(t -> {
-            Map<String, Object> mapping = lockMapping(id);
+            Map<String, Object> mapping = mappings.lock(id);
             boolean exists = store.find(id) != null;
             if (!exists && (mapping == null || "deleted".equals(mapping.get("desired"))
                     || "deleted".equals(mapping.get("sync_state")))) {
                 return false;
             }
-            jdbc.update("DELETE FROM app_event WHERE id = ?", id);
+            store.delete(id);
             if (mapping != null) {
-                jdbc.update("""
-                        UPDATE event_sync_map SET desired = 'deleted', source = 'app', sync_state = 'pending',
-                               version = version + 1, attempts = 0, last_error = NULL, next_attempt_at = now(),
-                               updated_at = now()
-                         WHERE internal_id = ?""", id);
+                mappings.enqueueAppDelete(id);
             }
             return true;
         }));
     }
 
-    private Map<String, Object> lockMapping(String id) {
-        List<Map<String, Object>> rows = jdbc.queryForList(
-                "SELECT * FROM event_sync_map WHERE internal_id = ? FOR UPDATE", id);
-        return rows.isEmpty() ? null : rows.get(0);
+    /** Whether the record's synced fields equal the stored ones exactly (as JSON values). */
+    private boolean sameContent(Map<String, Object> record, Map<String, Object> stored) {
+        for (String field : SYNCED_FIELDS) {
+            Object mine = field.equals("participants") && record.get(field) == null ? List.of() : record.get(field);
+            if (!json.valueToTree(mine).equals(json.valueToTree(stored.get(field)))) {
+                return false;
+            }
+        }
+        return true;
     }
 
     /** 400 naming every bad field. */

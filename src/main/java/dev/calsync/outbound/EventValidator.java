@@ -39,6 +39,11 @@ public final class EventValidator {
         if (when != null) {
             problems.put("when", when);
         }
+        for (Map.Entry<String, Object> field : body.entrySet()) {
+            if (!problems.containsKey(field.getKey()) && !storable(field.getValue())) {
+                problems.put(field.getKey(), "holds a NUL character or an unpaired surrogate, which cannot be stored");
+            }
+        }
         Object participants = body.get("participants");
         if (participants != null) {
             if (!(participants instanceof List<?> list)) {
@@ -55,6 +60,10 @@ public final class EventValidator {
             }
         }
         return problems;
+    }
+
+    private static boolean storable(Object value) {
+        return java.util.Objects.equals(value, dev.calsync.inbound.StorableText.cleanValue(value));
     }
 
     private static String when(Object value) {

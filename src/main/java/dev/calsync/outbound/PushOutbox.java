@@ -1,6 +1,5 @@
 package dev.calsync.outbound;
 
-import java.time.Duration;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -10,12 +9,12 @@ import com.fasterxml.jackson.core.type.TypeReference;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.calsync.config.CalsyncProperties;
 import dev.calsync.local.LocalEventStore;
+import dev.calsync.mapping.SyncMappings;
 import org.apache.camel.Exchange;
 import org.apache.camel.Header;
 import org.apache.camel.Message;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
-import org.springframework.jdbc.core.JdbcTemplate;
 import org.springframework.stereotype.Component;
 
 /**
@@ -28,39 +27,23 @@ public class PushOutbox {
 
     private static final Logger LOG = LoggerFactory.getLogger(PushOutbox.class);
 
-    private static final String CLAIM_SQL = """
-            UPDATE event_sync_map m
-               SET lease_until = now() + make_interval(secs => ?), attempts = m.attempts + 1,
-                   claim_token = gen_random_uuid()::text
-             WHERE m.internal_id IN (
-                   SELECT internal_id FROM event_sync_map
-                    WHERE sync_state = 'pending' AND source = 'app' AND next_attempt_at <= now()
-                      AND (lease_until IS NULL OR lease_until < now())
-                      AND grant_id NOT IN (SELECT grant_id FROM grant_sync_state WHERE state = 'paused')
-                    ORDER BY next_attempt_at
-                    LIMIT ?
-                    FOR UPDATE SKIP LOCKED)
-            RETURNING m.internal_id, m.grant_id, m.calendar_id, m.nylas_event_id, m.desired, m.version,
-                      m.create_attempts, m.remote_metadata::text AS remote_metadata, m.claim_token
-            """;
-
     /** Header holding this worker's claim on the row. */
     static final String CLAIM = "CalsyncClaim";
 
-    private final JdbcTemplate jdbc;
+    private final SyncMappings mappings;
     private final ObjectMapper json;
     private final LocalEventStore store;
     private final CalsyncProperties.Push config;
 
-    public PushOutbox(JdbcTemplate jdbc, ObjectMapper json, LocalEventStore store, CalsyncProperties properties) {
-        this.jdbc = jdbc;
+    public PushOutbox(SyncMappings mappings, ObjectMapper json, LocalEventStore store, CalsyncProperties properties) {
+        this.mappings = mappings;
         this.json = json;
         this.store = store;
         this.config = properties.push();
     }
 
     public List<Map<String, Object>> claim(Exchange exchange) {
-        List<Map<String, Object>> rows = jdbc.queryForList(CLAIM_SQL, config.lease().toSeconds(), config.batchSize());
+        List<Map<String, Object>> rows = mappings.claim(config.batchSize());
         exchange.setProperty(Exchange.SCHEDULER_POLLED_MESSAGES, !rows.isEmpty());
         return rows;
     }
@@ -96,27 +79,57 @@ public class PushOutbox {
     }
 
     /**
+     * True (and the row given back until then) while a create sent earlier may still land: nothing is looked up or
+     * created before Nylas' own time-out has passed after it ({@code calsync.push.create-settle-time}).
+     */
+    public boolean deferWhileCreateMayLand(@Header("CalsyncRecordId") String id, @Header(CLAIM) String claim,
+                                           Exchange exchange) {
+        boolean deferred = mappings.deferWhileCreateMayLand(id, claim);
+        if (deferred) {
+            exchange.setProperty("outcome", "deferred");
+        }
+        return deferred;
+    }
+
+    /**
      * Counts a create that may reach Nylas; more than one means an earlier one may have succeeded unseen. Returns 0,
      * counting nothing, when the record was deleted meanwhile: then nothing is to be created.
      */
     public int markCreateAttempt(@Header("CalsyncRecordId") String id, @Header(CLAIM) String claim) {
-        List<Integer> n = jdbc.queryForList("""
-                UPDATE event_sync_map SET create_attempts = create_attempts + 1
-                 WHERE internal_id = ? AND claim_token = ? AND sync_state = 'pending' AND desired = 'live'
-                RETURNING create_attempts""", Integer.class, id, claim);
-        return n.isEmpty() ? 0 : n.get(0);
+        return mappings.countCreate(id, claim);
     }
 
     /** Gives the row back without recording anything (it no longer needs this push). */
     public void release(@Header("CalsyncRecordId") String id, @Header(CLAIM) String claim) {
-        jdbc.update("UPDATE event_sync_map SET lease_until = NULL WHERE internal_id = ? AND claim_token = ?", id, claim);
+        mappings.release(id, claim);
     }
 
     /** Records the event id as soon as it is known, so no later attempt creates another one. */
     public void linkEvent(@Header("CalsyncRecordId") String id, @Header("CalsyncEventId") String eventId,
                           @Header(CLAIM) String claim) {
-        jdbc.update("UPDATE event_sync_map SET nylas_event_id = ? WHERE internal_id = ? AND claim_token = ?",
-                eventId, id, claim);
+        mappings.link(id, eventId, claim);
+    }
+
+    /**
+     * Adopts the first event a lookup by {@code metadata.key1} found (an earlier create that succeeded unseen) and
+     * queues every other one for deletion: each create that landed made one, and the record keeps exactly one.
+     */
+    public void adoptEarlier(@Header("CalsyncRecordId") String id, @Header("CalsyncGrantId") String grantId,
+                             @Header("CalsyncCalendarId") String calendarId, @Header(CLAIM) String claim,
+                             Exchange exchange) {
+        @SuppressWarnings("unchecked")
+        List<Map<String, Object>> found = exchange.getVariable("earlier", List.class);
+        if (found == null || found.isEmpty()) {
+            return;
+        }
+        String adopted = (String) found.get(0).get("id");
+        exchange.getMessage().setHeader("CalsyncEventId", adopted);
+        mappings.link(id, adopted, claim);
+        for (Map<String, Object> other : found.subList(1, found.size())) {
+            LOG.warn("Event {} has a second calendar event {} (an earlier create landed late): deleting it", id,
+                    other.get("id"));
+            mappings.deleteDuplicate(grantId, calendarId, (String) other.get("id"));
+        }
     }
 
     /**
@@ -137,43 +150,21 @@ public class PushOutbox {
         }
         String id = m.getHeader("CalsyncRecordId", String.class);
         String eventId = m.getHeader("CalsyncEventId", String.class);
-        int done = jdbc.update("""
-                UPDATE event_sync_map
-                   SET nylas_event_id = ?,
-                       sync_state = CASE WHEN version <> ? THEN 'pending'
-                                         WHEN desired = 'deleted' THEN 'deleted' ELSE 'synced' END,
-                       deleted_at = CASE WHEN version = ? AND desired = 'deleted' THEN now() ELSE deleted_at END,
-                       remote_updated_at = coalesce(CAST(? AS bigint), remote_updated_at),
-                       remote_metadata = coalesce(CAST(? AS jsonb), remote_metadata),
-                       attempts = 0, last_error = NULL, lease_until = NULL, next_attempt_at = now(), updated_at = now()
-                 WHERE internal_id = ? AND sync_state = 'pending' AND claim_token = ?""",
-                eventId, m.getHeader("CalsyncVersion", Long.class),
-                m.getHeader("CalsyncVersion", Long.class), updatedAt == null ? null : ((Number) updatedAt).longValue(),
-                metadata, id, m.getHeader(CLAIM, String.class));
-        if (done == 0 && eventId != null && !"deleted".equals(m.getHeader("CalsyncDesired"))) {
-            // the record was deleted while this push ran (the calendar's user deleted the event we were still
-            // creating, and the delete was applied first): the event this push wrote must not outlive it
-            int undo = jdbc.update("""
-                    UPDATE event_sync_map SET nylas_event_id = ?, desired = 'deleted', sync_state = 'pending',
-                           source = 'app', version = version + 1, attempts = 0, lease_until = NULL,
-                           next_attempt_at = now(), updated_at = now()
-                     WHERE internal_id = ? AND sync_state = 'deleted' AND claim_token = ?
-                       AND (nylas_event_id IS NULL OR nylas_event_id = ?)""", eventId, id,
-                    m.getHeader(CLAIM, String.class), eventId);
-            if (undo == 1) {
-                LOG.info("Event {} was deleted while its push ran; removing event {} it wrote", id, eventId);
-            }
+        String claim = m.getHeader(CLAIM, String.class);
+        int done = mappings.complete(id, eventId, m.getHeader("CalsyncVersion", Long.class),
+                updatedAt == null ? null : ((Number) updatedAt).longValue(), metadata, claim);
+        if (done == 0 && eventId != null && !"deleted".equals(m.getHeader("CalsyncDesired"))
+                && mappings.undoCreate(id, eventId, claim) == 1) {
+            // the record was deleted while this push ran: the event this push wrote must not outlive it
+            LOG.info("Event {} was deleted while its push ran; removing event {} it wrote", id, eventId);
         }
         exchange.setProperty("outcome", "pushed");
     }
 
     /** The event was deleted on the calendar while the application changed it: the delete wins (tombstone). */
     public void gone(Exchange exchange) {
-        String id = exchange.getMessage().getHeader("CalsyncRecordId", String.class);
-        jdbc.update("""
-                UPDATE event_sync_map SET sync_state = 'deleted', desired = 'deleted', deleted_at = now(),
-                       source = 'calendar', lease_until = NULL, attempts = 0, last_error = NULL, updated_at = now()
-                 WHERE internal_id = ? AND claim_token = ?""", id, exchange.getMessage().getHeader(CLAIM, String.class));
+        mappings.gone(exchange.getMessage().getHeader("CalsyncRecordId", String.class),
+                exchange.getMessage().getHeader(CLAIM, String.class));
         exchange.setProperty("outcome", "gone");
     }
 
@@ -184,12 +175,7 @@ public class PushOutbox {
         String message = error == null ? "unknown error" : error.getClass().getSimpleName()
                 + (error.getMessage() == null ? "" : ": " + error.getMessage());
         // a newer application change that arrived meanwhile is not failed with this one: it is pushed next
-        jdbc.update("""
-                UPDATE event_sync_map SET sync_state = CASE WHEN version = ? THEN 'failed' ELSE 'pending' END,
-                       last_error = ?, lease_until = NULL, updated_at = now()
-                 WHERE internal_id = ? AND sync_state = 'pending' AND claim_token = ?""",
-                exchange.getMessage().getHeader("CalsyncVersion", Long.class),
-                message.length() > 1000 ? message.substring(0, 1000) : message, id,
+        mappings.fail(id, exchange.getMessage().getHeader("CalsyncVersion", Long.class), message,
                 exchange.getMessage().getHeader(CLAIM, String.class));
         LOG.error("Push of event {} failed: {}", id, message);
         exchange.setProperty("outcome", "failed");
@@ -197,20 +183,13 @@ public class PushOutbox {
 
     /** Nylas is unavailable (circuit open): the change waits, untouched, and is pushed when Nylas is back. */
     public void defer(Exchange exchange) {
-        String id = exchange.getMessage().getHeader("CalsyncRecordId", String.class);
-        Duration wait = config.circuitOpenWait();
-        jdbc.update("""
-                UPDATE event_sync_map SET lease_until = NULL, attempts = greatest(attempts - 1, 0),
-                       next_attempt_at = now() + make_interval(secs => ?)
-                 WHERE internal_id = ? AND claim_token = ?""", wait.toMillis() / 1000.0, id,
+        mappings.defer(exchange.getMessage().getHeader("CalsyncRecordId", String.class), config.circuitOpenWait(),
                 exchange.getMessage().getHeader(CLAIM, String.class));
         exchange.setProperty("outcome", "deferred");
     }
 
     /** Makes a failed push pending again; false when there is no failed push for the id. */
     public boolean replay(String id) {
-        return jdbc.update("""
-                UPDATE event_sync_map SET sync_state = 'pending', attempts = 0, last_error = NULL, lease_until = NULL,
-                       next_attempt_at = now() WHERE internal_id = ? AND sync_state = 'failed'""", id) == 1;
+        return mappings.requeueFailed(id);
     }
 }

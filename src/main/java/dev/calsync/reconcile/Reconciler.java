@@ -38,6 +38,7 @@ public class Reconciler {
     static final int PAGE_SIZE = 200;
 
     private final JdbcTemplate jdbc;
+    private final dev.calsync.mapping.SyncMappings mappings;
     private final ObjectMapper json;
     private final NylasRequests nylas;
     private final EventCanonicalizer canonicalizer;
@@ -45,9 +46,11 @@ public class Reconciler {
     private final CalsyncProperties.Reconcile config;
     private final Clock clock;
 
-    public Reconciler(JdbcTemplate jdbc, ObjectMapper json, NylasRequests nylas, EventCanonicalizer canonicalizer,
-                      ReconcileRuns runs, CalsyncProperties properties, Clock clock) {
+    public Reconciler(JdbcTemplate jdbc, dev.calsync.mapping.SyncMappings mappings, ObjectMapper json,
+                      NylasRequests nylas, EventCanonicalizer canonicalizer, ReconcileRuns runs,
+                      CalsyncProperties properties, Clock clock) {
         this.jdbc = jdbc;
+        this.mappings = mappings;
         this.json = json;
         this.nylas = nylas;
         this.canonicalizer = canonicalizer;
@@ -95,8 +98,10 @@ public class Reconciler {
         if (body == null) {
             throw new IllegalStateException("Nylas answered 404 to the events list of " + r.grantId);
         }
-        Map<String, Object> page = json.readValue(body, new TypeReference<>() {
-        });
+        // text PostgreSQL cannot store (NUL, unpaired surrogates) is compared and synced as U+FFFD
+        Map<String, Object> page = dev.calsync.inbound.StorableText.cleanValue(json.readValue(body,
+                new TypeReference<Map<String, Object>>() {
+                }));
         @SuppressWarnings("unchecked")
         List<Map<String, Object>> events = page.get("data") instanceof List<?> l ? (List<Map<String, Object>>) l
                 : List.of();
@@ -276,10 +281,7 @@ public class Reconciler {
         failed.forEach(id -> r.plan("push", id, null));
         r.pushed += failed.size();
         if (!r.dryRun && !failed.isEmpty()) {
-            jdbc.update("""
-                    UPDATE event_sync_map SET sync_state = 'pending', attempts = 0, last_error = NULL, lease_until = NULL,
-                           next_attempt_at = now() WHERE grant_id = ? AND calendar_id = ? AND sync_state = 'failed'""",
-                    r.grantId, r.calendarId);
+            mappings.requeueFailed(r.grantId, r.calendarId);
         }
     }
 
@@ -305,26 +307,17 @@ public class Reconciler {
 
     /** The application side wins: its state is pushed again (pending). */
     public void pushLocal(Exchange exchange) {
-        jdbc.update("""
-                UPDATE event_sync_map SET sync_state = 'pending', source = 'app', attempts = 0, last_error = NULL,
-                       lease_until = NULL, next_attempt_at = now(), version = version + 1
-                 WHERE internal_id = ?""", exchange.getMessage().getHeader("CalsyncRecordId", String.class));
+        mappings.pushAgain(exchange.getMessage().getHeader("CalsyncRecordId", String.class));
     }
 
     /** The calendar side wins: the pending application change is dropped so the event can be applied. */
     public void yieldToCalendar(Exchange exchange) {
-        jdbc.update("""
-                UPDATE event_sync_map SET sync_state = 'synced', source = 'calendar', attempts = 0, last_error = NULL,
-                       lease_until = NULL, version = version + 1
-                 WHERE internal_id = ?""", exchange.getMessage().getHeader("CalsyncRecordId", String.class));
+        mappings.yieldToCalendar(exchange.getMessage().getHeader("CalsyncRecordId", String.class));
     }
 
     /** The event is gone from the calendar and the policy is to re-create it from the local record. */
     public void recreate(Exchange exchange) {
-        jdbc.update("""
-                UPDATE event_sync_map SET nylas_event_id = NULL, create_attempts = 0, sync_state = 'pending',
-                       source = 'app', desired = 'live', attempts = 0, next_attempt_at = now(), version = version + 1
-                 WHERE internal_id = ?""", exchange.getMessage().getHeader("CalsyncRecordId", String.class));
+        mappings.recreate(exchange.getMessage().getHeader("CalsyncRecordId", String.class));
     }
 
     public void finish(Exchange exchange) {

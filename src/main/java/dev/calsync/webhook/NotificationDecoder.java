@@ -16,6 +16,7 @@ import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.calsync.config.CalsyncProperties;
+import dev.calsync.inbound.StorableText;
 import org.apache.camel.Exchange;
 import org.apache.camel.Message;
 import org.springframework.stereotype.Component;
@@ -44,17 +45,22 @@ public class NotificationDecoder {
     private final Clock clock;
     private final long maxBytes;
     private final Duration replayWindow;
+    private final Duration maxClockSkew;
 
     public NotificationDecoder(ObjectMapper json, Clock clock, CalsyncProperties properties) {
         this.json = json;
         this.clock = clock;
         this.maxBytes = properties.webhook().maxBodySize().toBytes();
         this.replayWindow = properties.dedupe().ttl();
+        this.maxClockSkew = properties.webhook().maxClockSkew();
     }
 
     public void decode(Exchange exchange) {
         Message in = exchange.getMessage();
         byte[] raw = in.getBody(byte[].class);
+        if (raw == null || raw.length == 0) {
+            throw new Rejection(400, "malformed_json", "body is empty");
+        }
         String encoding = in.getHeader("Content-Encoding", "identity", String.class).trim();
         byte[] body;
         if (encoding.equalsIgnoreCase("gzip")) {
@@ -71,7 +77,7 @@ public class NotificationDecoder {
         in.setHeader(OBJECT_ID, n.objectId());
         in.setHeader(EVENT_KEY, n.eventKey());
         in.setHeader(NOTIFIED_AT, n.notifiedAt() == null ? null : Timestamp.from(n.notifiedAt()));
-        in.setHeader(PAYLOAD, new String(body, StandardCharsets.UTF_8));
+        in.setHeader(PAYLOAD, n.storable() == null ? new String(body, StandardCharsets.UTF_8) : n.storable());
     }
 
     Notification parse(byte[] body) {
@@ -102,13 +108,31 @@ public class NotificationDecoder {
             throw new Rejection(400, "invalid_notification", "field data.object must be a JSON object");
         }
         Instant notifiedAt = notifiedAt(root.get("time"));
-        if (notifiedAt != null && notifiedAt.isBefore(clock.instant().minus(replayWindow))) {
+        if (notifiedAt == null) {
+            // without it the replay window cannot apply: an old notification could be replayed at any time
+            throw new Rejection(400, "invalid_notification", "field time must be a Unix time");
+        }
+        Instant now = clock.instant();
+        if (notifiedAt.isBefore(now.minus(replayWindow))) {
             throw new Rejection(400, "notification_expired",
                     "field time is older than the " + replayWindow.toHours() + " h replay window");
         }
+        if (notifiedAt.isAfter(now.plus(maxClockSkew))) {
+            throw new Rejection(400, "notification_from_the_future",
+                    "field time is more than " + maxClockSkew.toSeconds() + " s ahead of this service's clock");
+        }
+        // NUL and unpaired surrogates cannot be stored by PostgreSQL: stored (and synced) as U+FFFD instead
+        String storable = null;
+        if (StorableText.needsCleaning(root)) {
+            try {
+                storable = json.writeValueAsString(StorableText.clean(root));
+            } catch (JsonProcessingException e) {
+                throw new IllegalStateException(e);
+            }
+        }
         String grantId = text(object.get("grant_id"));
         String objectId = text(object.get("id"));
-        return new Notification(id, type, grantId, objectId, eventKey(type, grantId, objectId), notifiedAt);
+        return new Notification(id, type, grantId, objectId, eventKey(type, grantId, objectId), notifiedAt, storable);
     }
 
     /**
@@ -123,8 +147,8 @@ public class NotificationDecoder {
     }
 
     private static Instant notifiedAt(JsonNode time) {
-        if (time == null || !time.isNumber()) {
-            return null; // optional in Nylas' examples
+        if (time == null || !time.isIntegralNumber() || time.asLong() <= 0) {
+            return null;
         }
         long value = time.asLong();
         return value > MILLIS_THRESHOLD ? Instant.ofEpochMilli(value) : Instant.ofEpochSecond(value);
@@ -148,7 +172,8 @@ public class NotificationDecoder {
         }
     }
 
+    /** {@code storable}: the body to store when the received one holds text PostgreSQL cannot store, else null. */
     record Notification(String id, String type, String grantId, String objectId, String eventKey,
-                        Instant notifiedAt) {
+                        Instant notifiedAt, String storable) {
     }
 }

@@ -84,6 +84,67 @@ class CrashRecoveryTest {
         }
     }
 
+    @Test
+    void workerThatLostItsClaimCannotRecordAnOutcome() {
+        String db = EmbeddedServers.newDatabase("crash_fence");
+        try (RunningService service = RunningService.start(db, POLLER_OFF)) {
+            String id = newId();
+            service.deliver(envelope(id, "event.created", event("grant-1", "evt-1", "Fenced", 100)));
+            NotificationInbox inbox = service.bean(NotificationInbox.class);
+            String slowWorker = (String) claim(service, inbox).get(0).get("claim_token");
+            service.jdbc().update("UPDATE webhook_inbox SET lease_until = now() - interval '1 second'");
+            String nextWorker = (String) claim(service, inbox).get(0).get("claim_token");
+
+            inbox.complete(id, slowWorker, "created");
+            assertThat(inbox.start(id, slowWorker)).isFalse();
+
+            assertThat(status(service, id)).isEqualTo("processing");
+            assertThat(inbox.start(id, nextWorker)).isTrue();
+            inbox.complete(id, nextWorker, "created");
+            assertThat(status(service, id)).isEqualTo("processed");
+        }
+    }
+
+    @Test
+    void leaseStartsWhenProcessingStartsNotWhenTheBatchWasClaimed() {
+        String db = EmbeddedServers.newDatabase("crash_lease_start");
+        try (RunningService service = RunningService.start(db, POLLER_OFF)) {
+            String id = newId();
+            service.deliver(envelope(id, "event.created", event("grant-1", "evt-1", "Queued", 100)));
+            NotificationInbox inbox = service.bean(NotificationInbox.class);
+            String token = (String) claim(service, inbox).get(0).get("claim_token");
+            // it waited in the workers' queue until its lease had almost run out
+            service.jdbc().update("UPDATE webhook_inbox SET lease_until = now() + interval '1 second'");
+
+            assertThat(inbox.start(id, token)).isTrue();
+
+            assertThat(service.jdbc().queryForObject("SELECT lease_until > now() + interval '60 seconds'"
+                    + " FROM webhook_inbox", Boolean.class)).isTrue();
+        }
+    }
+
+    @Test
+    void notificationThatKeepsKillingItsWorkerEndsAsADeadLetter() {
+        String db = EmbeddedServers.newDatabase("crash_poison");
+        try (RunningService service = RunningService.start(db, Map.of(
+                "camel.main.auto-startup-exclude-pattern", "notification-poll",
+                "calsync.dedupe.redis-key-prefix", "calsync-crash:notification",
+                "calsync.inbound.max-attempts", "3"))) {
+            String id = newId();
+            service.deliver(envelope(id, "event.created", event("grant-1", "evt-1", "Poison", 100)));
+            NotificationInbox inbox = service.bean(NotificationInbox.class);
+            // three workers took it and died (or hung) without recording anything
+            service.jdbc().update("UPDATE webhook_inbox SET status = 'processing', attempts = 3,"
+                    + " lease_until = now() - interval '1 second' WHERE notification_id = ?", id);
+
+            assertThat(claim(service, inbox)).isEmpty();
+
+            assertThat(status(service, id)).isEqualTo("dead");
+            assertThat(service.jdbc().queryForObject("SELECT last_error FROM webhook_inbox", String.class))
+                    .contains("lease expired");
+        }
+    }
+
     private static List<Map<String, Object>> claim(RunningService service, NotificationInbox inbox) {
         Exchange exchange = new DefaultExchange(service.bean(CamelContext.class));
         return inbox.claim(exchange);

@@ -167,6 +167,39 @@ class OutboundPushTest extends IntegrationTest {
     }
 
     @Test
+    void createSlowerThanTheClientTimeOutLeavesOneEventAndIsNotRepeatedWhileItMayStillLand() {
+        NYLAS.delayNext(2500); // lands after the client gave up (1 s) and after a quick retry would have looked
+
+        put("rec-slow", body("Slower"));
+        awaitState("rec-slow", "synced");
+
+        assertThat(NYLAS.countWithKey1(GRANT, "rec-slow", true)).isEqualTo(1);
+        assertThat(NYLAS.requests()).filteredOn(r -> r.startsWith("POST ")).hasSize(1);
+        assertThat(mapping("rec-slow").get("nylas_event_id")).isEqualTo(
+                NYLAS.liveEvents(GRANT, "primary").get(0).get("id"));
+    }
+
+    @Test
+    void secondCalendarEventCarryingOneRecordsIdIsDeletedNotImported() {
+        put("rec-dup", body("Twice"));
+        awaitState("rec-dup", "synced");
+        // two creates were sent for it; one answer was lost and the other landed after the lookup
+        jdbc.update("UPDATE event_sync_map SET create_attempts = 2 WHERE internal_id = 'rec-dup'");
+        Map<String, Object> duplicate = new LinkedHashMap<>(calendarEvent("rec-dup"));
+        duplicate.put("id", "evt-duplicate");
+        NYLAS.putEvent(duplicate);
+        String id = dev.calsync.support.Notifications.newId();
+
+        deliver(dev.calsync.support.Notifications.envelope(id, "event.created", duplicate));
+        awaitStatus(id, "processed");
+
+        assertThat(notificationRow(id)).containsEntry("outcome", "duplicate-deleted");
+        assertThat(count("SELECT count(*) FROM app_event")).isEqualTo(1);
+        await().atMost(Duration.ofSeconds(30)).until(() -> NYLAS.liveEvents(GRANT, "primary").size() == 1);
+        assertThat(NYLAS.liveEvents(GRANT, "primary").get(0).get("id")).isEqualTo(mapping("rec-dup").get("nylas_event_id"));
+    }
+
+    @Test
     void lostResponseOfASuccessfulCreateLeavesOneEvent() {
         NYLAS.loseNextResponses(1);
 

@@ -54,6 +54,7 @@ public final class NylasSimulator implements AutoCloseable {
 
     private final ObjectMapper json = new ObjectMapper();
     private final HttpServer server;
+    private final java.util.Queue<String> requestLog = new java.util.concurrent.ConcurrentLinkedQueue<>();
     private final ExecutorService serverThreads = Executors.newFixedThreadPool(8);
     private final ExecutorService deliveryThreads = Executors.newCachedThreadPool();
     private final HttpClient webhookClient = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(2)).build();
@@ -198,6 +199,7 @@ public final class NylasSimulator implements AutoCloseable {
     /** Forgets every event, counter, scripted failure, fault and quirk (webhook targets stay). */
     public synchronized void reset() {
         calendars.clear();
+        requestLog.clear();
         counters.clear();
         scripted.clear();
         scriptedDelays.clear();
@@ -253,6 +255,11 @@ public final class NylasSimulator implements AutoCloseable {
                 .filter(e -> e.get("metadata") instanceof Map<?, ?> m && value.equals(m.get("key1"))).count();
     }
 
+    /** Every API request received since the last reset, as {@code "METHOD raw-path?raw-query"}, oldest first. */
+    public List<String> requests() {
+        return List.copyOf(requestLog);
+    }
+
     /** Calls answered, by {@code "METHOD status"} (e.g. {@code "POST 200"}), or lost ({@code "POST lost"}). */
     public int calls(String methodAndStatus) {
         AtomicInteger n = counters.get(methodAndStatus);
@@ -291,6 +298,8 @@ public final class NylasSimulator implements AutoCloseable {
     private void api(HttpExchange exchange) throws IOException {
         try (exchange) {
             String method = exchange.getRequestMethod();
+            String rawQuery = exchange.getRequestURI().getRawQuery();
+            requestLog.add(method + " " + exchange.getRequestURI().getRawPath() + (rawQuery == null ? "" : "?" + rawQuery));
             if (faults.latencyMillis > 0) {
                 sleep(faults.latencyMillis);
             }

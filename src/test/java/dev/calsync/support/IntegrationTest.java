@@ -73,6 +73,8 @@ public abstract class IntegrationTest {
         registry.add("calsync.push.max-redelivery-delay-millis", () -> "2000");
         registry.add("calsync.push.circuit-open-wait", () -> "1s");
         registry.add("calsync.nylas.response-timeout-millis", () -> "1000");
+        // Nylas' own time-out is about 90 s; the simulator's slow calls take at most a few seconds
+        registry.add("calsync.push.create-settle-time", () -> "3s");
     }
 
     private static final class SharedSimulator {

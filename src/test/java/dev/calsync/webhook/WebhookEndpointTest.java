@@ -215,15 +215,75 @@ class WebhookEndpointTest extends IntegrationTest {
     }
 
     @Test
-    void timeInMillisecondsAndMissingTimeAreBothAccepted() {
+    void timeInMillisecondsIsAccepted() {
         String millis = Notifications.envelope(Notifications.newId(), "event.created",
                 Notifications.event("grant-1", "evt-1", "A", 100), Instant.now().toEpochMilli());
+
+        assertThat(deliver(millis).statusCode()).isEqualTo(200);
+        assertThat(count("SELECT count(*) FROM webhook_inbox")).isEqualTo(1);
+    }
+
+    @Test
+    void notificationWithoutTimeIsRefusedBecauseTheReplayWindowCannotApply() {
         String none = Notifications.envelope(Notifications.newId(), "event.created",
                 Notifications.event("grant-1", "evt-2", "B", 100), null);
 
-        assertThat(deliver(millis).statusCode()).isEqualTo(200);
-        assertThat(deliver(none).statusCode()).isEqualTo(200);
-        assertThat(count("SELECT count(*) FROM webhook_inbox")).isEqualTo(2);
+        HttpResponse<String> response = deliver(none);
+
+        assertThat(response.statusCode()).isEqualTo(400);
+        assertThat(response.body()).contains("\"error\":\"invalid_notification\"").contains("time");
+        assertNothingStored();
+    }
+
+    @Test
+    void notificationFromTheFutureIsRefusedButSmallClockSkewIsNot() {
+        String tomorrow = Notifications.envelope(Notifications.newId(), "event.created",
+                Notifications.event("grant-1", "evt-1", "Later", 100), Instant.now().plusSeconds(86_400).getEpochSecond());
+        String skewed = Notifications.envelope(Notifications.newId(), "event.created",
+                Notifications.event("grant-1", "evt-2", "Skewed", 100), Instant.now().plusSeconds(30).getEpochSecond());
+
+        HttpResponse<String> refused = deliver(tomorrow);
+
+        assertThat(refused.statusCode()).isEqualTo(400);
+        assertThat(refused.body()).contains("\"error\":\"notification_from_the_future\"");
+        assertThat(deliver(skewed).statusCode()).isEqualTo(200);
+        assertThat(count("SELECT count(*) FROM webhook_inbox")).isEqualTo(1);
+    }
+
+    @Test
+    void signedEmptyBodyIsABadRequest() {
+        HttpResponse<String> response = deliver("");
+
+        assertThat(response.statusCode()).isEqualTo(400);
+        assertThat(response.body()).contains("\"error\":\"malformed_json\"");
+        assertNothingStored();
+    }
+
+    @Test
+    void textPostgresqlCannotStoreIsStoredWithReplacementCharacters() {
+        String id = Notifications.newId();
+        String body = createdNotification(id).replace("\"Standup\"", "\"Stand\\u0000up \\ud800 \\udc00x\"");
+
+        HttpResponse<String> response = deliver(body);
+
+        assertThat(response.statusCode()).isEqualTo(200);
+        assertThat(jdbc.queryForObject("SELECT payload #>> '{data,object,title}' FROM webhook_inbox", String.class))
+                .isEqualTo("Stand\uFFFDup \uFFFD \uFFFDx");
+        awaitStatus(id, "processed");
+        assertThat(localRecordByEvent("grant-1", "evt-1")).containsEntry("title", "Stand\uFFFDup \uFFFD \uFFFDx");
+    }
+
+    @Test
+    void validNonAsciiTextIsStoredVerbatim() {
+        String id = Notifications.newId();
+        String title = "Réunion 🎉 اجتماع שלום \uD83D\uDE00";
+        String body = Notifications.envelope(id, "event.created", Notifications.event("grant-1", "evt-1", title, 100));
+
+        assertThat(deliver(body).statusCode()).isEqualTo(200);
+        assertThat(jdbc.queryForObject("SELECT payload #>> '{data,object,title}' FROM webhook_inbox", String.class))
+                .isEqualTo(title);
+        awaitStatus(id, "processed");
+        assertThat(localRecordByEvent("grant-1", "evt-1")).containsEntry("title", title);
     }
 
     @Test

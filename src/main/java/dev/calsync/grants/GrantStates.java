@@ -1,0 +1,93 @@
+package dev.calsync.grants;
+
+import java.sql.Timestamp;
+import java.util.List;
+import java.util.Map;
+
+import io.micrometer.core.instrument.Gauge;
+import io.micrometer.core.instrument.MeterRegistry;
+import org.apache.camel.Header;
+import org.springframework.jdbc.core.JdbcTemplate;
+import org.springframework.stereotype.Component;
+
+/**
+ * The one writer of {@code grant_sync_state}. A grant's state follows the notifications in the order Nylas sent them
+ * (their signed {@code time}), not the order they arrived: a {@code grant.expired} sent before a re-authentication
+ * but delivered after it changes nothing. An admin can resume a paused grant. Paused grants are counted by the gauge
+ * {@code calsync_paused_grants}.
+ */
+@Component("grantStates")
+public class GrantStates {
+
+    public static final String PAUSED = "paused";
+    public static final String ACTIVE = "active";
+
+    /*
+     * A state changes only when the notification is not older than the one that set the current state. The
+     * conditional ON CONFLICT update makes the comparison and the write one atomic statement.
+     */
+    private static final String SET_STATE = """
+            INSERT INTO grant_sync_state (grant_id, state, reason, notified_at) VALUES (?, ?, ?, ?)
+            ON CONFLICT (grant_id) DO UPDATE SET state = excluded.state, reason = excluded.reason,
+                   notified_at = excluded.notified_at, updated_at = now()
+             WHERE grant_sync_state.notified_at IS NULL OR excluded.notified_at IS NULL
+                OR excluded.notified_at >= grant_sync_state.notified_at""";
+
+    private final JdbcTemplate jdbc;
+
+    public GrantStates(JdbcTemplate jdbc, MeterRegistry registry) {
+        this.jdbc = jdbc;
+        Gauge.builder("calsync.paused.grants", this, GrantStates::pausedCount)
+                .description("Grants whose sync is paused (expired or deleted) until re-authenticated or resumed")
+                .register(registry);
+    }
+
+    /**
+     * Pauses a grant (route {@code grant-pause}); returns the outcome: {@code paused}, or {@code stale} when a newer
+     * notification already set the grant's state.
+     */
+    public String pause(@Header("CalsyncGrantId") String grantId, @Header("CalsyncNotificationType") String type,
+                        @Header("CalsyncNotifiedAt") Timestamp notifiedAt) {
+        return jdbc.update(SET_STATE, grantId, PAUSED, type, notifiedAt) == 1 ? "paused" : "stale";
+    }
+
+    /** Resumes a grant after a re-authentication (route {@code grant-update}): {@code resumed} or {@code stale}. */
+    public String resume(@Header("CalsyncGrantId") String grantId, @Header("CalsyncNotificationType") String type,
+                         @Header("CalsyncNotifiedAt") Timestamp notifiedAt) {
+        return jdbc.update(SET_STATE, grantId, ACTIVE, type, notifiedAt) == 1 ? "resumed" : "stale";
+    }
+
+    /**
+     * Resumes a paused grant by an admin's decision, as of now (a notification sent before now changes nothing);
+     * false when the grant is not paused.
+     */
+    public boolean resumeByAdmin(String grantId) {
+        return jdbc.update("""
+                UPDATE grant_sync_state SET state = 'active', reason = 'admin', notified_at = greatest(notified_at, now()),
+                       updated_at = now()
+                 WHERE grant_id = ? AND state = 'paused'""", grantId) == 1;
+    }
+
+    /** Grants in one state, most recently changed first. */
+    public List<Map<String, Object>> list(String state, int limit) {
+        return jdbc.queryForList("""
+                SELECT grant_id, state, reason, notified_at, updated_at FROM grant_sync_state
+                 WHERE state = ? ORDER BY updated_at DESC LIMIT ?""", state, limit);
+    }
+
+    public boolean paused(String grantId) {
+        return Boolean.TRUE.equals(jdbc.queryForObject(
+                "SELECT EXISTS (SELECT 1 FROM grant_sync_state WHERE grant_id = ? AND state = 'paused')",
+                Boolean.class, grantId));
+    }
+
+    private double pausedCount() {
+        try {
+            Integer n = jdbc.queryForObject("SELECT count(*) FROM grant_sync_state WHERE state = 'paused'",
+                    Integer.class);
+            return n == null ? 0 : n;
+        } catch (org.springframework.dao.DataAccessException e) {
+            return Double.NaN; // the database is unreachable: no figure rather than a wrong one
+        }
+    }
+}

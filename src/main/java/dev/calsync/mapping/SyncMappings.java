@@ -1,0 +1,292 @@
+package dev.calsync.mapping;
+
+import java.time.Duration;
+import java.util.List;
+import java.util.Map;
+
+import dev.calsync.config.CalsyncProperties;
+import org.apache.camel.Header;
+import org.springframework.jdbc.core.JdbcTemplate;
+import org.springframework.stereotype.Component;
+
+/**
+ * The one writer of {@code event_sync_map}: every change of a mapping row is one of the named transitions below,
+ * each with its guard in the same statement (so no caller can forget it) and, for the push, fenced by the worker's
+ * claim token. The states themselves are enforced by {@code CHECK} constraints (migration V5). The transitions and
+ * their guards are listed in docs/ARCHITECTURE.md ("The mapping state machine") and specified by
+ * {@code SyncMappingsTest}.
+ * <p>
+ * States: {@code sync_state} pending | synced | failed | deleted (tombstone, final); {@code source} app | calendar
+ * (the side of the last change); {@code desired} live | deleted (what the calendar must end up with).
+ */
+@Component("syncMappings")
+public class SyncMappings {
+
+    /** A row an inbound write may not touch: tombstoned, being deleted, or holding an application change. */
+    static final String WRITABLE_BY_CALENDAR = """
+            sync_state <> 'deleted' AND desired = 'live' AND NOT (source = 'app' AND sync_state IN ('pending', 'failed'))""";
+
+    static final String RECORD_ID = "CalsyncRecordId";
+    static final String EVENT_ID = "CalsyncEventId";
+    static final String GRANT_ID = "CalsyncGrantId";
+    static final String CALENDAR_ID = "CalsyncCalendarId";
+
+    private final JdbcTemplate jdbc;
+    private final Duration pushLease;
+    private final Duration createSettleTime;
+
+    public SyncMappings(JdbcTemplate jdbc, CalsyncProperties properties) {
+        this.jdbc = jdbc;
+        this.pushLease = properties.push().lease();
+        this.createSettleTime = properties.push().createSettleTime();
+    }
+
+    // ------------------------------------------------------------------------------------- calendar -> app
+
+    /** insert-from-calendar: a new calendar event's row, saved pending before the local record is written. */
+    public int insertFromCalendar(@Header(RECORD_ID) String recordId, @Header(EVENT_ID) String eventId,
+                                  @Header(GRANT_ID) String grantId, @Header(CALENDAR_ID) String calendarId) {
+        return jdbc.update("""
+                INSERT INTO event_sync_map (internal_id, nylas_event_id, grant_id, calendar_id, source, sync_state)
+                VALUES (?, ?, ?, ?, 'calendar', 'pending') ON CONFLICT (internal_id) DO NOTHING""",
+                recordId, eventId, grantId, calendarId);
+    }
+
+    /**
+     * mark-synced: the local record holds the event's content now. Never over a tombstone, a pending delete or an
+     * application change that is still on its way (those are newer). 1 when the row was marked.
+     */
+    public int markSynced(@Header(RECORD_ID) String recordId, @Header(EVENT_ID) String eventId,
+                          @Header(CALENDAR_ID) String calendarId, @Header("CalsyncContentHash") String contentHash,
+                          @Header("CalsyncRemoteUpdatedAt") Long remoteUpdatedAt,
+                          @Header("CalsyncRemoteMetadata") String remoteMetadata) {
+        return jdbc.update("""
+                UPDATE event_sync_map SET nylas_event_id = ?, calendar_id = ?, content_hash = ?,
+                       remote_updated_at = coalesce(CAST(? AS bigint), remote_updated_at),
+                       remote_metadata = coalesce(CAST(? AS jsonb), remote_metadata),
+                       source = 'calendar', sync_state = 'synced', attempts = 0, last_error = NULL, updated_at = now()
+                 WHERE internal_id = ? AND """ + WRITABLE_BY_CALENDAR,
+                eventId, calendarId, contentHash, remoteUpdatedAt, remoteMetadata, recordId);
+    }
+
+    /** Whether an inbound write may still change this record (see {@link #WRITABLE_BY_CALENDAR}). */
+    public boolean writableByCalendar(@Header(RECORD_ID) String recordId) {
+        return Boolean.TRUE.equals(jdbc.queryForObject("SELECT EXISTS (SELECT 1 FROM event_sync_map WHERE internal_id = ?"
+                + " AND " + WRITABLE_BY_CALENDAR + ")", Boolean.class, recordId));
+    }
+
+    /**
+     * tombstone: the event was deleted on the calendar (or never existed for us): the row becomes, or is created
+     * as, a tombstone, so no later notification brings the event back. Final.
+     */
+    public int tombstone(@Header(RECORD_ID) String recordId, @Header(EVENT_ID) String eventId,
+                         @Header(GRANT_ID) String grantId, @Header(CALENDAR_ID) String calendarId) {
+        return jdbc.update("""
+                INSERT INTO event_sync_map (internal_id, nylas_event_id, grant_id, calendar_id, source, sync_state,
+                                            desired, deleted_at)
+                VALUES (?, ?, ?, ?, 'calendar', 'deleted', 'deleted', now())
+                ON CONFLICT (internal_id) DO UPDATE SET sync_state = 'deleted', desired = 'deleted', deleted_at = now(),
+                       source = 'calendar', lease_until = NULL,
+                       nylas_event_id = coalesce(event_sync_map.nylas_event_id, excluded.nylas_event_id),
+                       updated_at = now()""", recordId, eventId, grantId, calendarId);
+    }
+
+    /**
+     * delete-duplicate: a second calendar event carrying one record's {@code metadata.key1} (an earlier create
+     * landed after the one that was adopted) is queued for deletion, with no local record.
+     */
+    public int deleteDuplicate(@Header(GRANT_ID) String grantId, @Header(CALENDAR_ID) String calendarId,
+                               @Header(EVENT_ID) String eventId) {
+        return jdbc.update("""
+                INSERT INTO event_sync_map (internal_id, nylas_event_id, grant_id, calendar_id, source, sync_state,
+                                            desired, version)
+                VALUES ('duplicate:' || gen_random_uuid(), ?, ?, ?, 'app', 'pending', 'deleted', 1)
+                ON CONFLICT (grant_id, nylas_event_id) DO NOTHING""", eventId, grantId, calendarId);
+    }
+
+    // ------------------------------------------------------------------------------------- app -> calendar
+
+    /** The row of a record, locked for the rest of the caller's transaction; null when there is none. */
+    public Map<String, Object> lock(String recordId) {
+        List<Map<String, Object>> rows = jdbc.queryForList(
+                "SELECT * FROM event_sync_map WHERE internal_id = ? FOR UPDATE", recordId);
+        return rows.isEmpty() ? null : rows.get(0);
+    }
+
+    /** enqueue-app-change: the application created or changed a record; it is pushed (a new version). */
+    public void enqueueAppChange(String recordId, String grantId, String calendarId, String contentHash) {
+        jdbc.update("""
+                INSERT INTO event_sync_map (internal_id, grant_id, calendar_id, content_hash, source, sync_state,
+                                            desired, version)
+                VALUES (?, ?, ?, ?, 'app', 'pending', 'live', 1)
+                ON CONFLICT (internal_id) DO UPDATE SET content_hash = excluded.content_hash, source = 'app',
+                       sync_state = 'pending', desired = 'live', version = event_sync_map.version + 1, attempts = 0,
+                       last_error = NULL, next_attempt_at = now(), updated_at = now()
+                 WHERE event_sync_map.sync_state <> 'deleted' AND event_sync_map.desired = 'live'""",
+                recordId, grantId, calendarId, contentHash);
+    }
+
+    /** enqueue-app-delete: the application deleted a record; the calendar delete is pushed (a new version). */
+    public void enqueueAppDelete(String recordId) {
+        jdbc.update("""
+                UPDATE event_sync_map SET desired = 'deleted', source = 'app', sync_state = 'pending',
+                       version = version + 1, attempts = 0, last_error = NULL, next_attempt_at = now(), updated_at = now()
+                 WHERE internal_id = ? AND sync_state <> 'deleted'""", recordId);
+    }
+
+    // ------------------------------------------------------------------------------------------ the push
+
+    /** claim: due pending application changes, each with a new claim token and a lease. */
+    public List<Map<String, Object>> claim(int limit) {
+        return jdbc.queryForList("""
+                UPDATE event_sync_map m
+                   SET lease_until = now() + make_interval(secs => ?), attempts = m.attempts + 1,
+                       claim_token = gen_random_uuid()::text
+                 WHERE m.internal_id IN (
+                       SELECT internal_id FROM event_sync_map
+                        WHERE sync_state = 'pending' AND source = 'app' AND next_attempt_at <= now()
+                          AND (lease_until IS NULL OR lease_until < now())
+                          AND grant_id NOT IN (SELECT grant_id FROM grant_sync_state WHERE state = 'paused')
+                        ORDER BY next_attempt_at
+                        LIMIT ?
+                        FOR UPDATE SKIP LOCKED)
+                RETURNING m.internal_id, m.grant_id, m.calendar_id, m.nylas_event_id, m.desired, m.version,
+                          m.create_attempts, m.remote_metadata::text AS remote_metadata, m.claim_token""",
+                pushLease.toSeconds(), limit);
+    }
+
+    /**
+     * wait-for-earlier-create: while a create sent earlier may still land (Nylas may work on a provider call longer
+     * than the client waits), the row is given back until {@code calsync.push.create-settle-time} after that create,
+     * and nothing is looked up or created meanwhile. True when the row was deferred.
+     */
+    public boolean deferWhileCreateMayLand(String recordId, String claim) {
+        return jdbc.update("""
+                UPDATE event_sync_map SET lease_until = NULL, attempts = greatest(attempts - 1, 0),
+                       next_attempt_at = create_attempted_at + make_interval(secs => ?)
+                 WHERE internal_id = ? AND claim_token = ? AND create_attempts > 0
+                   AND create_attempted_at > now() - make_interval(secs => ?)""",
+                createSettleTime.toMillis() / 1000.0, recordId, claim, createSettleTime.toMillis() / 1000.0) == 1;
+    }
+
+    /** count-create: a create is about to be sent; its number, or 0 when the record no longer wants one. */
+    public int countCreate(String recordId, String claim) {
+        List<Integer> n = jdbc.queryForList("""
+                UPDATE event_sync_map SET create_attempts = create_attempts + 1, create_attempted_at = now()
+                 WHERE internal_id = ? AND claim_token = ? AND sync_state = 'pending' AND desired = 'live'
+                RETURNING create_attempts""", Integer.class, recordId, claim);
+        return n.isEmpty() ? 0 : n.get(0);
+    }
+
+    /** release: the claim is given back without recording anything. */
+    public void release(String recordId, String claim) {
+        jdbc.update("UPDATE event_sync_map SET lease_until = NULL WHERE internal_id = ? AND claim_token = ?",
+                recordId, claim);
+    }
+
+    /** link: the event id is recorded the moment a create or a lookup returns it. */
+    public void link(String recordId, String eventId, String claim) {
+        jdbc.update("UPDATE event_sync_map SET nylas_event_id = ? WHERE internal_id = ? AND claim_token = ?",
+                eventId, recordId, claim);
+    }
+
+    /**
+     * complete: the push is done for the version it read: synced (a tombstone for a delete), or pending again when
+     * a newer application change arrived meanwhile. 1 when recorded; 0 when the claim was lost or the row left
+     * {@code pending} meanwhile (tombstoned by the calendar).
+     */
+    public int complete(String recordId, String eventId, long version, Long remoteUpdatedAt, String remoteMetadata,
+                        String claim) {
+        return jdbc.update("""
+                UPDATE event_sync_map
+                   SET nylas_event_id = ?,
+                       sync_state = CASE WHEN version <> ? THEN 'pending'
+                                         WHEN desired = 'deleted' THEN 'deleted' ELSE 'synced' END,
+                       deleted_at = CASE WHEN version = ? AND desired = 'deleted' THEN now() ELSE deleted_at END,
+                       remote_updated_at = coalesce(CAST(? AS bigint), remote_updated_at),
+                       remote_metadata = coalesce(CAST(? AS jsonb), remote_metadata),
+                       attempts = 0, last_error = NULL, lease_until = NULL, next_attempt_at = now(), updated_at = now()
+                 WHERE internal_id = ? AND sync_state = 'pending' AND claim_token = ?""",
+                eventId, version, version, remoteUpdatedAt, remoteMetadata, recordId, claim);
+    }
+
+    /**
+     * undo-create: the record was tombstoned while its create ran (the calendar's user deleted the event before the
+     * create answered, and that delete was applied first): the event the push wrote is queued for deletion.
+     */
+    public int undoCreate(String recordId, String eventId, String claim) {
+        return jdbc.update("""
+                UPDATE event_sync_map SET nylas_event_id = ?, desired = 'deleted', sync_state = 'pending',
+                       source = 'app', version = version + 1, attempts = 0, lease_until = NULL,
+                       next_attempt_at = now(), updated_at = now()
+                 WHERE internal_id = ? AND sync_state = 'deleted' AND claim_token = ?
+                   AND (nylas_event_id IS NULL OR nylas_event_id = ?)""", eventId, recordId, claim, eventId);
+    }
+
+    /** gone: the event was deleted on the calendar while the application changed it; the delete wins. */
+    public int gone(String recordId, String claim) {
+        return jdbc.update("""
+                UPDATE event_sync_map SET sync_state = 'deleted', desired = 'deleted', deleted_at = now(),
+                       source = 'calendar', lease_until = NULL, attempts = 0, last_error = NULL, updated_at = now()
+                 WHERE internal_id = ? AND claim_token = ?""", recordId, claim);
+    }
+
+    /** fail: the push failed for good (visible, replayable), unless a newer change arrived meanwhile. */
+    public int fail(String recordId, long version, String error, String claim) {
+        return jdbc.update("""
+                UPDATE event_sync_map SET sync_state = CASE WHEN version = ? THEN 'failed' ELSE 'pending' END,
+                       last_error = ?, lease_until = NULL, updated_at = now()
+                 WHERE internal_id = ? AND sync_state = 'pending' AND claim_token = ?""",
+                version, error.length() > 1000 ? error.substring(0, 1000) : error, recordId, claim);
+    }
+
+    /** defer: Nylas or the database is unavailable; the change waits, untouched, and the attempt is not counted. */
+    public int defer(String recordId, Duration wait, String claim) {
+        return jdbc.update("""
+                UPDATE event_sync_map SET lease_until = NULL, attempts = greatest(attempts - 1, 0),
+                       next_attempt_at = now() + make_interval(secs => ?)
+                 WHERE internal_id = ? AND claim_token = ?""", wait.toMillis() / 1000.0, recordId, claim);
+    }
+
+    /** requeue (admin replay): a failed push becomes pending again. */
+    public boolean requeueFailed(String recordId) {
+        return jdbc.update("""
+                UPDATE event_sync_map SET sync_state = 'pending', attempts = 0, last_error = NULL, lease_until = NULL,
+                       next_attempt_at = now() WHERE internal_id = ? AND sync_state = 'failed'""", recordId) == 1;
+    }
+
+    // --------------------------------------------------------------------------------------- reconciliation
+
+    /** requeue (reconciliation): every failed push of a calendar becomes pending again. */
+    public int requeueFailed(String grantId, String calendarId) {
+        return jdbc.update("""
+                UPDATE event_sync_map SET sync_state = 'pending', attempts = 0, last_error = NULL, lease_until = NULL,
+                       next_attempt_at = now() WHERE grant_id = ? AND calendar_id = ? AND sync_state = 'failed'""",
+                grantId, calendarId);
+    }
+
+    /** push-again (conflict won by the application): the local state is pushed again as a new version. */
+    public int pushAgain(String recordId) {
+        return jdbc.update("""
+                UPDATE event_sync_map SET sync_state = 'pending', source = 'app', attempts = 0, last_error = NULL,
+                       lease_until = NULL, next_attempt_at = now(), version = version + 1
+                 WHERE internal_id = ? AND sync_state <> 'deleted' AND desired = 'live'""", recordId);
+    }
+
+    /** yield (conflict won by the calendar): the pending application change is dropped so the event applies. */
+    public int yieldToCalendar(String recordId) {
+        return jdbc.update("""
+                UPDATE event_sync_map SET sync_state = 'synced', source = 'calendar', attempts = 0, last_error = NULL,
+                       lease_until = NULL, version = version + 1
+                 WHERE internal_id = ? AND sync_state <> 'deleted' AND desired = 'live'""", recordId);
+    }
+
+    /** recreate (missing-policy recreate): the event is gone from the calendar; it is created again. */
+    public int recreate(String recordId) {
+        return jdbc.update("""
+                UPDATE event_sync_map SET nylas_event_id = NULL, create_attempts = 0, create_attempted_at = NULL,
+                       sync_state = 'pending', source = 'app', desired = 'live', attempts = 0, next_attempt_at = now(),
+                       version = version + 1
+                 WHERE internal_id = ? AND sync_state <> 'deleted'""", recordId);
+    }
+}
