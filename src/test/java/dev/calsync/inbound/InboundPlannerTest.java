@@ -101,4 +101,39 @@ class InboundPlannerTest {
         assertThat(InboundPlanner.choose(List.of(other), List.of(byEvent), "g", "evt-1")).isSameAs(byEvent);
         assertThat(InboundPlanner.choose(List.of(other), List.of(), "g", "evt-1")).isNull();
     }
+
+    @Test
+    void differentContentWithTheSameUpdatedAtIsSettledByAskingNylas() {
+        InboundPlan plan = planner.planUpsert(event("B", 6), mapping("synced", "hash-of-A", 6L));
+
+        assertThat(plan.action()).isEqualTo(Action.REFETCH);
+    }
+
+    @Test
+    void eventFetchedToSettleATieIsAppliedAsItIs() {
+        InboundPlan plan = planner.planUpsert(event("B", 6), mapping("synced", "hash-of-A", 6L), true);
+
+        assertThat(plan.action()).isEqualTo(Action.UPDATE);
+        assertThat(plan.record()).containsEntry("title", "B");
+    }
+
+    @Test
+    void failedApplicationChangeIsNeitherOverwrittenNorReportedAsUpdated() {
+        Map<String, Object> failed = mapping("failed", "x", 1L);
+        failed.put("source", "app");
+
+        InboundPlan plan = planner.planUpsert(event("A", 99), failed);
+
+        assertThat(plan.action()).isEqualTo(Action.SKIP);
+        assertThat(plan.outcome()).isEqualTo("app-change-failed");
+    }
+
+    @Test
+    void deleteOfATombstoneRepeatsTheIdempotentLocalDelete() {
+        InboundPlan plan = planner.planDelete(Map.of("id", "evt-1", "grant_id", "g"), mapping("deleted", "", 1L));
+
+        assertThat(plan.action()).isEqualTo(Action.DELETE);
+        assertThat(plan.recordId()).isEqualTo("rec-1");
+        assertThat(plan.outcome()).isEqualTo("already-deleted");
+    }
 }

@@ -1,0 +1,158 @@
+package dev.calsync.mapping;
+
+import java.util.List;
+import java.util.Map;
+
+import dev.calsync.support.IntegrationTest;
+import org.junit.jupiter.api.Test;
+import org.springframework.beans.factory.annotation.Autowired;
+import org.springframework.dao.DataIntegrityViolationException;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+/**
+ * The contract of the mapping table's one writer: each transition, its guard, and the claim fencing. Run against the
+ * real schema, so the CHECK constraints are part of what is specified.
+ */
+class SyncMappingsTest extends IntegrationTest {
+
+    private static final String GRANT = "grant-map";
+
+    @Autowired
+    SyncMappings mappings;
+
+    private Map<String, Object> row(String id) {
+        return jdbc.queryForMap("SELECT * FROM event_sync_map WHERE internal_id = ?", id);
+    }
+
+    private String claimOne() {
+        List<Map<String, Object>> claimed = mappings.claim(10);
+        assertThat(claimed).hasSize(1);
+        return (String) claimed.get(0).get("claim_token");
+    }
+
+    @Test
+    void calendarRowIsInsertedPendingThenMarkedSynced() {
+        assertThat(mappings.insertFromCalendar("rec-1", "evt-1", GRANT, "primary")).isEqualTo(1);
+        assertThat(mappings.insertFromCalendar("rec-1", "evt-1", GRANT, "primary")).isZero();
+        assertThat(row("rec-1")).containsEntry("sync_state", "pending").containsEntry("source", "calendar");
+
+        assertThat(mappings.markSynced("rec-1", "evt-1", "primary", "h1", 100L, "{\"key1\":\"rec-1\"}")).isEqualTo(1);
+
+        assertThat(row("rec-1")).containsEntry("sync_state", "synced").containsEntry("content_hash", "h1")
+                .containsEntry("remote_updated_at", 100L);
+    }
+
+    @Test
+    void tombstoneIsFinal() {
+        mappings.insertFromCalendar("rec-1", "evt-1", GRANT, "primary");
+        assertThat(mappings.tombstone("rec-1", "evt-1", GRANT, "primary")).isEqualTo(1);
+
+        assertThat(mappings.markSynced("rec-1", "evt-1", "primary", "h2", 200L, null)).isZero();
+        mappings.enqueueAppChange("rec-1", GRANT, "primary", "h3");
+        assertThat(mappings.pushAgain("rec-1")).isZero();
+        assertThat(mappings.yieldToCalendar("rec-1")).isZero();
+        assertThat(mappings.recreate("rec-1")).isZero();
+        assertThat(mappings.writableByCalendar("rec-1")).isFalse();
+
+        assertThat(row("rec-1")).containsEntry("sync_state", "deleted").containsEntry("desired", "deleted");
+    }
+
+    @Test
+    void calendarWritesNeverOverwriteAPendingOrFailedApplicationChange() {
+        mappings.enqueueAppChange("rec-1", GRANT, "primary", "app-hash");
+
+        assertThat(mappings.markSynced("rec-1", "evt-1", "primary", "cal-hash", 100L, null)).isZero();
+        assertThat(mappings.writableByCalendar("rec-1")).isFalse();
+        String claim = claimOne();
+        mappings.fail("rec-1", 1, "refused", claim);
+        assertThat(row("rec-1")).containsEntry("sync_state", "failed");
+        assertThat(mappings.markSynced("rec-1", "evt-1", "primary", "cal-hash", 100L, null)).isZero();
+
+        assertThat(row("rec-1")).containsEntry("content_hash", "app-hash");
+    }
+
+    @Test
+    void pendingDeleteIsNotWritableByTheCalendar() {
+        mappings.insertFromCalendar("rec-1", "evt-1", GRANT, "primary");
+        mappings.markSynced("rec-1", "evt-1", "primary", "h1", 100L, null);
+
+        mappings.enqueueAppDelete("rec-1");
+
+        assertThat(mappings.writableByCalendar("rec-1")).isFalse();
+        assertThat(row("rec-1")).containsEntry("desired", "deleted").containsEntry("sync_state", "pending");
+    }
+
+    @Test
+    void pushResultsAreRecordedOnlyByTheWorkerHoldingTheClaim() {
+        mappings.enqueueAppChange("rec-1", GRANT, "primary", "h1");
+        String first = claimOne();
+        jdbc.update("UPDATE event_sync_map SET lease_until = now() - interval '1 second'");
+        String second = claimOne();
+
+        mappings.link("rec-1", "evt-stale", first);
+        assertThat(mappings.complete("rec-1", "evt-stale", 1, 100L, null, first)).isZero();
+        assertThat(mappings.fail("rec-1", 1, "late", first)).isZero();
+        assertThat(mappings.defer("rec-1", java.time.Duration.ofSeconds(1), first)).isZero();
+        assertThat(row("rec-1")).containsEntry("sync_state", "pending").containsEntry("nylas_event_id", null);
+
+        mappings.link("rec-1", "evt-1", second);
+        assertThat(mappings.complete("rec-1", "evt-1", 1, 100L, null, second)).isEqualTo(1);
+        assertThat(row("rec-1")).containsEntry("sync_state", "synced").containsEntry("nylas_event_id", "evt-1");
+    }
+
+    @Test
+    void newerApplicationChangeKeepsTheRowPendingAfterAPushOfTheOlderVersion() {
+        mappings.enqueueAppChange("rec-1", GRANT, "primary", "h1");
+        String claim = claimOne();
+        mappings.enqueueAppChange("rec-1", GRANT, "primary", "h2");
+
+        assertThat(mappings.complete("rec-1", "evt-1", 1, 100L, null, claim)).isEqualTo(1);
+
+        assertThat(row("rec-1")).containsEntry("sync_state", "pending").containsEntry("version", 2L);
+    }
+
+    @Test
+    void noLookupOrCreateWhileAnEarlierCreateMayStillLand() {
+        mappings.enqueueAppChange("rec-1", GRANT, "primary", "h1");
+        String claim = claimOne();
+        assertThat(mappings.deferWhileCreateMayLand("rec-1", claim)).isFalse(); // nothing sent yet
+        assertThat(mappings.countCreate("rec-1", claim)).isEqualTo(1);
+
+        assertThat(mappings.deferWhileCreateMayLand("rec-1", claim)).isTrue();
+        assertThat(jdbc.queryForObject("SELECT next_attempt_at >= create_attempted_at + interval '3 seconds'"
+                + " FROM event_sync_map", Boolean.class)).isTrue();
+
+        String next = claimAfterDue();
+        jdbc.update("UPDATE event_sync_map SET create_attempted_at = now() - interval '1 minute'");
+        assertThat(mappings.deferWhileCreateMayLand("rec-1", next)).isFalse();
+    }
+
+    private String claimAfterDue() {
+        jdbc.update("UPDATE event_sync_map SET next_attempt_at = now()");
+        return claimOne();
+    }
+
+    @Test
+    void duplicateEventIsQueuedForDeletionOnce() {
+        assertThat(mappings.deleteDuplicate(GRANT, "primary", "evt-dup")).isEqualTo(1);
+        assertThat(mappings.deleteDuplicate(GRANT, "primary", "evt-dup")).isZero();
+
+        assertThat(jdbc.queryForMap("SELECT source, sync_state, desired FROM event_sync_map WHERE nylas_event_id = ?",
+                "evt-dup")).containsEntry("source", "app").containsEntry("sync_state", "pending")
+                .containsEntry("desired", "deleted");
+    }
+
+    @Test
+    void statesOutsideTheMachineAreRefusedByTheDatabase() {
+        mappings.insertFromCalendar("rec-1", "evt-1", GRANT, "primary");
+
+        assertThatThrownBy(() -> jdbc.update("UPDATE event_sync_map SET sync_state = 'done'"))
+                .isInstanceOf(DataIntegrityViolationException.class);
+        assertThatThrownBy(() -> jdbc.update("UPDATE event_sync_map SET sync_state = 'deleted', desired = 'live'"))
+                .isInstanceOf(DataIntegrityViolationException.class);
+        assertThatThrownBy(() -> jdbc.update("UPDATE event_sync_map SET source = 'someone'"))
+                .isInstanceOf(DataIntegrityViolationException.class);
+    }
+}
