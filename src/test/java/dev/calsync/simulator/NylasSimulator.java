@@ -79,6 +79,7 @@ public final class NylasSimulator implements AutoCloseable {
     private volatile int maxAttempts = 3;
     private final List<String> held = Collections.synchronizedList(new ArrayList<>());
     private final AtomicInteger inFlight = new AtomicInteger();
+    private final AtomicInteger callsInProgress = new AtomicInteger();
     private final List<Map<String, Object>> sent = new CopyOnWriteArrayList<>();
 
     public NylasSimulator(String apiKey) {
@@ -342,9 +343,15 @@ public final class NylasSimulator implements AutoCloseable {
         return inFlight.get() == 0;
     }
 
+    /** True when no API call is being answered (a slow create still to land counts as one). */
+    public boolean callsQuiet() {
+        return callsInProgress.get() == 0;
+    }
+
     // --------------------------------------------------------------------------------------------------- the API
 
     private void api(HttpExchange exchange) throws IOException {
+        callsInProgress.incrementAndGet();
         try (exchange) {
             String method = exchange.getRequestMethod();
             if (faults.latencyMillis > 0) {
@@ -394,6 +401,8 @@ public final class NylasSimulator implements AutoCloseable {
             }
         } catch (RuntimeException e) {
             error(exchange, exchange.getRequestMethod(), 500, "api_error", e.getClass().getSimpleName());
+        } finally {
+            callsInProgress.decrementAndGet();
         }
     }
 
