@@ -69,6 +69,8 @@ public final class NylasSimulator implements AutoCloseable {
     private final List<Integer> scripted = Collections.synchronizedList(new ArrayList<>());
     private final List<Integer> scriptedDelays = Collections.synchronizedList(new ArrayList<>());
     private final AtomicInteger lostToCome = new AtomicInteger();
+    /** metadata.key1 of a create -> how long the provider takes before that create lands. */
+    private final Map<String, Duration> slowCreates = new ConcurrentHashMap<>();
 
     private final List<String> webhookUrls = new CopyOnWriteArrayList<>();
     private final AtomicInteger nextUrl = new AtomicInteger();
@@ -78,6 +80,7 @@ public final class NylasSimulator implements AutoCloseable {
     private volatile int maxAttempts = 3;
     private final List<String> held = Collections.synchronizedList(new ArrayList<>());
     private final AtomicInteger inFlight = new AtomicInteger();
+    private final AtomicInteger callsInProgress = new AtomicInteger();
     private final List<Map<String, Object>> sent = new CopyOnWriteArrayList<>();
 
     public NylasSimulator(String apiKey) {
@@ -191,6 +194,15 @@ public final class NylasSimulator implements AutoCloseable {
         }
     }
 
+    /**
+     * The next create carrying {@code metadata.key1 = key1} lands only after {@code landsAfter} (the provider is
+     * slow; Nylas waits for it up to about 90 s): the event is created then, its {@code event.created} webhook
+     * follows, and the answer goes out, to a client that may have given up long before.
+     */
+    public void slowNextCreateOf(String key1, Duration landsAfter) {
+        slowCreates.put(key1, landsAfter);
+    }
+
     /** The next {@code n} writes are applied and then answered with nothing (the connection just closes). */
     public void loseNextResponses(int n) {
         lostToCome.addAndGet(n);
@@ -203,6 +215,7 @@ public final class NylasSimulator implements AutoCloseable {
         counters.clear();
         scripted.clear();
         scriptedDelays.clear();
+        slowCreates.clear();
         lostToCome.set(0);
         held.clear();
         sent.clear();
@@ -220,12 +233,56 @@ public final class NylasSimulator implements AutoCloseable {
 
     /** The calendar's user edits an event (top-level merge, nested objects replaced); a webhook follows. */
     public Map<String, Object> userUpdates(String grantId, String eventId, Map<String, Object> fields) {
-        return update(grantId, eventId, fields, false);
+        return update(grantId, eventId, fields, false, null);
+    }
+
+    /**
+     * The calendar's user edits an event several times within one second (a client saving as they type): every
+     * edit carries the same whole-second {@code updated_at}, as Nylas reports it, and sends its own webhook.
+     */
+    public List<Map<String, Object>> userEditsWithinOneSecond(String grantId, String eventId,
+                                                               List<Map<String, Object>> edits) {
+        List<Map<String, Object>> versions = new ArrayList<>();
+        Long second = null;
+        for (Map<String, Object> edit : edits) {
+            Map<String, Object> e = update(grantId, eventId, edit, false, second);
+            if (e == null) {
+                break;
+            }
+            second = ((Number) e.get("updated_at")).longValue();
+            versions.add(e);
+        }
+        return versions;
     }
 
     /** The calendar's user deletes an event; a webhook follows. */
     public boolean userDeletes(String grantId, String eventId) {
         return delete(grantId, eventId);
+    }
+
+    // ------------------------------------------------------------------------------------------------- the grant
+
+    /**
+     * Nylas tells that a grant expired at {@code time} (Unix s): {@code grant.expired}, signed with that time. Sent
+     * like every notification (held while paused, duplicated, delayed), but never dropped.
+     */
+    public void grantExpired(String grantId, long time) {
+        Map<String, Object> grant = new LinkedHashMap<>();
+        grant.put("grant_id", grantId);
+        grant.put("code", 25009);
+        notify("grant.expired", "/nylas/system", grant, time);
+    }
+
+    /**
+     * Nylas tells that the user re-authenticated a grant at {@code time} (Unix s): {@code grant.updated} with
+     * {@code reauthentication_flag: true}, signed with that time. Sent like {@link #grantExpired}.
+     */
+    public void grantReauthenticated(String grantId, long time) {
+        Map<String, Object> grant = new LinkedHashMap<>();
+        grant.put("grant_id", grantId);
+        grant.put("provider", "google");
+        grant.put("reauthentication_flag", true);
+        notify("grant.updated", "/nylas/system", grant, time);
     }
 
     /** Puts an event on the calendar without a webhook (state a test starts from). */
@@ -293,9 +350,15 @@ public final class NylasSimulator implements AutoCloseable {
         return inFlight.get() == 0;
     }
 
+    /** True when no API call is being answered (a slow create still to land counts as one). */
+    public boolean callsQuiet() {
+        return callsInProgress.get() == 0;
+    }
+
     // --------------------------------------------------------------------------------------------------- the API
 
     private void api(HttpExchange exchange) throws IOException {
+        callsInProgress.incrementAndGet();
         try (exchange) {
             String method = exchange.getRequestMethod();
             String rawQuery = exchange.getRequestURI().getRawQuery();
@@ -347,6 +410,8 @@ public final class NylasSimulator implements AutoCloseable {
             }
         } catch (RuntimeException e) {
             error(exchange, exchange.getRequestMethod(), 500, "api_error", e.getClass().getSimpleName());
+        } finally {
+            callsInProgress.decrementAndGet();
         }
     }
 
@@ -424,6 +489,12 @@ public final class NylasSimulator implements AutoCloseable {
             error(exchange, "POST", 400, "invalid_request_error", invalid);
             return;
         }
+        if (fields.get("metadata") instanceof Map<?, ?> metadata && metadata.get("key1") instanceof String key1) {
+            Duration slow = slowCreates.remove(key1);
+            if (slow != null) {
+                sleep(slow.toMillis()); // the client's time-out does not stop the provider
+            }
+        }
         Map<String, Object> created = create(grantId, query.get("calendar_id"), fields, true);
 
         answerWrite(exchange, "POST", envelope(created));
@@ -445,7 +516,7 @@ public final class NylasSimulator implements AutoCloseable {
             error(exchange, "PUT", 400, "invalid_request_error", "Event is read-only");
             return;
         }
-        answerWrite(exchange, "PUT", envelope(update(grantId, eventId, fields, true)));
+        answerWrite(exchange, "PUT", envelope(update(grantId, eventId, fields, true, null)));
     }
 
     private void deleteCall(HttpExchange exchange, String grantId, String eventId) throws IOException {
@@ -517,7 +588,9 @@ public final class NylasSimulator implements AutoCloseable {
         return e;
     }
 
-    private Map<String, Object> update(String grantId, String eventId, Map<String, Object> fields, boolean api) {
+    /** {@code sameSecond}: the {@code updated_at} of an edit made within that second, else null (one more second). */
+    private Map<String, Object> update(String grantId, String eventId, Map<String, Object> fields, boolean api,
+                                       Long sameSecond) {
         Map<String, Object> e;
         boolean metadataOnly;
         synchronized (this) {
@@ -535,7 +608,8 @@ public final class NylasSimulator implements AutoCloseable {
                 quirks.apply(e);
             }
             long previous = ((Number) before.get("updated_at")).longValue();
-            e.put("updated_at", Math.max(clock.instant().getEpochSecond(), previous + 1));
+            e.put("updated_at", sameSecond != null ? Math.max(sameSecond, previous)
+                    : Math.max(clock.instant().getEpochSecond(), previous + 1));
             Map<String, Object> withoutMetadata = deepCopy(e);
             withoutMetadata.put("metadata", before.get("metadata"));
             withoutMetadata.put("updated_at", previous);
@@ -573,20 +647,24 @@ public final class NylasSimulator implements AutoCloseable {
     // ------------------------------------------------------------------------------------------------- webhooks
 
     private void notify(String type, Map<String, Object> object) {
+        notify(type, "/google/events/realtime", object, clock.instant().getEpochSecond());
+    }
+
+    private void notify(String type, String source, Map<String, Object> object, long time) {
         if (webhookUrls.isEmpty()) {
             return;
         }
         Map<String, Object> n = new LinkedHashMap<>();
         n.put("specversion", "1.0");
         n.put("type", type);
-        n.put("source", "/google/events/realtime");
+        n.put("source", source);
         n.put("id", "sim-ntf-" + notificationIds.incrementAndGet());
-        n.put("time", clock.instant().getEpochSecond());
+        n.put("time", time);
         n.put("webhook_delivery_attempt", 1);
         n.put("data", Map.of("application_id", "sim-app", "object", object));
         String body;
         try {
-            body = json.writeValueAsString(n);
+            body = escapeUnpairedSurrogates(json.writeValueAsString(n));
         } catch (IOException e) {
             throw new UncheckedIOException(e);
         }
@@ -596,11 +674,40 @@ public final class NylasSimulator implements AutoCloseable {
                 return;
             }
         }
-        dispatch(body);
+        // a lost event notification is what reconciliation repairs; nothing would repair a lost grant notification
+        dispatch(body, type.startsWith("event."));
     }
 
-    private void dispatch(String body) {
-        if (faults.roll(faults.rateDrop)) {
+    /**
+     * Writes each unpaired surrogate as a JSON escape ({@code \\ud800}), as Nylas sends one: the body stays valid
+     * UTF-8 (Java would encode such a char as {@code ?}) and still decodes to that char. Valid characters, surrogate
+     * pairs included, are sent as they are; Jackson already escapes NUL and the other control characters.
+     */
+    static String escapeUnpairedSurrogates(String json) {
+        StringBuilder out = null;
+        for (int i = 0; i < json.length(); i++) {
+            char c = json.charAt(i);
+            boolean paired = Character.isHighSurrogate(c) && i + 1 < json.length()
+                    && Character.isLowSurrogate(json.charAt(i + 1));
+            if (paired) {
+                if (out != null) {
+                    out.append(c).append(json.charAt(i + 1));
+                }
+                i++;
+            } else if (Character.isSurrogate(c)) {
+                if (out == null) {
+                    out = new StringBuilder(json.length() + 16).append(json, 0, i);
+                }
+                out.append(String.format("\\u%04x", (int) c));
+            } else if (out != null) {
+                out.append(c);
+            }
+        }
+        return out == null ? json : out.toString();
+    }
+
+    private void dispatch(String body, boolean droppable) {
+        if (droppable && faults.roll(faults.rateDrop)) {
             count("webhook dropped");
             return;
         }

@@ -53,6 +53,7 @@ class NylasSimulatorTest {
     final class Receiver {
         final HttpServer server;
         final ConcurrentLinkedQueue<Map<String, Object>> received = new ConcurrentLinkedQueue<>();
+        final ConcurrentLinkedQueue<String> bodies = new ConcurrentLinkedQueue<>();
         final ConcurrentLinkedQueue<Integer> statuses = new ConcurrentLinkedQueue<>();
         final AtomicInteger badSignatures = new AtomicInteger();
 
@@ -65,6 +66,7 @@ class NylasSimulatorTest {
                 }
                 received.add(json.readValue(body, new TypeReference<>() {
                 }));
+                bodies.add(new String(body, StandardCharsets.UTF_8));
                 Integer status = statuses.poll();
                 exchange.sendResponseHeaders(status == null ? 200 : status, -1);
                 exchange.close();
@@ -306,6 +308,92 @@ class NylasSimulatorTest {
         assertThatThrownBy(() -> create("Lost", SOON, Map.of("key1", "rec-lost"))).isInstanceOf(IOException.class);
         assertThat(sim.countWithKey1(GRANT, "rec-lost", false)).isEqualTo(1);
         assertThat(sim.calls("POST lost")).isEqualTo(1);
+    }
+
+    @Test
+    void editsWithinOneSecondCarryOneUpdatedAtAndEachSendsAWebhook() throws Exception {
+        Receiver receiver = new Receiver();
+        sim.deliverWebhooksTo(SECRET, receiver.url());
+        String id = (String) sim.userCreates(GRANT, "primary", fields("Draft", SOON)).get("id");
+
+        List<Map<String, Object>> versions = sim.userEditsWithinOneSecond(GRANT, id,
+                List.of(Map.of("title", "Draft 1"), Map.of("title", "Draft 2"), Map.of("title", "Draft 3")));
+
+        await().atMost(Duration.ofSeconds(10)).until(() -> receiver.received.size() == 4 && sim.webhooksQuiet());
+        assertThat(versions).extracting(v -> v.get("updated_at")).containsOnly(versions.get(0).get("updated_at"));
+        assertThat(sim.event(GRANT, id)).containsEntry("title", "Draft 3")
+                .containsEntry("updated_at", versions.get(0).get("updated_at"));
+        assertThat(receiver.received.stream().filter(n -> "event.updated".equals(n.get("type")))
+                .map(n -> object(n).get("updated_at")).distinct()).hasSize(1);
+        assertThat(receiver.received.stream().filter(n -> "event.updated".equals(n.get("type")))
+                .map(n -> object(n).get("title"))).containsExactlyInAnyOrder("Draft 1", "Draft 2", "Draft 3");
+    }
+
+    @Test
+    void grantNotificationsAreSignedWithTheTimeGivenAndNeverDropped() throws Exception {
+        Receiver receiver = new Receiver();
+        sim.deliverWebhooksTo(SECRET, receiver.url());
+        sim.faults.rateDrop = 1;
+        long now = Instant.now().getEpochSecond();
+
+        sim.grantReauthenticated(GRANT, now);
+        await().atMost(Duration.ofSeconds(10)).until(() -> receiver.received.size() == 1);
+        sim.grantExpired(GRANT, now - 600); // the older notification arrives last
+
+        await().atMost(Duration.ofSeconds(10)).until(() -> receiver.received.size() == 2 && sim.webhooksQuiet());
+        List<Map<String, Object>> received = new ArrayList<>(receiver.received);
+        assertThat(receiver.types()).containsExactly("grant.updated", "grant.expired");
+        assertThat(received).extracting(n -> n.get("source")).containsOnly("/nylas/system");
+        assertThat(received).extracting(n -> ((Number) n.get("time")).longValue()).containsExactly(now, now - 600);
+        assertThat(object(received.get(0))).containsEntry("grant_id", GRANT).containsEntry("reauthentication_flag", true);
+        assertThat(object(received.get(1))).containsEntry("grant_id", GRANT);
+        assertThat(receiver.badSignatures).hasValue(0);
+    }
+
+    @Test
+    void slowCreateLandsAfterTheClientGaveUpAndItsWebhookFollows() throws Exception {
+        Receiver receiver = new Receiver();
+        sim.deliverWebhooksTo(SECRET, receiver.url());
+        sim.slowNextCreateOf("rec-slow", Duration.ofMillis(1500));
+        Map<String, Object> f = fields("Slow", SOON);
+        f.put("metadata", Map.of("key1", "rec-slow"));
+        HttpRequest create = HttpRequest.newBuilder(URI.create(sim.baseUrl() + "/v3/grants/" + GRANT
+                        + "/events?calendar_id=primary")).timeout(Duration.ofMillis(300))
+                .header("Authorization", "Bearer " + KEY)
+                .POST(HttpRequest.BodyPublishers.ofString(json.writeValueAsString(f))).build();
+
+        assertThatThrownBy(() -> http.send(create, HttpResponse.BodyHandlers.ofString()))
+                .isInstanceOf(java.net.http.HttpTimeoutException.class);
+        assertThat(sim.countWithKey1(GRANT, "rec-slow", true)).as("not landed when the client gave up").isZero();
+        assertThat(sim.callsQuiet()).as("the slow create is still in progress").isFalse();
+
+        await().atMost(Duration.ofSeconds(10)).until(sim::callsQuiet);
+        assertThat(sim.countWithKey1(GRANT, "rec-slow", false)).isEqualTo(1);
+        await().atMost(Duration.ofSeconds(10)).until(() -> receiver.types().contains("event.created"));
+        assertThat(create("Not slow again", SOON, Map.of("key1", "rec-slow"))).as("only the next create is slow")
+                .isNotEmpty();
+    }
+
+    @Test
+    void oddTextTravelsAsJsonEscapesAndValidTextAsItIs() throws Exception {
+        Receiver receiver = new Receiver();
+        sim.deliverWebhooksTo(SECRET, receiver.url());
+        String title = "Nul\u0000 lone\ud800 low\udc00 rocket\ud83d\ude80 \u05e9\u05dc\u05d5\u05dd";
+
+        sim.userCreates(GRANT, "primary", fields(title, SOON));
+
+        await().atMost(Duration.ofSeconds(10)).until(() -> receiver.received.size() == 1);
+        String body = receiver.bodies.peek();
+        assertThat(body).contains("Nul\\u0000 lone\\ud800 low\\udc00 rocket\ud83d\ude80 \u05e9\u05dc\u05d5\u05dd");
+        assertThat(object(receiver.received.peek())).containsEntry("title", title);
+        assertThat(receiver.badSignatures).hasValue(0);
+        JsonNode listed = data(call("GET", "/v3/grants/" + GRANT + "/events?calendar_id=primary", null));
+        assertThat(listed.get(0).path("title").asText()).as("the API answers the same text").isEqualTo(title);
+    }
+
+    @SuppressWarnings("unchecked")
+    private static Map<String, Object> object(Map<String, Object> notification) {
+        return (Map<String, Object>) ((Map<String, Object>) notification.get("data")).get("object");
     }
 
     @Test
