@@ -65,7 +65,7 @@ public class SyncMappings {
                        remote_updated_at = coalesce(CAST(? AS bigint), remote_updated_at),
                        remote_metadata = coalesce(CAST(? AS jsonb), remote_metadata),
                        source = 'calendar', sync_state = 'synced', attempts = 0, last_error = NULL, updated_at = now()
-                 WHERE internal_id = ? AND """ + WRITABLE_BY_CALENDAR,
+                 WHERE internal_id = ?""" + " AND " + WRITABLE_BY_CALENDAR,
                 eventId, calendarId, contentHash, remoteUpdatedAt, remoteMetadata, recordId);
     }
 
