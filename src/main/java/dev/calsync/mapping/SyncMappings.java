@@ -169,6 +169,13 @@ public class SyncMappings {
                 createSettleTime.toMillis() / 1000.0, recordId, claim, createSettleTime.toMillis() / 1000.0) == 1;
     }
 
+    /** create-answered: Nylas answered the last call of this push, so no create sent by it can still land. */
+    public void createAnswered(String recordId, String claim) {
+        jdbc.update("""
+                UPDATE event_sync_map SET create_attempted_at = NULL
+                 WHERE internal_id = ? AND claim_token = ? AND create_attempted_at IS NOT NULL""", recordId, claim);
+    }
+
     /** count-create: a create is about to be sent; its number, or 0 when the record no longer wants one. */
     public int countCreate(String recordId, String claim) {
         List<Integer> n = jdbc.queryForList("""

@@ -7,21 +7,34 @@ import org.springframework.stereotype.Component;
 /**
  * Runs as the error handler's {@code onExceptionOccurred}, just before the next redelivery delay is chosen: when
  * Nylas sent a Retry-After, that delay replaces the exponential backoff (through {@code CamelRedeliveryDelay});
- * otherwise the policy's backoff applies.
+ * otherwise the policy's backoff applies. An answer from Nylas (even a 5xx) also tells that no create is still in
+ * flight, which lifts the wait for a create to land.
  */
 @Component("honourRetryAfter")
 public class HonourRetryAfter implements Processor {
 
     private final long maxDelayMillis;
+    private final dev.calsync.mapping.SyncMappings mappings;
 
-    public HonourRetryAfter(dev.calsync.config.CalsyncProperties properties) {
+    public HonourRetryAfter(dev.calsync.config.CalsyncProperties properties,
+                            dev.calsync.mapping.SyncMappings mappings) {
         this.maxDelayMillis = properties.push().maxRedeliveryDelayMillis();
+        this.mappings = mappings;
     }
 
     @Override
     public void process(Exchange exchange) {
         Throwable error = exchange.getException() != null ? exchange.getException()
                 : exchange.getProperty(Exchange.EXCEPTION_CAUGHT, Throwable.class);
+        for (Throwable t = error; t != null; t = t.getCause()) {
+            if (t instanceof NylasApiException) {
+                // Nylas answered: no create of this push is still in flight, so the next attempt need not wait
+                // for one to land (only a time-out or a lost answer leaves that open)
+                mappings.createAnswered(exchange.getMessage().getHeader("CalsyncRecordId", String.class),
+                        exchange.getMessage().getHeader("CalsyncClaim", String.class));
+                break;
+            }
+        }
         for (Throwable t = error; t != null; t = t.getCause()) {
             if (t instanceof NylasRetryableException r && r.getRetryAfterMillis() != null) {
                 // capped like the backoff, so retries stay well inside the push lease
