@@ -183,6 +183,14 @@ public class PushOutbox {
 
     /** Nylas is unavailable (circuit open): the change waits, untouched, and is pushed when Nylas is back. */
     public void defer(Exchange exchange) {
+        Throwable error = exchange.getProperty(Exchange.EXCEPTION_CAUGHT, Throwable.class);
+        if (error instanceof dev.calsync.nylas.NylasCircuitOpenException
+                || error instanceof io.github.resilience4j.circuitbreaker.CallNotPermittedException) {
+            // the call never went out, and a create reaching this point had none in flight before it (that would
+            // have been waited for first): no create of this push can land
+            mappings.createAnswered(exchange.getMessage().getHeader("CalsyncRecordId", String.class),
+                    exchange.getMessage().getHeader(CLAIM, String.class));
+        }
         mappings.defer(exchange.getMessage().getHeader("CalsyncRecordId", String.class), config.circuitOpenWait(),
                 exchange.getMessage().getHeader(CLAIM, String.class));
         exchange.setProperty("outcome", "deferred");
