@@ -70,6 +70,8 @@ class CrashSuite {
 
     private final Random random = new Random(SEED);
     private final Map<Fault, Integer> faults = new TreeMap<>();
+    /** Per fault, the longest time without any acknowledgement from its beginning until the service was back. */
+    private final Map<Fault, List<Double>> silences = new TreeMap<>();
 
     @Test
     void everyAcknowledgedNotificationIsAppliedExactlyOnce() throws Exception {
@@ -84,12 +86,15 @@ class CrashSuite {
             service.start();
             load.start();
 
-            for (Fault fault : schedule()) {
-                awaitBackInService(load, service);
-                pause(1_000 + random.nextInt(Math.max(1, MAX_PAUSE_MILLIS - 1_000)));
-                inject(fault, service, postgres);
-            }
             awaitBackInService(load, service);
+            for (Fault fault : schedule()) {
+                pause(1_000 + random.nextInt(Math.max(1, MAX_PAUSE_MILLIS - 1_000)));
+                long injected = System.nanoTime();
+                inject(fault, service, postgres);
+                awaitBackInService(load, service);
+                silences.computeIfAbsent(fault, f -> new ArrayList<>())
+                        .add(load.longestSilenceSeconds(injected, System.nanoTime()));
+            }
 
             load.stopNewEvents();
             long loadStopped = System.nanoTime();
@@ -143,7 +148,7 @@ class CrashSuite {
         faults.merge(fault, 1, Integer::sum);
     }
 
-    /** The load has had a new acknowledgement: the service is up again and taking notifications. */
+    /** The load has had a new acknowledgement since: the service is up again and taking notifications. */
     private static void awaitBackInService(WebhookLoad load, ServiceProcess service) {
         long before = load.acknowledgements();
         await().atMost(BACK_IN_SERVICE)
@@ -321,6 +326,10 @@ class CrashSuite {
         out.append(String.format("  faults          %d service kills (SIGKILL), %d PostgreSQL immediate stops,"
                         + " %d Redis restarts (empty)%n", faults.getOrDefault(Fault.KILL_SERVICE, 0),
                 faults.getOrDefault(Fault.STOP_POSTGRES, 0), faults.getOrDefault(Fault.RESTART_REDIS, 0)));
+        silences.forEach((fault, times) -> out.append(String.format(
+                "  no acknowledgement for, after %-13s avg %.1f s, max %.1f s%n",
+                fault, times.stream().mapToDouble(Double::doubleValue).average().orElse(0),
+                times.stream().mapToDouble(Double::doubleValue).max().orElse(0))));
         out.append(String.format("  notifications   %d sent (%d events), %d acknowledged, %d needed a retry%n",
                 load.sent().size(), check.events(), load.acknowledged().size(), load.notificationsRetried()));
         out.append(String.format("  deliveries      %d (%d retries after no answer or a refusal, %d duplicates of"

@@ -6,14 +6,12 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.nio.file.StandardOpenOption;
-import java.nio.file.attribute.UserPrincipal;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
 import java.util.stream.Stream;
 
 import dev.calsync.support.EmbeddedServers;
-import io.zonky.test.db.postgres.embedded.EmbeddedPostgres;
 
 /**
  * A real PostgreSQL server of the crash suite's own, on loopback, driven with {@code pg_ctl} the way an operator
@@ -24,11 +22,14 @@ import io.zonky.test.db.postgres.embedded.EmbeddedPostgres;
  * <p>The binaries are, in this order: {@code -Dcrash.postgres.bin=<dir>}, the distribution's PostgreSQL 15
  * ({@code /usr/lib/postgresql/15/bin}, the version the container setup uses), or the ones the embedded PostgreSQL
  * of the other tests extracts ({@code -Dcrash.postgres.bin=embedded} forces those). PostgreSQL refuses to run as
- * root; the distribution's binaries then run as the {@code postgres} user (through {@code runuser}).
+ * root; when the suite runs as root, the server runs as the {@code postgres} user, or {@code nobody} where there is
+ * none (through {@code runuser}). {@code -Dcrash.postgres.conf=synchronous_commit=off,...} adds settings (to see
+ * what the suite catches with them).
  */
 final class PostgresServer implements AutoCloseable {
 
     static final String DATABASE = "calsync";
+    /** The database superuser (trust authentication: loopback only, and a cluster of the suite's own). */
     static final String USER = "postgres";
 
     private static final Path DISTRIBUTION_BINARIES = Path.of("/usr/lib/postgresql/15/bin");
@@ -53,13 +54,12 @@ final class PostgresServer implements AutoCloseable {
     /** Creates a cluster in a new temporary directory, starts it and creates the service's database. */
     static PostgresServer create() throws IOException {
         Path bin = binaries();
-        boolean root = "root".equals(System.getProperty("user.name"));
-        List<String> runAs = root && bin.startsWith(DISTRIBUTION_BINARIES)
-                ? List.of("runuser", "-u", USER, "--") : List.of();
         Path home = Files.createTempDirectory("calsync-crash-postgres");
-        if (!runAs.isEmpty()) {
-            UserPrincipal owner = home.getFileSystem().getUserPrincipalLookupService().lookupPrincipalByName(USER);
-            Files.setOwner(home, owner);
+        List<String> runAs = List.of();
+        if ("root".equals(System.getProperty("user.name"))) {
+            String owner = userExists("postgres") ? "postgres" : "nobody";
+            runAs = List.of("runuser", "-u", owner, "--");
+            Files.setOwner(home, home.getFileSystem().getUserPrincipalLookupService().lookupPrincipalByName(owner));
         }
         PostgresServer server = new PostgresServer(bin, runAs, home, EmbeddedServers.freePort());
         server.pg("initdb", "-D", server.data.toString(), "-U", USER, "-A", "trust", "-E", "UTF8", "--no-locale");
@@ -68,7 +68,10 @@ final class PostgresServer implements AutoCloseable {
                 "listen_addresses = '127.0.0.1'",
                 "port = " + server.port,
                 "unix_socket_directories = ''",
-                "max_connections = 50", ""), StandardOpenOption.APPEND);
+                "max_connections = 50", "",
+                "# -Dcrash.postgres.conf=name=value,...: to see what the suite catches with other settings",
+                String.join("\n", System.getProperty("crash.postgres.conf", "").split(",")), ""),
+                StandardOpenOption.APPEND);
         Runtime.getRuntime().addShutdownHook(server.stopOnExit);
         server.start();
         try (var c = java.sql.DriverManager.getConnection(server.jdbcUrl("postgres"), USER, "");
@@ -168,9 +171,23 @@ final class PostgresServer implements AutoCloseable {
         if (chosen.isBlank() && Files.isExecutable(DISTRIBUTION_BINARIES.resolve("pg_ctl"))) {
             return DISTRIBUTION_BINARIES;
         }
-        // the directory the embedded PostgreSQL extracted its binaries to: where its postmaster runs from
-        try (EmbeddedPostgres embedded = EmbeddedServers.startPostgres()) {
-            return Path.of(embedded.getProcess().info().command().orElseThrow()).getParent();
+        // starting the embedded PostgreSQL once extracts its binaries to its working directory
+        EmbeddedServers.startPostgres().close();
+        Path extracted = Path.of(System.getProperty("ot.epg.working-dir",
+                Path.of(System.getProperty("java.io.tmpdir"), "embedded-pg").toString()));
+        try (Stream<Path> dirs = Files.list(extracted)) {
+            return dirs.map(d -> d.resolve("bin")).filter(b -> Files.isExecutable(b.resolve("pg_ctl")))
+                    .max(java.util.Comparator.comparing(b -> b.toFile().lastModified()))
+                    .orElseThrow(() -> new IllegalStateException("no PostgreSQL binaries in " + extracted));
+        }
+    }
+
+    private static boolean userExists(String name) {
+        try {
+            java.nio.file.FileSystems.getDefault().getUserPrincipalLookupService().lookupPrincipalByName(name);
+            return true;
+        } catch (IOException e) {
+            return false;
         }
     }
 }

@@ -74,6 +74,7 @@ final class WebhookLoad {
     private final LongAdder retries = new LongAdder();
     private final LongAdder duplicates = new LongAdder();
     private final LongAdder acknowledgements = new LongAdder();
+    private final java.util.NavigableSet<Long> acknowledgedAt = new java.util.concurrent.ConcurrentSkipListSet<>();
     private final LongAdder startUpNotFound = new LongAdder();
     private volatile boolean telling = true;
     private volatile boolean running = true;
@@ -99,7 +100,7 @@ final class WebhookLoad {
         }
     }
 
-    /** No new events from now on; what was not acknowledged yet keeps being delivered. */
+    /** No new events from now on; the events begun are finished, what was not acknowledged is delivered again. */
     void stopNewEvents() {
         telling = false;
     }
@@ -118,11 +119,11 @@ final class WebhookLoad {
         int events = 0;
         while (running) {
             Delivery next = later.poll();
-            if (next == null && telling && (!story.isEmpty() || sent.size() - acknowledged.size() < inFlight)) {
-                if (story.isEmpty()) {
-                    story.addAll(tell(client, ++events, random).notifications());
-                }
-                next = new Delivery(story.poll(), Kind.FIRST, 0);
+            if (next == null && story.isEmpty() && telling && sent.size() - acknowledged.size() < inFlight) {
+                story.addAll(tell(client, ++events, random).notifications());
+            }
+            if (next == null && !story.isEmpty()) {
+                next = new Delivery(story.poll(), Kind.FIRST, 0); // a story begun is told to its end
             }
             if (next == null) {
                 next = pollLater();
@@ -189,6 +190,7 @@ final class WebhookLoad {
                 count(answer);
                 acknowledged.add(n.id());
                 acknowledgements.increment();
+                acknowledgedAt.add(System.nanoTime());
                 service.acknowledgedBy(generation);
                 if (delivery.kind() != Kind.DUPLICATE && random.nextDouble() < duplicateShare) {
                     later.add(new Delivery(n, Kind.DUPLICATE, random.nextInt(3_000)));
@@ -248,6 +250,17 @@ final class WebhookLoad {
 
     long acknowledgements() {
         return acknowledgements.sum();
+    }
+
+    /** The longest time without any acknowledgement between these two instants ({@link System#nanoTime()}). */
+    double longestSilenceSeconds(long fromNanos, long toNanos) {
+        long longest = 0;
+        long previous = fromNanos;
+        for (long at : acknowledgedAt.subSet(fromNanos, true, toNanos, true)) {
+            longest = Math.max(longest, at - previous);
+            previous = at;
+        }
+        return longest / 1e9;
     }
 
     long deliveries() {
