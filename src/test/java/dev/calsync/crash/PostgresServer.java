@@ -1,0 +1,193 @@
+package dev.calsync.crash;
+
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.nio.file.StandardOpenOption;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+import java.util.stream.Stream;
+
+import dev.calsync.support.EmbeddedServers;
+
+/**
+ * A real PostgreSQL server of the crash suite's own, on loopback, driven with {@code pg_ctl} the way an operator
+ * would: {@link #stopImmediately()} is {@code pg_ctl stop -m immediate} (no shutdown checkpoint; the next start runs
+ * crash recovery) and {@link #start()} brings it back on the same port and data directory. Its settings are
+ * PostgreSQL's defaults, as in production ({@code fsync} and {@code synchronous_commit} on).
+ *
+ * <p>The binaries are, in this order: {@code -Dcrash.postgres.bin=<dir>}, the distribution's PostgreSQL 15
+ * ({@code /usr/lib/postgresql/15/bin}, the version the container setup uses), or the ones the embedded PostgreSQL
+ * of the other tests extracts ({@code -Dcrash.postgres.bin=embedded} forces those). PostgreSQL refuses to run as
+ * root; when the suite runs as root, the server runs as the {@code postgres} user, or {@code nobody} where there is
+ * none (through {@code runuser}). {@code -Dcrash.postgres.conf=synchronous_commit=off,...} adds settings (to see
+ * what the suite catches with them).
+ */
+final class PostgresServer implements AutoCloseable {
+
+    static final String DATABASE = "calsync";
+    /** The database superuser (trust authentication: loopback only, and a cluster of the suite's own). */
+    static final String USER = "postgres";
+
+    private static final Path DISTRIBUTION_BINARIES = Path.of("/usr/lib/postgresql/15/bin");
+
+    private final Path bin;
+    private final List<String> runAs;
+    private final Path home;
+    private final Path data;
+    private final Path log;
+    private final int port;
+    private final Thread stopOnExit = new Thread(this::stopQuietly, "stop-crash-postgres");
+
+    private PostgresServer(Path bin, List<String> runAs, Path home, int port) {
+        this.bin = bin;
+        this.runAs = runAs;
+        this.home = home;
+        this.data = home.resolve("data");
+        this.log = home.resolve("postgres.log");
+        this.port = port;
+    }
+
+    /** Creates a cluster in a new temporary directory, starts it and creates the service's database. */
+    static PostgresServer create() throws IOException {
+        Path bin = binaries();
+        Path home = Files.createTempDirectory("calsync-crash-postgres");
+        List<String> runAs = List.of();
+        if ("root".equals(System.getProperty("user.name"))) {
+            String owner = userExists("postgres") ? "postgres" : "nobody";
+            runAs = List.of("runuser", "-u", owner, "--");
+            Files.setOwner(home, home.getFileSystem().getUserPrincipalLookupService().lookupPrincipalByName(owner));
+        }
+        PostgresServer server = new PostgresServer(bin, runAs, home, EmbeddedServers.freePort());
+        server.pg("initdb", "-D", server.data.toString(), "-U", USER, "-A", "trust", "-E", "UTF8", "--no-locale");
+        Files.writeString(server.data.resolve("postgresql.conf"), String.join("\n",
+                "", "# the crash suite: loopback only, TCP only",
+                "listen_addresses = '127.0.0.1'",
+                "port = " + server.port,
+                "unix_socket_directories = ''",
+                "max_connections = 50", "",
+                "# -Dcrash.postgres.conf=name=value,...: to see what the suite catches with other settings",
+                String.join("\n", System.getProperty("crash.postgres.conf", "").split(",")), ""),
+                StandardOpenOption.APPEND);
+        Runtime.getRuntime().addShutdownHook(server.stopOnExit);
+        server.start();
+        try (var c = java.sql.DriverManager.getConnection(server.jdbcUrl("postgres"), USER, "");
+             var st = c.createStatement()) {
+            st.execute("CREATE DATABASE " + DATABASE);
+        } catch (java.sql.SQLException e) {
+            throw new IllegalStateException(e);
+        }
+        return server;
+    }
+
+    String jdbcUrl() {
+        return jdbcUrl(DATABASE);
+    }
+
+    private String jdbcUrl(String database) {
+        return "jdbc:postgresql://127.0.0.1:" + port + "/" + database;
+    }
+
+    String version() {
+        return bin + " (" + pgOutput("postgres", "--version").trim() + ")";
+    }
+
+    void start() {
+        pg("pg_ctl", "start", "-D", data.toString(), "-l", log.toString(), "-w", "-t", "120");
+    }
+
+    /** {@code pg_ctl stop -m immediate}: every server process quits at once, as after a power cut of the server. */
+    void stopImmediately() {
+        pg("pg_ctl", "stop", "-D", data.toString(), "-m", "immediate", "-w");
+    }
+
+    /** Stops the server and deletes its files, keeping its log as {@code logCopy}. */
+    void close(Path logCopy) throws IOException {
+        stopQuietly();
+        Runtime.getRuntime().removeShutdownHook(stopOnExit);
+        Files.createDirectories(logCopy.getParent());
+        Files.copy(log, logCopy, StandardCopyOption.REPLACE_EXISTING);
+        try (Stream<Path> files = Files.walk(home)) {
+            files.sorted(java.util.Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
+        }
+    }
+
+    @Override
+    public void close() throws IOException {
+        close(Path.of("target", "crash", "postgres.log"));
+    }
+
+    private void stopQuietly() {
+        try {
+            pg("pg_ctl", "stop", "-D", data.toString(), "-m", "fast", "-w");
+        } catch (RuntimeException alreadyStopped) {
+            // nothing to stop
+        }
+    }
+
+    private void pg(String program, String... args) {
+        String output = pgOutput(program, args);
+        if (output.startsWith("exit ")) {
+            throw new IllegalStateException(program + " failed: " + output);
+        }
+    }
+
+    /** Runs a PostgreSQL program; its output, or "exit N: output" when it failed. */
+    private String pgOutput(String program, String... args) {
+        List<String> command = new ArrayList<>(runAs);
+        command.add(bin.resolve(program).toString());
+        command.addAll(List.of(args));
+        try {
+            Path out = Files.createTempFile("calsync-crash-pg", ".out");
+            try {
+                // to a file, not a pipe: the server pg_ctl leaves running must not hold our end open
+                Process process = new ProcessBuilder(command).redirectErrorStream(true)
+                        .redirectOutput(out.toFile()).start();
+                if (!process.waitFor(180, TimeUnit.SECONDS)) {
+                    process.destroyForcibly();
+                    return "exit timeout: " + String.join(" ", command);
+                }
+                String text = Files.readString(out);
+                return process.exitValue() == 0 ? text : "exit " + process.exitValue() + ": " + text;
+            } finally {
+                Files.deleteIfExists(out);
+            }
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IllegalStateException(e);
+        }
+    }
+
+    private static Path binaries() throws IOException {
+        String chosen = System.getProperty("crash.postgres.bin", "");
+        if (!chosen.isBlank() && !"embedded".equals(chosen)) {
+            return Path.of(chosen);
+        }
+        if (chosen.isBlank() && Files.isExecutable(DISTRIBUTION_BINARIES.resolve("pg_ctl"))) {
+            return DISTRIBUTION_BINARIES;
+        }
+        // starting the embedded PostgreSQL once extracts its binaries to its working directory
+        EmbeddedServers.startPostgres().close();
+        Path extracted = Path.of(System.getProperty("ot.epg.working-dir",
+                Path.of(System.getProperty("java.io.tmpdir"), "embedded-pg").toString()));
+        try (Stream<Path> dirs = Files.list(extracted)) {
+            return dirs.map(d -> d.resolve("bin")).filter(b -> Files.isExecutable(b.resolve("pg_ctl")))
+                    .max(java.util.Comparator.comparing(b -> b.toFile().lastModified()))
+                    .orElseThrow(() -> new IllegalStateException("no PostgreSQL binaries in " + extracted));
+        }
+    }
+
+    private static boolean userExists(String name) {
+        try {
+            java.nio.file.FileSystems.getDefault().getUserPrincipalLookupService().lookupPrincipalByName(name);
+            return true;
+        } catch (IOException e) {
+            return false;
+        }
+    }
+}
