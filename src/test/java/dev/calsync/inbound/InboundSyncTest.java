@@ -27,17 +27,6 @@ class InboundSyncTest extends IntegrationTest {
     @Autowired
     EventCanonicalizer canonicalizer;
 
-    private String deliverAndWait(String type, Map<String, Object> object) {
-        String id = newId();
-        assertThat(deliver(envelope(id, type, object)).statusCode()).isEqualTo(200);
-        awaitStatus(id, "processed");
-        return id;
-    }
-
-    private String outcome(String notificationId) {
-        return (String) notificationRow(notificationId).get("outcome");
-    }
-
     private int localRecords() {
         return count("SELECT count(*) FROM app_event");
     }

@@ -34,17 +34,6 @@ class SyncEdgesTest extends IntegrationTest {
     @Autowired
     ProducerTemplate producer;
 
-    private String deliverAndWait(String type, Map<String, Object> object) {
-        String id = newId();
-        assertThat(deliver(envelope(id, type, object)).statusCode()).isEqualTo(200);
-        awaitStatus(id, "processed");
-        return id;
-    }
-
-    private String outcome(String notificationId) {
-        return (String) notificationRow(notificationId).get("outcome");
-    }
-
     private HttpResponse<String> put(String id, Map<String, Object> body) {
         try {
             return send(HttpRequest.newBuilder(url("/api/v1/events/" + id))

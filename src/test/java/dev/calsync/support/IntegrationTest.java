@@ -152,6 +152,20 @@ public abstract class IntegrationTest {
                 count("SELECT count(*) FROM webhook_inbox WHERE status IN ('received', 'processing')") == 0);
     }
 
+    /** Delivers a signed notification of this type about this object and waits until it is processed. */
+    protected String deliverAndWait(String type, Map<String, Object> object) {
+        String id = Notifications.newId();
+        org.assertj.core.api.Assertions.assertThat(deliver(Notifications.envelope(id, type, object)).statusCode())
+                .isEqualTo(200);
+        awaitStatus(id, "processed");
+        return id;
+    }
+
+    /** What processing recorded for a notification. */
+    protected String outcome(String notificationId) {
+        return (String) notificationRow(notificationId).get("outcome");
+    }
+
     protected void awaitStatus(String notificationId, String status) {
         await().atMost(Duration.ofSeconds(20)).until(() -> {
             Map<String, Object> row = notificationRow(notificationId);
