@@ -79,9 +79,9 @@ class CrashSuite {
         try (PostgresServer postgres = PostgresServer.create();
              NylasSimulator nylas = new NylasSimulator(NYLAS_API_KEY);
              ServiceProcess service = new ServiceProcess(jar(), OUTPUT, EmbeddedServers.freePort(),
-                     serviceProperties(postgres, nylas), secrets())) {
+                     serviceProperties(postgres, nylas), secrets());
+             WebhookLoad load = new WebhookLoad(service, WEBHOOK_SECRET, CLIENTS, IN_FLIGHT, SEED, DUPLICATE_SHARE)) {
             JdbcTemplate db = new JdbcTemplate(new DriverManagerDataSource(postgres.jdbcUrl(), PostgresServer.USER, ""));
-            WebhookLoad load = new WebhookLoad(service, WEBHOOK_SECRET, CLIENTS, IN_FLIGHT, SEED, DUPLICATE_SHARE);
             long started = System.nanoTime();
             service.start();
             load.start();
@@ -102,7 +102,7 @@ class CrashSuite {
             long allAcknowledged = System.nanoTime();
             boolean drained = awaitQuietly(() -> unfinished(db) == 0);
             long allProcessed = System.nanoTime();
-            load.stop();
+            load.close();
 
             Check check = check(db, load);
             report(postgres, load, check, Map.of(
@@ -327,12 +327,12 @@ class CrashSuite {
                         + " %d Redis restarts (empty)%n", faults.getOrDefault(Fault.KILL_SERVICE, 0),
                 faults.getOrDefault(Fault.STOP_POSTGRES, 0), faults.getOrDefault(Fault.RESTART_REDIS, 0)));
         silences.forEach((fault, times) -> out.append(String.format(
-                "  no acknowledgement for, after %-13s avg %.1f s, max %.1f s%n",
+                "  silence after   %-13s longest time without an acknowledgement: avg %.1f s, max %.1f s%n",
                 fault, times.stream().mapToDouble(Double::doubleValue).average().orElse(0),
                 times.stream().mapToDouble(Double::doubleValue).max().orElse(0))));
         out.append(String.format("  notifications   %d sent (%d events), %d acknowledged, %d needed a retry%n",
                 load.sent().size(), check.events(), load.acknowledged().size(), load.notificationsRetried()));
-        out.append(String.format("  deliveries      %d (%d retries after no answer or a refusal, %d duplicates of"
+        out.append(String.format("  deliveries      %d (%d retries after no answer or a refusal, %d of already"
                 + " acknowledged ones)%n", load.deliveries(), load.retries(), load.duplicates()));
         out.append(String.format("  answers         %s%n", load.answers()));
         out.append(String.format("  start-up 404/405 %d%n", load.startUpNotFound()));

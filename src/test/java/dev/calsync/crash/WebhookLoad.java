@@ -41,7 +41,7 @@ import static dev.calsync.support.Notifications.event;
  * deleted, each step one notification. Every event id is new, so what the service must end up with is known: one
  * mapping per event, and one record with the last title, or a tombstone and no record if the event was deleted.
  */
-final class WebhookLoad {
+final class WebhookLoad implements AutoCloseable {
 
     /** One notification, delivered as often as needed with exactly this id and body. */
     record Notification(String id, String type, String body) {
@@ -105,7 +105,9 @@ final class WebhookLoad {
         telling = false;
     }
 
-    void stop() throws InterruptedException {
+    /** Stops every client. */
+    @Override
+    public void close() throws InterruptedException {
         running = false;
         threads.shutdown();
         if (!threads.awaitTermination(30, TimeUnit.SECONDS)) {
