@@ -2,11 +2,15 @@ package dev.calsync.crash;
 
 import java.io.IOException;
 import java.io.UncheckedIOException;
+import java.nio.file.FileSystems;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.nio.file.StandardOpenOption;
+import java.sql.DriverManager;
+import java.sql.SQLException;
 import java.util.ArrayList;
+import java.util.Comparator;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
 import java.util.stream.Stream;
@@ -75,10 +79,10 @@ final class PostgresServer implements AutoCloseable {
                 StandardOpenOption.APPEND);
         Runtime.getRuntime().addShutdownHook(server.stopOnExit);
         server.start();
-        try (var c = java.sql.DriverManager.getConnection(server.jdbcUrl("postgres"), USER, "");
+        try (var c = DriverManager.getConnection(server.jdbcUrl("postgres"), USER, "");
              var st = c.createStatement()) {
             st.execute("CREATE DATABASE " + DATABASE);
-        } catch (java.sql.SQLException e) {
+        } catch (SQLException e) {
             throw new IllegalStateException(e);
         }
         return server;
@@ -170,14 +174,14 @@ final class PostgresServer implements AutoCloseable {
                 Path.of(System.getProperty("java.io.tmpdir"), "embedded-pg").toString()));
         try (Stream<Path> dirs = Files.list(extracted)) {
             return dirs.map(d -> d.resolve("bin")).filter(b -> Files.isExecutable(b.resolve("pg_ctl")))
-                    .max(java.util.Comparator.comparing(b -> b.toFile().lastModified()))
+                    .max(Comparator.comparing(b -> b.toFile().lastModified()))
                     .orElseThrow(() -> new IllegalStateException("no PostgreSQL binaries in " + extracted));
         }
     }
 
     private static boolean userExists(String name) {
         try {
-            java.nio.file.FileSystems.getDefault().getUserPrincipalLookupService().lookupPrincipalByName(name);
+            FileSystems.getDefault().getUserPrincipalLookupService().lookupPrincipalByName(name);
             return true;
         } catch (IOException e) {
             return false;
