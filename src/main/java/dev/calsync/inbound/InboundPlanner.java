@@ -12,8 +12,9 @@ import org.springframework.stereotype.Component;
 
 /**
  * Decides what an inbound {@code event.*} notification changes, from the event and its mapping row. Pure functions
- * ({@link #choose}, {@link #planUpsert}, {@link #planDelete}) hold the rules; the {@code Exchange} methods only move
- * values between them and the route's headers.
+ * ({@link #choose}, {@link #assess}, {@link #isDuplicate}, {@link #planUpsert}, {@link #planDelete}) hold the rules;
+ * the {@code Exchange} methods only move values between them and the route's headers. {@link #assess} is the one
+ * decision function: reconciliation ({@code Reconciler}) uses it too, and adds only its conflict policy.
  * <p>
  * The rules, which make the result independent of delivery order and of repeats:
  * <ul>
@@ -87,20 +88,20 @@ public class InboundPlanner {
     static boolean isDuplicate(Exchange exchange, Map<String, Object> event) {
         List<Map<String, Object>> byRecord = exchange.getVariable("byRecord", List.class);
         List<Map<String, Object>> byEvent = exchange.getVariable("byEvent", List.class);
-        if (byRecord == null || byRecord.isEmpty() || (byEvent != null && !byEvent.isEmpty())) {
-            return false;
-        }
-        Map<String, Object> row = byRecord.get(0);
-        Object linked = row.get("nylas_event_id");
-        Long creates = number(row.get("create_attempts"));
-        return Objects.equals(row.get("grant_id"), string(event.get("grant_id"))) && linked != null
-                && !linked.equals(string(event.get("id"))) && creates != null && creates > 1;
+        return isDuplicate(byRecord == null || byRecord.isEmpty() ? null : byRecord.get(0),
+                byEvent == null || byEvent.isEmpty() ? null : byEvent.get(0), event);
     }
 
-    /** Picks the mapping row from the two lookups and plans a delete. */
-    public void delete(Exchange exchange) {
-        Map<String, Object> event = event(exchange);
-        apply(exchange, planDelete(hintChecked(exchange, event), chosen(exchange, event)));
+    /** {@link #isDuplicate(Exchange, Map)} on the two mapping rows found (either may be null). */
+    public static boolean isDuplicate(Map<String, Object> byRecord, Map<String, Object> byEvent,
+                                      Map<String, Object> event) {
+        if (byRecord == null || byEvent != null) {
+            return false;
+        }
+        Object linked = byRecord.get("nylas_event_id");
+        Long creates = number(byRecord.get("create_attempts"));
+        return Objects.equals(byRecord.get("grant_id"), string(event.get("grant_id"))) && linked != null
+                && !linked.equals(string(event.get("id"))) && creates != null && creates > 1;
     }
 
     /**
@@ -124,41 +125,89 @@ public class InboundPlanner {
     }
 
     public InboundPlan planUpsert(Map<String, Object> event, Map<String, Object> mapping, boolean authoritative) {
-        String hash = canonicalizer.hash(event);
-        Long updatedAt = number(event.get("updated_at"));
-        if (mapping == null) {
+        Assessment a = assess(event, mapping);
+        if (a.situation() == Situation.NEW) {
             String hint = recordHint(event);
             String recordId = hint != null ? hint : UUID.randomUUID().toString();
-            return new InboundPlan(InboundPlan.Action.CREATE, recordId, hash, updatedAt,
+            return new InboundPlan(InboundPlan.Action.CREATE, recordId, a.hash(), a.updatedAt(),
                     hint != null ? "relinked" : "created", record(recordId, event));
         }
         String recordId = (String) mapping.get("internal_id");
-        if ("deleted".equals(mapping.get("sync_state"))) {
-            return InboundPlan.skip("tombstoned");
-        }
-        if ("pending".equals(mapping.get("sync_state")) && "app".equals(mapping.get("source"))) {
+        return switch (a.situation()) {
+            case TOMBSTONED -> InboundPlan.skip("tombstoned");
             // an application change is on its way to the calendar: it is newer than this event (often its echo)
-            return InboundPlan.skip("app-change-pending");
-        }
-        if ("failed".equals(mapping.get("sync_state")) && "app".equals(mapping.get("source"))) {
+            case APP_CHANGE_PENDING -> InboundPlan.skip("app-change-pending");
             // the application's change could not be pushed and waits for a replay; it stays what the record holds
-            return InboundPlan.skip("app-change-failed");
+            case APP_CHANGE_FAILED -> InboundPlan.skip("app-change-failed");
+            case STALE -> InboundPlan.skip("stale");
+            case UNCHANGED -> InboundPlan.skip("unchanged");
+            // updated_at has whole seconds: two edits within one second tie, and which is newer is unknown. Ask
+            // Nylas for the event as it is now (unless this is already what it holds now), and apply that.
+            case TIE -> authoritative
+                    ? new InboundPlan(InboundPlan.Action.UPDATE, recordId, a.hash(), a.updatedAt(), "updated",
+                    record(recordId, event))
+                    : new InboundPlan(InboundPlan.Action.REFETCH, recordId, a.hash(), a.updatedAt(), "refetched", null);
+            default -> new InboundPlan(InboundPlan.Action.UPDATE, recordId, a.hash(), a.updatedAt(), "updated",
+                    record(recordId, event));
+        };
+    }
+
+    /** Where a calendar event stands against its mapping row, by the rules live sync and reconciliation share. */
+    public enum Situation {
+        /** no mapping row: a new event (or one carrying our record id: relink) */
+        NEW,
+        /** the row is a tombstone: nothing deleted comes back */
+        TOMBSTONED,
+        /** an application change (or delete) is on its way to the calendar */
+        APP_CHANGE_PENDING,
+        /** an application change failed to push and waits for a replay */
+        APP_CHANGE_FAILED,
+        /** older ({@code updated_at}) than what was applied */
+        STALE,
+        /** synced, and the same content (canonical hash) */
+        UNCHANGED,
+        /** synced, the same {@code updated_at} as applied, other content: the order of the two is unknown */
+        TIE,
+        /** newer content to apply */
+        CHANGED
+    }
+
+    /**
+     * @param sameContent whether the event's canonical hash equals the row's
+     * @param remoteNewer whether the event is newer than what was applied (or either time is unknown)
+     */
+    public record Assessment(Situation situation, String hash, Long updatedAt, boolean sameContent,
+                             boolean remoteNewer) {
+    }
+
+    /** The one decision function: the rules, in order, that make the result independent of delivery order. */
+    public Assessment assess(Map<String, Object> event, Map<String, Object> mapping) {
+        String hash = canonicalizer.hash(event);
+        Long updatedAt = number(event.get("updated_at"));
+        if (mapping == null) {
+            return new Assessment(Situation.NEW, hash, updatedAt, false, true);
         }
         Long applied = number(mapping.get("remote_updated_at"));
-        if (!authoritative && updatedAt != null && applied != null && updatedAt < applied) {
-            return InboundPlan.skip("stale");
+        boolean same = hash.equals(mapping.get("content_hash"));
+        boolean newer = updatedAt == null || applied == null || updatedAt > applied;
+        Situation situation;
+        boolean appSide = "app".equals(mapping.get("source"));
+        if ("deleted".equals(mapping.get("sync_state"))) {
+            situation = Situation.TOMBSTONED;
+        } else if (appSide && "pending".equals(mapping.get("sync_state"))) {
+            situation = Situation.APP_CHANGE_PENDING;
+        } else if (appSide && "failed".equals(mapping.get("sync_state"))) {
+            situation = Situation.APP_CHANGE_FAILED;
+        } else if (updatedAt != null && applied != null && updatedAt < applied) {
+            situation = Situation.STALE;
+        } else if ("synced".equals(mapping.get("sync_state")) && same) {
+            situation = Situation.UNCHANGED;
+        } else if ("synced".equals(mapping.get("sync_state")) && updatedAt != null && updatedAt.equals(applied)) {
+            situation = Situation.TIE;
+        } else {
+            situation = Situation.CHANGED;
         }
-        boolean synced = "synced".equals(mapping.get("sync_state"));
-        if (synced && hash.equals(mapping.get("content_hash"))) {
-            return InboundPlan.skip("unchanged");
-        }
-        if (!authoritative && synced && updatedAt != null && updatedAt.equals(applied)) {
-            // updated_at has whole seconds: two edits within one second tie, and which is newer is unknown. Ask
-            // Nylas for the event as it is now, and apply that.
-            return new InboundPlan(InboundPlan.Action.REFETCH, recordId, hash, updatedAt, "refetched", null);
-        }
-        return new InboundPlan(InboundPlan.Action.UPDATE, recordId, hash, updatedAt, "updated",
-                record(recordId, event));
+        return new Assessment(situation, hash, updatedAt, same, newer);
     }
 
     public InboundPlan planDelete(Map<String, Object> event, Map<String, Object> mapping) {

@@ -63,10 +63,10 @@ public class LocalEventStore {
      * Creates or replaces a record from the calendar side (route {@code local-upsert}); {@code record} is
      * Nylas-shaped (id, grant_id, calendar_id, title, ...). A record with an application change still on its way to
      * the calendar is left as it is (that change is newer and will be pushed), and a deleted record is never
-     * written again (its mapping is a tombstone or a pending delete).
+     * written again (its mapping is a tombstone or a pending delete). Returns whether the record was written.
      */
-    public void upsert(@Body Map<String, Object> record) {
-        tx.executeWithoutResult(t -> {
+    public boolean upsert(@Body Map<String, Object> record) {
+        return Boolean.TRUE.equals(tx.execute(t -> {
             // the mapping row is locked until this write commits, so a delete (which tombstones the row first)
             // either sees this record and deletes it, or this write sees the tombstone and writes nothing
             List<Boolean> writable = jdbc.queryForList("""
@@ -75,8 +75,10 @@ public class LocalEventStore {
                       FROM event_sync_map WHERE internal_id = ? FOR SHARE""", Boolean.class, record.get("id"));
             if (writable.isEmpty() || writable.get(0)) {
                 write(record, "");
+                return true;
             }
-        });
+            return false;
+        }));
     }
 
     /** Creates or replaces a record as the application wrote it ({@code PUT /api/v1/events/{id}}). */

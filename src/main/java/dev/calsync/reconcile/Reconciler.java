@@ -14,7 +14,6 @@ import java.util.Objects;
 import com.fasterxml.jackson.core.type.TypeReference;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.calsync.config.CalsyncProperties;
-import dev.calsync.inbound.EventCanonicalizer;
 import dev.calsync.inbound.InboundPlanner;
 import dev.calsync.nylas.NylasRequests;
 import org.apache.camel.Exchange;
@@ -39,21 +38,21 @@ public class Reconciler {
 
     private final JdbcTemplate jdbc;
     private final dev.calsync.mapping.SyncMappings mappings;
+    private final InboundPlanner planner;
     private final ObjectMapper json;
     private final NylasRequests nylas;
-    private final EventCanonicalizer canonicalizer;
     private final ReconcileRuns runs;
     private final CalsyncProperties.Reconcile config;
     private final Clock clock;
 
-    public Reconciler(JdbcTemplate jdbc, dev.calsync.mapping.SyncMappings mappings, ObjectMapper json,
-                      NylasRequests nylas, EventCanonicalizer canonicalizer, ReconcileRuns runs,
+    public Reconciler(JdbcTemplate jdbc, dev.calsync.mapping.SyncMappings mappings, InboundPlanner planner,
+                      ObjectMapper json, NylasRequests nylas, ReconcileRuns runs,
                       CalsyncProperties properties, Clock clock) {
         this.jdbc = jdbc;
         this.mappings = mappings;
+        this.planner = planner;
         this.json = json;
         this.nylas = nylas;
-        this.canonicalizer = canonicalizer;
         this.runs = runs;
         this.config = properties.reconcile();
         this.clock = clock;
@@ -140,72 +139,70 @@ public class Reconciler {
             r.eventsSeen++;
             r.seen.add(eventId);
             String hint = InboundPlanner.recordHint(event);
-            Map<String, Object> mapping = byEvent.get(eventId);
-            if (mapping == null && hint != null && byRecord.get(hint) != null
-                    && (byRecord.get(hint).get("nylas_event_id") == null
-                    || eventId.equals(byRecord.get(hint).get("nylas_event_id")))) {
-                mapping = byRecord.get(hint);
+            Map<String, Object> hinted = hint == null ? null : byRecord.get(hint);
+            Map<String, Object> linked = byEvent.get(eventId);
+            if (InboundPlanner.isDuplicate(hinted, linked, event)) {
+                // a create that landed after the one adopted: deleted, as live sync does
+                r.deleted++;
+                r.plan("delete-duplicate", hint, eventId);
+                repairs.add(repair("delete-duplicate", event, hint));
+                continue;
             }
-            if (mapping == null) {
-                boolean relink = hint != null && localIds.contains(hint);
-                if (relink) {
-                    r.relinked++;
-                } else {
-                    r.created++;
+            Map<String, Object> mapping = InboundPlanner.choose(hinted == null ? null : List.of(hinted),
+                    linked == null ? null : List.of(linked), r.grantId, eventId);
+            InboundPlanner.Assessment a = planner.assess(event, mapping);
+            String recordId = mapping == null ? null : (String) mapping.get("internal_id");
+            switch (a.situation()) {
+                case NEW -> {
+                    boolean relink = hint != null && localIds.contains(hint);
+                    if (relink) {
+                        r.relinked++;
+                    } else {
+                        r.created++;
+                    }
+                    r.plan(relink ? "relink" : "create", hint, eventId);
+                    repairs.add(repair("apply", event, hint));
                 }
-                r.plan(relink ? "relink" : "create", hint, eventId);
-                repairs.add(repair("apply", event, hint));
-                continue;
-            }
-            String recordId = (String) mapping.get("internal_id");
-            if ("deleted".equals(mapping.get("sync_state"))) {
-                if ("deleted".equals(mapping.get("desired")) && "app".equals(mapping.get("source"))) {
-                    r.deleted++; // the application deleted it and the calendar still has it
-                    r.plan("delete", recordId, eventId);
-                    repairs.add(repair("push", event, recordId));
-                } else {
-                    r.unchanged++; // nothing deleted comes back
+                case TOMBSTONED -> {
+                    if ("app".equals(mapping.get("source"))) {
+                        r.deleted++; // the application deleted it and the calendar still has it
+                        r.plan("delete", recordId, eventId);
+                        repairs.add(repair("push", event, recordId));
+                    } else {
+                        r.unchanged++; // nothing deleted comes back
+                    }
                 }
-                continue;
-            }
-            String remoteHash = canonicalizer.hash(event);
-            if (remoteHash.equals(mapping.get("content_hash"))) {
-                r.unchanged++;
-                continue;
-            }
-            boolean localPending = "app".equals(mapping.get("source"))
-                    && ("pending".equals(mapping.get("sync_state")) || "failed".equals(mapping.get("sync_state")));
-            Long remoteUpdated = InboundPlanner.number(event.get("updated_at"));
-            Long applied = InboundPlanner.number(mapping.get("remote_updated_at"));
-            boolean remoteChanged = remoteUpdated == null || applied == null || remoteUpdated > applied;
-            if (localPending && !remoteChanged) {
-                // only the application side changed: its change goes out (again)
-                r.updated++;
-                r.plan("push", recordId, eventId);
-                repairs.add(repair("push", event, recordId));
-                continue;
-            }
-            if (!localPending) {
-                if (remoteUpdated != null && applied != null && remoteUpdated < applied) {
-                    r.unchanged++; // an older version than the one applied: nothing to do
-                    continue;
+                case APP_CHANGE_PENDING, APP_CHANGE_FAILED -> {
+                    if (a.sameContent()) {
+                        r.unchanged++; // the calendar already shows the application's change
+                    } else if (!a.remoteNewer()) {
+                        // only the application side changed: its change goes out (again)
+                        r.updated++;
+                        r.plan("push", recordId, eventId);
+                        repairs.add(repair("push", event, recordId));
+                    } else {
+                        // both sides changed since the last sync: the conflict policy decides
+                        r.conflicts++;
+                        String winner = winner(r.conflictPolicy,
+                                InboundPlanner.number(mapping.get("local_updated_at")), a.updatedAt());
+                        r.updated++;
+                        r.plan("app".equals(winner) ? "push" : "update", recordId, eventId);
+                        Map<String, Object> repair = repair("app".equals(winner) ? "push" : "yield", event, recordId);
+                        repair.put("conflict", Map.of("policy", r.conflictPolicy, "winner", winner,
+                                "local_updated_at", Objects.requireNonNullElse(mapping.get("local_updated_at"), 0L),
+                                "remote_updated_at", a.updatedAt() == null ? 0L : a.updatedAt()));
+                        repairs.add(repair);
+                    }
                 }
-                r.updated++;
-                r.plan("update", recordId, eventId);
-                repairs.add(repair("apply", event, recordId));
-                continue;
+                case STALE, UNCHANGED -> r.unchanged++;
+                // the listing is the calendar as it is now: a same-second difference is settled by applying it
+                case TIE, CHANGED -> {
+                    r.updated++;
+                    r.plan("update", recordId, eventId);
+                    repairs.add(repair("apply", event, recordId));
+                }
+                default -> throw new IllegalStateException("unhandled situation " + a.situation());
             }
-            // both sides changed since the last sync
-            r.conflicts++;
-            String winner = winner(r.conflictPolicy, InboundPlanner.number(mapping.get("local_updated_at")),
-                    remoteUpdated);
-            r.updated++;
-            r.plan("app".equals(winner) ? "push" : "update", recordId, eventId);
-            Map<String, Object> repair = repair("app".equals(winner) ? "push" : "yield", event, recordId);
-            repair.put("conflict", Map.of("policy", r.conflictPolicy, "winner", winner,
-                    "local_updated_at", Objects.requireNonNullElse(mapping.get("local_updated_at"), 0L),
-                    "remote_updated_at", remoteUpdated == null ? 0L : remoteUpdated));
-            repairs.add(repair);
         }
         return r.dryRun ? List.of() : repairs;
     }
@@ -302,6 +299,8 @@ public class Reconciler {
                     InboundPlanner.number(conflict.get("local_updated_at")),
                     InboundPlanner.number(conflict.get("remote_updated_at")));
         }
+        // the listing is the calendar as it is now: a same-second tie needs no GET to settle
+        m.setHeader(InboundPlanner.AUTHORITATIVE, true);
         m.setBody(new LinkedHashMap<>(event));
     }
 
@@ -369,8 +368,8 @@ public class Reconciler {
                         SELECT internal_id FROM event_sync_map WHERE grant_id = ? AND nylas_event_id = ANY(?)
                         UNION
                         SELECT internal_id FROM event_sync_map WHERE internal_id = ANY(?) AND grant_id = ?)
-                    SELECT m.internal_id, m.nylas_event_id, m.content_hash, m.source, m.sync_state, m.desired,
-                           m.remote_updated_at, extract(epoch FROM e.updated_at)::bigint AS local_updated_at
+                    SELECT m.internal_id, m.nylas_event_id, m.grant_id, m.content_hash, m.source, m.sync_state,
+                           m.desired, m.remote_updated_at, m.create_attempts, extract(epoch FROM e.updated_at)::bigint AS local_updated_at
                       FROM found f JOIN event_sync_map m ON m.internal_id = f.internal_id
                       LEFT JOIN app_event e ON e.id = m.internal_id""");
             ps.setString(1, grantId);
@@ -380,10 +379,12 @@ public class Reconciler {
             return ps;
         }, (rs, i) -> {
             Map<String, Object> row = new HashMap<>();
-            for (String c : List.of("internal_id", "nylas_event_id", "content_hash", "source", "sync_state", "desired")) {
+            for (String c : List.of("internal_id", "nylas_event_id", "grant_id", "content_hash", "source", "sync_state",
+                    "desired")) {
                 row.put(c, rs.getString(c));
             }
             row.put("remote_updated_at", rs.getObject("remote_updated_at"));
+            row.put("create_attempts", rs.getObject("create_attempts"));
             row.put("local_updated_at", rs.getObject("local_updated_at"));
             return row;
         });

@@ -3,6 +3,7 @@ package dev.calsync.crash;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.sql.ResultSet;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Collections;
@@ -14,6 +15,7 @@ import java.util.Map;
 import java.util.Random;
 import java.util.Set;
 import java.util.TreeMap;
+import java.util.concurrent.Callable;
 import java.util.stream.Collectors;
 import java.util.stream.Stream;
 
@@ -79,9 +81,9 @@ class CrashSuite {
         try (PostgresServer postgres = PostgresServer.create();
              NylasSimulator nylas = new NylasSimulator(NYLAS_API_KEY);
              ServiceProcess service = new ServiceProcess(jar(), OUTPUT, EmbeddedServers.freePort(),
-                     serviceProperties(postgres, nylas), secrets())) {
+                     serviceProperties(postgres, nylas), secrets());
+             WebhookLoad load = new WebhookLoad(service, WEBHOOK_SECRET, CLIENTS, IN_FLIGHT, SEED, DUPLICATE_SHARE)) {
             JdbcTemplate db = new JdbcTemplate(new DriverManagerDataSource(postgres.jdbcUrl(), PostgresServer.USER, ""));
-            WebhookLoad load = new WebhookLoad(service, WEBHOOK_SECRET, CLIENTS, IN_FLIGHT, SEED, DUPLICATE_SHARE);
             long started = System.nanoTime();
             service.start();
             load.start();
@@ -102,7 +104,7 @@ class CrashSuite {
             long allAcknowledged = System.nanoTime();
             boolean drained = awaitQuietly(() -> unfinished(db) == 0);
             long allProcessed = System.nanoTime();
-            load.stop();
+            load.close();
 
             Check check = check(db, load);
             report(postgres, load, check, Map.of(
@@ -166,7 +168,7 @@ class CrashSuite {
         }
     }
 
-    private static boolean awaitQuietly(java.util.concurrent.Callable<Boolean> condition) {
+    private static boolean awaitQuietly(Callable<Boolean> condition) {
         try {
             await().atMost(DRAIN).pollInterval(Duration.ofMillis(250)).until(condition);
             return true;
@@ -244,7 +246,7 @@ class CrashSuite {
     private static Check check(JdbcTemplate db, WebhookLoad load) {
         Map<String, String> inbox = new HashMap<>();
         db.query("SELECT notification_id, status FROM webhook_inbox",
-                (java.sql.ResultSet r) -> { inbox.put(r.getString(1), r.getString(2)); });
+                (ResultSet r) -> { inbox.put(r.getString(1), r.getString(2)); });
         Set<String> acknowledged = Set.copyOf(load.acknowledged());
         Set<String> lost = new HashSet<>(acknowledged);
         lost.removeAll(inbox.keySet());
@@ -258,7 +260,7 @@ class CrashSuite {
                         "SELECT grant_id, nylas_event_id, internal_id, sync_state FROM event_sync_map").stream()
                 .collect(Collectors.groupingBy(m -> m.get("grant_id") + "/" + m.get("nylas_event_id")));
         Map<String, String> records = new HashMap<>();
-        db.query("SELECT id, title FROM app_event", (java.sql.ResultSet r) -> { records.put(r.getString(1), r.getString(2)); });
+        db.query("SELECT id, title FROM app_event", (ResultSet r) -> { records.put(r.getString(1), r.getString(2)); });
 
         Set<String> missing = new HashSet<>();
         Set<String> duplicated = new HashSet<>();
@@ -301,7 +303,7 @@ class CrashSuite {
         db.query("""
                 SELECT grant_id || '/' || object_id, count(*) FROM webhook_inbox
                  WHERE outcome IN ('created', 'relinked') GROUP BY 1 HAVING count(*) > 1""",
-                (java.sql.ResultSet r) -> { createdTwice.put(r.getString(1), r.getInt(2)); });
+                (ResultSet r) -> { createdTwice.put(r.getString(1), r.getInt(2)); });
         Map<String, Integer> statuses = countBy(db, "status");
         Map<String, Integer> outcomes = countBy(db, "coalesce(outcome, '-')");
         Integer again = db.queryForObject("SELECT count(*) FROM webhook_inbox WHERE attempts > 1", Integer.class);
@@ -312,7 +314,7 @@ class CrashSuite {
     private static Map<String, Integer> countBy(JdbcTemplate db, String column) {
         Map<String, Integer> counts = new TreeMap<>();
         db.query("SELECT " + column + ", count(*) FROM webhook_inbox GROUP BY 1",
-                (java.sql.ResultSet r) -> { counts.put(r.getString(1), r.getInt(2)); });
+                (ResultSet r) -> { counts.put(r.getString(1), r.getInt(2)); });
         return counts;
     }
 
@@ -327,12 +329,12 @@ class CrashSuite {
                         + " %d Redis restarts (empty)%n", faults.getOrDefault(Fault.KILL_SERVICE, 0),
                 faults.getOrDefault(Fault.STOP_POSTGRES, 0), faults.getOrDefault(Fault.RESTART_REDIS, 0)));
         silences.forEach((fault, times) -> out.append(String.format(
-                "  no acknowledgement for, after %-13s avg %.1f s, max %.1f s%n",
+                "  silence after   %-13s longest time without an acknowledgement: avg %.1f s, max %.1f s%n",
                 fault, times.stream().mapToDouble(Double::doubleValue).average().orElse(0),
                 times.stream().mapToDouble(Double::doubleValue).max().orElse(0))));
         out.append(String.format("  notifications   %d sent (%d events), %d acknowledged, %d needed a retry%n",
                 load.sent().size(), check.events(), load.acknowledged().size(), load.notificationsRetried()));
-        out.append(String.format("  deliveries      %d (%d retries after no answer or a refusal, %d duplicates of"
+        out.append(String.format("  deliveries      %d (%d retries after no answer or a refusal, %d of already"
                 + " acknowledged ones)%n", load.deliveries(), load.retries(), load.duplicates()));
         out.append(String.format("  answers         %s%n", load.answers()));
         out.append(String.format("  start-up 404/405 %d%n", load.startUpNotFound()));

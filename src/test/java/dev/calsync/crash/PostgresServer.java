@@ -2,16 +2,21 @@ package dev.calsync.crash;
 
 import java.io.IOException;
 import java.io.UncheckedIOException;
+import java.nio.file.FileSystems;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.nio.file.StandardOpenOption;
+import java.sql.DriverManager;
+import java.sql.SQLException;
 import java.util.ArrayList;
+import java.util.Comparator;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
 import java.util.stream.Stream;
 
 import dev.calsync.support.EmbeddedServers;
+import org.springframework.util.FileSystemUtils;
 
 /**
  * A real PostgreSQL server of the crash suite's own, on loopback, driven with {@code pg_ctl} the way an operator
@@ -40,7 +45,7 @@ final class PostgresServer implements AutoCloseable {
     private final Path data;
     private final Path log;
     private final int port;
-    private final Thread stopOnExit = new Thread(this::stopQuietly, "stop-crash-postgres");
+    private final Thread stopOnExit = new Thread(this::stopIfRunning, "stop-crash-postgres");
 
     private PostgresServer(Path bin, List<String> runAs, Path home, int port) {
         this.bin = bin;
@@ -62,7 +67,7 @@ final class PostgresServer implements AutoCloseable {
             Files.setOwner(home, home.getFileSystem().getUserPrincipalLookupService().lookupPrincipalByName(owner));
         }
         PostgresServer server = new PostgresServer(bin, runAs, home, EmbeddedServers.freePort());
-        server.pg("initdb", "-D", server.data.toString(), "-U", USER, "-A", "trust", "-E", "UTF8", "--no-locale");
+        server.run("initdb", "-D", server.data.toString(), "-U", USER, "-A", "trust", "-E", "UTF8", "--no-locale");
         Files.writeString(server.data.resolve("postgresql.conf"), String.join("\n",
                 "", "# the crash suite: loopback only, TCP only",
                 "listen_addresses = '127.0.0.1'",
@@ -74,10 +79,10 @@ final class PostgresServer implements AutoCloseable {
                 StandardOpenOption.APPEND);
         Runtime.getRuntime().addShutdownHook(server.stopOnExit);
         server.start();
-        try (var c = java.sql.DriverManager.getConnection(server.jdbcUrl("postgres"), USER, "");
+        try (var c = DriverManager.getConnection(server.jdbcUrl("postgres"), USER, "");
              var st = c.createStatement()) {
             st.execute("CREATE DATABASE " + DATABASE);
-        } catch (java.sql.SQLException e) {
+        } catch (SQLException e) {
             throw new IllegalStateException(e);
         }
         return server;
@@ -92,51 +97,40 @@ final class PostgresServer implements AutoCloseable {
     }
 
     String version() {
-        return bin + " (" + pgOutput("postgres", "--version").trim() + ")";
+        return bin + " (" + run("postgres", "--version").trim() + ")";
     }
 
     void start() {
-        pg("pg_ctl", "start", "-D", data.toString(), "-l", log.toString(), "-w", "-t", "120");
+        run("pg_ctl", "start", "-D", data.toString(), "-l", log.toString(), "-w", "-t", "120");
     }
 
-    /** {@code pg_ctl stop -m immediate}: every server process quits at once, as after a power cut of the server. */
+    /**
+     * {@code pg_ctl stop -m immediate}: every server process quits at once, without a shutdown checkpoint; the next
+     * start runs crash recovery from the write-ahead log.
+     */
     void stopImmediately() {
-        pg("pg_ctl", "stop", "-D", data.toString(), "-m", "immediate", "-w");
+        run("pg_ctl", "stop", "-D", data.toString(), "-m", "immediate", "-w");
     }
 
-    /** Stops the server and deletes its files, keeping its log as {@code logCopy}. */
-    void close(Path logCopy) throws IOException {
-        stopQuietly();
-        Runtime.getRuntime().removeShutdownHook(stopOnExit);
-        Files.createDirectories(logCopy.getParent());
-        Files.copy(log, logCopy, StandardCopyOption.REPLACE_EXISTING);
-        try (Stream<Path> files = Files.walk(home)) {
-            files.sorted(java.util.Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
-        }
-    }
-
+    /** Stops the server and deletes its files, keeping its log in {@code target/crash/postgres.log}. */
     @Override
     public void close() throws IOException {
-        close(Path.of("target", "crash", "postgres.log"));
+        stopIfRunning();
+        Runtime.getRuntime().removeShutdownHook(stopOnExit);
+        Path copy = Path.of("target", "crash", "postgres.log");
+        Files.createDirectories(copy.getParent());
+        Files.copy(log, copy, StandardCopyOption.REPLACE_EXISTING);
+        FileSystemUtils.deleteRecursively(home);
     }
 
-    private void stopQuietly() {
-        try {
-            pg("pg_ctl", "stop", "-D", data.toString(), "-m", "fast", "-w");
-        } catch (RuntimeException alreadyStopped) {
-            // nothing to stop
+    private void stopIfRunning() {
+        if (Files.exists(data.resolve("postmaster.pid"))) {
+            run("pg_ctl", "stop", "-D", data.toString(), "-m", "fast", "-w");
         }
     }
 
-    private void pg(String program, String... args) {
-        String output = pgOutput(program, args);
-        if (output.startsWith("exit ")) {
-            throw new IllegalStateException(program + " failed: " + output);
-        }
-    }
-
-    /** Runs a PostgreSQL program; its output, or "exit N: output" when it failed. */
-    private String pgOutput(String program, String... args) {
+    /** Runs a PostgreSQL program (as the server's user) and returns its output; fails when it fails. */
+    private String run(String program, String... args) {
         List<String> command = new ArrayList<>(runAs);
         command.add(bin.resolve(program).toString());
         command.addAll(List.of(args));
@@ -148,10 +142,13 @@ final class PostgresServer implements AutoCloseable {
                         .redirectOutput(out.toFile()).start();
                 if (!process.waitFor(180, TimeUnit.SECONDS)) {
                     process.destroyForcibly();
-                    return "exit timeout: " + String.join(" ", command);
+                    throw new IllegalStateException(program + " did not finish: " + String.join(" ", command));
                 }
-                String text = Files.readString(out);
-                return process.exitValue() == 0 ? text : "exit " + process.exitValue() + ": " + text;
+                String output = Files.readString(out);
+                if (process.exitValue() != 0) {
+                    throw new IllegalStateException(program + " failed (" + process.exitValue() + "): " + output);
+                }
+                return output;
             } finally {
                 Files.deleteIfExists(out);
             }
@@ -177,14 +174,14 @@ final class PostgresServer implements AutoCloseable {
                 Path.of(System.getProperty("java.io.tmpdir"), "embedded-pg").toString()));
         try (Stream<Path> dirs = Files.list(extracted)) {
             return dirs.map(d -> d.resolve("bin")).filter(b -> Files.isExecutable(b.resolve("pg_ctl")))
-                    .max(java.util.Comparator.comparing(b -> b.toFile().lastModified()))
+                    .max(Comparator.comparing(b -> b.toFile().lastModified()))
                     .orElseThrow(() -> new IllegalStateException("no PostgreSQL binaries in " + extracted));
         }
     }
 
     private static boolean userExists(String name) {
         try {
-            java.nio.file.FileSystems.getDefault().getUserPrincipalLookupService().lookupPrincipalByName(name);
+            FileSystems.getDefault().getUserPrincipalLookupService().lookupPrincipalByName(name);
             return true;
         } catch (IOException e) {
             return false;

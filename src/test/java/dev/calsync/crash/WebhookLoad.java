@@ -13,12 +13,14 @@ import java.util.Collection;
 import java.util.Deque;
 import java.util.List;
 import java.util.Map;
+import java.util.NavigableSet;
 import java.util.Random;
 import java.util.Set;
 import java.util.SortedMap;
 import java.util.TreeMap;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ConcurrentLinkedQueue;
+import java.util.concurrent.ConcurrentSkipListSet;
 import java.util.concurrent.DelayQueue;
 import java.util.concurrent.Delayed;
 import java.util.concurrent.ExecutorService;
@@ -41,7 +43,7 @@ import static dev.calsync.support.Notifications.event;
  * deleted, each step one notification. Every event id is new, so what the service must end up with is known: one
  * mapping per event, and one record with the last title, or a tombstone and no record if the event was deleted.
  */
-final class WebhookLoad {
+final class WebhookLoad implements AutoCloseable {
 
     /** One notification, delivered as often as needed with exactly this id and body. */
     record Notification(String id, String type, String body) {
@@ -74,7 +76,7 @@ final class WebhookLoad {
     private final LongAdder retries = new LongAdder();
     private final LongAdder duplicates = new LongAdder();
     private final LongAdder acknowledgements = new LongAdder();
-    private final java.util.NavigableSet<Long> acknowledgedAt = new java.util.concurrent.ConcurrentSkipListSet<>();
+    private final NavigableSet<Long> acknowledgedAt = new ConcurrentSkipListSet<>();
     private final LongAdder startUpNotFound = new LongAdder();
     private volatile boolean telling = true;
     private volatile boolean running = true;
@@ -105,7 +107,9 @@ final class WebhookLoad {
         telling = false;
     }
 
-    void stop() throws InterruptedException {
+    /** Stops every client. */
+    @Override
+    public void close() throws InterruptedException {
         running = false;
         threads.shutdown();
         if (!threads.awaitTermination(30, TimeUnit.SECONDS)) {
@@ -198,9 +202,11 @@ final class WebhookLoad {
                 return;
             }
             if ((status == 404 || status == 405) && service.startingUp(generation)) {
-                // counted on their own: an instance that has not acknowledged anything yet is still starting
+                // counted on their own (an instance that has not acknowledged anything yet is still starting) and
+                // refused like any other: Nylas does not retry them, so the notification would be lost
                 answer = status + " (start-up)";
                 startUpNotFound.increment();
+                unexpected.add(status + " during start-up for " + n.id() + " from instance " + generation);
             } else if (status != 400 && status != 401 && status != 503) {
                 unexpected.add(status + " for " + n.id() + " from instance " + generation + ": "
                         + response.body().substring(0, Math.min(200, response.body().length())));
@@ -289,7 +295,7 @@ final class WebhookLoad {
         return copy;
     }
 
-    /** Answers the promise does not allow: anything but 200, 400, 401, 503 or no answer (start-up 404s aside). */
+    /** Answers the promise does not allow: anything but 200, 400, 401, 503 or no answer (start-up included). */
     List<String> unexpectedAnswers() {
         return List.copyOf(unexpected);
     }

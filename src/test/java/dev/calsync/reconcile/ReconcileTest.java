@@ -128,6 +128,50 @@ class ReconcileTest extends IntegrationTest {
     }
 
     @Test
+    void secondEventOfOneRecordIsDeletedByReconciliationAsByLiveSync() throws Exception {
+        putRecord("rec-twice", "Twice");
+        putRecord("rec-keep", "Keeper");
+        awaitSettled();
+        // two creates were sent for it, and the second event's webhook never came
+        jdbc.update("UPDATE event_sync_map SET create_attempts = 2 WHERE internal_id = 'rec-twice'");
+        String linked = jdbc.queryForObject("SELECT nylas_event_id FROM event_sync_map WHERE internal_id = 'rec-twice'",
+                String.class);
+        Map<String, Object> duplicate = new LinkedHashMap<>(NYLAS.event(GRANT, linked));
+        duplicate.put("id", "evt-late-create");
+        NYLAS.putEvent(duplicate);
+
+        JsonNode dry = reconcile(true);
+        assertThat(dry.path("planned").toString()).contains("delete-duplicate").contains("evt-late-create");
+        JsonNode run = reconcile(false);
+
+        assertThat(run.path("status").asText()).isEqualTo("succeeded");
+        awaitSettled();
+        assertThat(count("SELECT count(*) FROM app_event")).isEqualTo(2);
+        assertThat(NYLAS.liveEvents(GRANT, "primary")).extracting(e -> e.get("id")).doesNotContain("evt-late-create");
+        assertBothSidesEqual();
+    }
+
+    @Test
+    void sameSecondDifferenceIsSettledByTheListingWithoutAnotherCall() throws Exception {
+        putRecord("rec-tie", "Before");
+        awaitSettled();
+        String eventId = jdbc.queryForObject("SELECT nylas_event_id FROM event_sync_map", String.class);
+        Map<String, Object> edited = new LinkedHashMap<>(NYLAS.event(GRANT, eventId));
+        edited.put("title", "Within the same second");
+        NYLAS.putEvent(edited); // same updated_at, no webhook
+        int getsBefore = (int) NYLAS.requests().stream().filter(r -> r.startsWith("GET /v3/grants/" + GRANT
+                + "/events/")).count();
+
+        JsonNode run = reconcile(false);
+
+        assertThat(run.path("updated").asInt()).isEqualTo(1);
+        awaitSettled();
+        assertThat(jdbc.queryForObject("SELECT title FROM app_event", String.class)).isEqualTo("Within the same second");
+        assertThat(NYLAS.requests().stream().filter(r -> r.startsWith("GET /v3/grants/" + GRANT + "/events/"))
+                .count()).isEqualTo(getsBefore);
+    }
+
+    @Test
     void emptyListingTripsTheMassDeleteGuardAndDeletesNothing() throws Exception {
         putRecord("rec-a", "Keep me");
         putRecord("rec-b", "Keep me too");

@@ -23,7 +23,10 @@ import static dev.calsync.support.Notifications.newId;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
-/** routes/variants/local-http-callback.camel.yaml in place of the built-in store: the app gets HTTP calls. */
+/**
+ * routes/variants/local-http-callback.camel.yaml in place of the built-in store: the app gets HTTP calls, and the
+ * store's guards hold for them too.
+ */
 class LocalHttpCallbackVariantTest {
 
     record Call(String method, String path, String idempotencyKey, String body, List<String> headerNames) {
@@ -76,6 +79,14 @@ class LocalHttpCallbackVariantTest {
             assertThat(delete.idempotencyKey()).isEqualTo(deleted + ":delete");
             assertThat(service.jdbc().queryForObject("SELECT sync_state FROM event_sync_map", String.class))
                     .isEqualTo("deleted");
+            assertThat(service.jdbc().queryForObject("SELECT count(*) FROM app_event", Integer.class)).isZero();
+
+            // a write planned before the delete and arriving after it reaches neither store nor application
+            Map<String, Object> late = new java.util.LinkedHashMap<>(event("grant-1", "evt-1", "Written late", 200));
+            late.put("id", recordId);
+            service.bean(org.apache.camel.ProducerTemplate.class).sendBodyAndHeader("direct:local-upsert", late,
+                    "CalsyncRecordId", recordId);
+            assertThat(calls).hasSize(2);
             assertThat(service.jdbc().queryForObject("SELECT count(*) FROM app_event", Integer.class)).isZero();
         } finally {
             app.stop(0);
