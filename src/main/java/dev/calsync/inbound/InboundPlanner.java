@@ -92,6 +92,12 @@ public class InboundPlanner {
                 byEvent == null || byEvent.isEmpty() ? null : byEvent.get(0), event);
     }
 
+    /** Picks the mapping row from the two lookups and plans a delete. */
+    public void delete(Exchange exchange) {
+        Map<String, Object> event = event(exchange);
+        apply(exchange, planDelete(hintChecked(exchange, event), chosen(exchange, event)));
+    }
+
     /** {@link #isDuplicate(Exchange, Map)} on the two mapping rows found (either may be null). */
     public static boolean isDuplicate(Map<String, Object> byRecord, Map<String, Object> byEvent,
                                       Map<String, Object> event) {
