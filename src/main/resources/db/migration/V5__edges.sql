@@ -13,7 +13,10 @@ ALTER TABLE event_sync_map
     ADD CONSTRAINT event_sync_map_tombstone_not_live CHECK (sync_state <> 'deleted' OR desired = 'deleted'),
     ADD CONSTRAINT event_sync_map_counts CHECK (attempts >= 0 AND create_attempts >= 0 AND version >= 0),
     -- when the last create was sent: none is looked up or repeated until Nylas' own time-out has passed after it
-    ADD COLUMN create_attempted_at TIMESTAMPTZ;
+    ADD COLUMN create_attempted_at TIMESTAMPTZ,
+    -- the union of the time windows (Unix s) of every create sent: a lookup by metadata.key1 covers all of them
+    ADD COLUMN created_window_start BIGINT,
+    ADD COLUMN created_window_end BIGINT;
 
 -- webhook_inbox: each claim gets a token; a worker records an outcome only while it still holds its claim.
 ALTER TABLE webhook_inbox

@@ -23,7 +23,9 @@ public class GrantStates {
     public static final String ACTIVE = "active";
 
     /*
-     * A state changes only when the notification is not older than the one that set the current state. The
+     * A state changes only when the notification is newer than the one that set the current state; within the same
+     * second the order is unknown and the grant stays (or becomes) active, since a wrongly paused grant stops its
+     * sync for good while a wrongly active one only meets errors until Nylas reports it again. The
      * conditional ON CONFLICT update makes the comparison and the write one atomic statement.
      */
     private static final String SET_STATE = """
@@ -31,7 +33,8 @@ public class GrantStates {
             ON CONFLICT (grant_id) DO UPDATE SET state = excluded.state, reason = excluded.reason,
                    notified_at = excluded.notified_at, updated_at = now()
              WHERE grant_sync_state.notified_at IS NULL OR excluded.notified_at IS NULL
-                OR excluded.notified_at >= grant_sync_state.notified_at""";
+                OR excluded.notified_at > grant_sync_state.notified_at
+                OR (excluded.notified_at = grant_sync_state.notified_at AND excluded.state = 'active')""";
 
     private final JdbcTemplate jdbc;
 

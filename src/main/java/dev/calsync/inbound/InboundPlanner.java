@@ -76,7 +76,25 @@ public class InboundPlanner {
             exchange.setProperty(OUTCOME, "duplicate-deleted");
             return;
         }
-        apply(exchange, planUpsert(hintChecked(exchange, event), chosen(exchange, event), authoritative));
+        Map<String, Object> mapping = chosen(exchange, event);
+        if (needsDeletingAgain(event, mapping)) {
+            exchange.getMessage().setHeader(ACTION, "delete-again");
+            exchange.getMessage().setHeader(RECORD_ID, mapping.get("internal_id"));
+            exchange.setProperty(OUTCOME, "deleted-again");
+            return;
+        }
+        apply(exchange, planUpsert(hintChecked(exchange, event), mapping, authoritative));
+    }
+
+    /**
+     * An event carrying a record the application deleted, which the delete never removed: its row is an
+     * application tombstone that never learned this event (a create that landed after the delete looked for it).
+     * It is deleted on the calendar again; nothing is written locally.
+     */
+    public static boolean needsDeletingAgain(Map<String, Object> event, Map<String, Object> mapping) {
+        return mapping != null && "deleted".equals(mapping.get("sync_state")) && "app".equals(mapping.get("source"))
+                && Objects.equals(mapping.get("internal_id"), recordHint(event))
+                && !Objects.equals(mapping.get("nylas_event_id"), string(event.get("id")));
     }
 
     /**

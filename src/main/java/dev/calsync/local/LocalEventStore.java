@@ -31,12 +31,14 @@ public class LocalEventStore {
 
     private final JdbcTemplate jdbc;
     private final org.springframework.transaction.support.TransactionTemplate tx;
+    private final dev.calsync.mapping.SyncMappings mappings;
     private final ObjectMapper json;
     private final RowMapper<Map<String, Object>> rows;
 
     public LocalEventStore(JdbcTemplate jdbc, org.springframework.transaction.support.TransactionTemplate tx,
-                           ObjectMapper json) {
+                           ObjectMapper json, dev.calsync.mapping.SyncMappings mappings) {
         this.jdbc = jdbc;
+        this.mappings = mappings;
         this.tx = tx;
         this.json = json;
         this.rows = (rs, i) -> {
@@ -69,11 +71,8 @@ public class LocalEventStore {
         return Boolean.TRUE.equals(tx.execute(t -> {
             // the mapping row is locked until this write commits, so a delete (which tombstones the row first)
             // either sees this record and deletes it, or this write sees the tombstone and writes nothing
-            List<Boolean> writable = jdbc.queryForList("""
-                    SELECT sync_state <> 'deleted' AND desired = 'live'
-                           AND NOT (source = 'app' AND sync_state IN ('pending', 'failed'))
-                      FROM event_sync_map WHERE internal_id = ? FOR SHARE""", Boolean.class, record.get("id"));
-            if (writable.isEmpty() || writable.get(0)) {
+            Boolean writable = mappings.lockIfWritableByCalendar((String) record.get("id"));
+            if (writable == null || writable) {
                 write(record, "");
                 return true;
             }

@@ -76,6 +76,17 @@ public class SyncMappings {
     }
 
     /**
+     * Locks the row ({@code FOR SHARE}, until the caller's transaction ends) and tells whether an inbound write may
+     * change the record; null when there is no row. A delete, which tombstones the row first, then waits for the
+     * write, or the write sees the tombstone.
+     */
+    public Boolean lockIfWritableByCalendar(String recordId) {
+        List<Boolean> writable = jdbc.queryForList("SELECT " + WRITABLE_BY_CALENDAR
+                + " FROM event_sync_map WHERE internal_id = ? FOR SHARE", Boolean.class, recordId);
+        return writable.isEmpty() ? null : writable.get(0);
+    }
+
+    /**
      * tombstone: the event was deleted on the calendar (or never existed for us): the row becomes, or is created
      * as, a tombstone, so no later notification brings the event back. Final.
      */
@@ -85,8 +96,12 @@ public class SyncMappings {
                 INSERT INTO event_sync_map (internal_id, nylas_event_id, grant_id, calendar_id, source, sync_state,
                                             desired, deleted_at)
                 VALUES (?, ?, ?, ?, 'calendar', 'deleted', 'deleted', now())
-                ON CONFLICT (internal_id) DO UPDATE SET sync_state = 'deleted', desired = 'deleted', deleted_at = now(),
-                       source = 'calendar', lease_until = NULL,
+                ON CONFLICT (internal_id) DO UPDATE SET sync_state = 'deleted', desired = 'deleted',
+                       deleted_at = coalesce(event_sync_map.deleted_at, now()),
+                       -- the side that deleted it stays recorded: the echo of our own delete changes nothing
+                       source = CASE WHEN event_sync_map.sync_state = 'deleted' THEN event_sync_map.source
+                                     ELSE 'calendar' END,
+                       lease_until = NULL,
                        nylas_event_id = coalesce(event_sync_map.nylas_event_id, excluded.nylas_event_id),
                        updated_at = now()""", recordId, eventId, grantId, calendarId);
     }
@@ -102,6 +117,22 @@ public class SyncMappings {
                                             desired, version)
                 VALUES ('duplicate:' || gen_random_uuid(), ?, ?, ?, 'app', 'pending', 'deleted', 1)
                 ON CONFLICT (grant_id, nylas_event_id) DO NOTHING""", eventId, grantId, calendarId);
+    }
+
+    /**
+     * delete-again: the application deleted the record, yet the calendar shows an event carrying it (a create that
+     * landed after the delete's lookup, or a delete that did not stick). A tombstone that never learned its event,
+     * or learned this one, is reopened as a pending delete of it; any other event is queued as a duplicate.
+     * Returns 1 when something was queued.
+     */
+    public int deleteAgain(@Header(RECORD_ID) String recordId, @Header(EVENT_ID) String eventId,
+                           @Header(GRANT_ID) String grantId, @Header(CALENDAR_ID) String calendarId) {
+        int reopened = jdbc.update("""
+                UPDATE event_sync_map SET sync_state = 'pending', nylas_event_id = ?, version = version + 1,
+                       attempts = 0, last_error = NULL, lease_until = NULL, next_attempt_at = now(), updated_at = now()
+                 WHERE internal_id = ? AND sync_state = 'deleted' AND desired = 'deleted' AND source = 'app'
+                   AND (nylas_event_id IS NULL OR nylas_event_id = ?)""", eventId, recordId, eventId);
+        return reopened == 1 ? 1 : deleteDuplicate(grantId, calendarId, eventId);
     }
 
     // ------------------------------------------------------------------------------------- app -> calendar
@@ -176,13 +207,35 @@ public class SyncMappings {
                  WHERE internal_id = ? AND claim_token = ? AND create_attempted_at IS NOT NULL""", recordId, claim);
     }
 
-    /** count-create: a create is about to be sent; its number, or 0 when the record no longer wants one. */
-    public int countCreate(String recordId, String claim) {
+    /**
+     * count-create: a create is about to be sent, for an event within [windowStart, windowEnd) (Unix s; null when
+     * unknown); its number, or 0 when the record no longer wants one. The windows of every create sent are kept
+     * (their union), so a later lookup by {@code metadata.key1} covers each of them, whatever the record became.
+     */
+    public int countCreate(String recordId, String claim, Long windowStart, Long windowEnd) {
         List<Integer> n = jdbc.queryForList("""
-                UPDATE event_sync_map SET create_attempts = create_attempts + 1, create_attempted_at = now()
+                UPDATE event_sync_map SET create_attempts = create_attempts + 1, create_attempted_at = now(),
+                       created_window_start = least(created_window_start, CAST(? AS bigint)),
+                       created_window_end = greatest(created_window_end, CAST(? AS bigint))
                  WHERE internal_id = ? AND claim_token = ? AND sync_state = 'pending' AND desired = 'live'
-                RETURNING create_attempts""", Integer.class, recordId, claim);
+                RETURNING create_attempts""", Integer.class, windowStart, windowEnd, recordId, claim);
         return n.isEmpty() ? 0 : n.get(0);
+    }
+
+    /** How many creates were sent for a record so far. */
+    public int createsSent(String recordId) {
+        List<Integer> n = jdbc.queryForList("SELECT create_attempts FROM event_sync_map WHERE internal_id = ?",
+                Integer.class, recordId);
+        return n.isEmpty() ? 0 : n.get(0);
+    }
+
+    /** [start, end) (Unix s) covering every create sent for a record, or null when none carried a time. */
+    public long[] createdWindow(String recordId) {
+        List<long[]> w = jdbc.query("""
+                SELECT created_window_start, created_window_end FROM event_sync_map
+                 WHERE internal_id = ? AND created_window_start IS NOT NULL AND created_window_end IS NOT NULL""",
+                (rs, i) -> new long[] {rs.getLong(1), rs.getLong(2)}, recordId);
+        return w.isEmpty() ? null : w.get(0);
     }
 
     /** release: the claim is given back without recording anything. */
@@ -292,6 +345,7 @@ public class SyncMappings {
     public int recreate(String recordId) {
         return jdbc.update("""
                 UPDATE event_sync_map SET nylas_event_id = NULL, create_attempts = 0, create_attempted_at = NULL,
+                       created_window_start = NULL, created_window_end = NULL,
                        sync_state = 'pending', source = 'app', desired = 'live', attempts = 0, next_attempt_at = now(),
                        version = version + 1
                  WHERE internal_id = ? AND sync_state <> 'deleted'""", recordId);

@@ -7,8 +7,8 @@ import org.springframework.stereotype.Component;
 /**
  * Runs as the error handler's {@code onExceptionOccurred}, just before the next redelivery delay is chosen: when
  * Nylas sent a Retry-After, that delay replaces the exponential backoff (through {@code CamelRedeliveryDelay});
- * otherwise the policy's backoff applies. An answer from Nylas (even a 5xx) also tells that no create is still in
- * flight, which lifts the wait for a create to land.
+ * otherwise the policy's backoff applies. A 429 also tells that no create is in flight, which lifts the wait for a
+ * create to land.
  */
 @Component("honourRetryAfter")
 public class HonourRetryAfter implements Processor {
@@ -27,11 +27,12 @@ public class HonourRetryAfter implements Processor {
         Throwable error = exchange.getException() != null ? exchange.getException()
                 : exchange.getProperty(Exchange.EXCEPTION_CAUGHT, Throwable.class);
         for (Throwable t = error; t != null; t = t.getCause()) {
-            if (t instanceof NylasApiException) {
-                // Nylas answered: no create of this push is still in flight, so the next attempt need not wait
-                // for one to land (only a time-out or a lost answer leaves that open)
+            if (t instanceof NylasApiException answered && answered.getStatus() < 500) {
+                // Nylas refused the call (429) before working on it: no create of this push is in flight, so the
+                // next attempt need not wait for one to land. A 5xx (504 above all: Nylas gave up waiting for the
+                // provider, which may still create the event), a time-out or a lost answer leaves that open.
                 mappings.createAnswered(exchange.getMessage().getHeader("CalsyncRecordId", String.class),
-                        exchange.getMessage().getHeader("CalsyncClaim", String.class));
+                        exchange.getMessage().getHeader(dev.calsync.outbound.PushOutbox.CLAIM, String.class));
                 break;
             }
         }

@@ -20,9 +20,12 @@ public class NylasRequests {
     private final String apiKey;
     private final java.time.Duration windowPast;
     private final java.time.Duration windowFuture;
+    private final dev.calsync.mapping.SyncMappings mappings;
     private final com.fasterxml.jackson.databind.ObjectMapper json;
 
-    public NylasRequests(CalsyncProperties properties, com.fasterxml.jackson.databind.ObjectMapper json) {
+    public NylasRequests(CalsyncProperties properties, com.fasterxml.jackson.databind.ObjectMapper json,
+                         dev.calsync.mapping.SyncMappings mappings) {
+        this.mappings = mappings;
         this.apiKey = properties.nylas().apiKey();
         this.windowPast = properties.reconcile().windowPast();
         this.windowFuture = properties.reconcile().windowFuture();
@@ -186,21 +189,34 @@ public class NylasRequests {
     /**
      * {@code GET /v3/grants/{grant}/events?calendar_id=...&metadata_pair=key1:<record id>&start=&end=}: finds our
      * events. Whether Nylas applies its default window (now to a month ahead) to a metadata filter is not
-     * documented, so a window is always sent: the record's own time with a day either side, or, for a record whose
-     * content is gone (deleted), the reconciliation window.
+     * documented, so a window is always sent: the union of the windows of every create sent for the record (kept
+     * by the mapping) and of the record's own time, a day either side; when neither is known, the reconciliation
+     * window.
      */
     public void findByRecord(Exchange exchange) {
         Message m = exchange.getMessage();
-        long[] window = window(m.getBody() instanceof Map<?, ?> body ? body.get("when") : null);
+        String recordId = m.getHeader("CalsyncRecordId", String.class);
+        long[] window = union(window(m.getBody() instanceof Map<?, ?> body ? body.get("when") : null),
+                mappings.createdWindow(recordId));
+        if (window == null) {
+            long now = java.time.Instant.now().getEpochSecond();
+            window = new long[] {now - windowPast.toSeconds(), now + windowFuture.toSeconds()};
+        }
         prepare(exchange, "GET", "/v3/grants/" + encode(m.getHeader("CalsyncGrantId", String.class)) + "/events",
                 "calendar_id=" + encode(m.getHeader("CalsyncCalendarId", String.class)) + "&metadata_pair="
-                        + encode("key1:" + m.getHeader("CalsyncRecordId", String.class)) + "&limit=50"
-                        + "&start=" + window[0] + "&end=" + window[1]);
+                        + encode("key1:" + recordId) + "&limit=50" + "&start=" + window[0] + "&end=" + window[1]);
         m.setBody(null);
     }
 
-    /** [start, end) in Unix seconds around an event's {@code when}, or the reconciliation window when unknown. */
-    long[] window(Object when) {
+    private static long[] union(long[] a, long[] b) {
+        if (a == null || b == null) {
+            return a == null ? b : a;
+        }
+        return new long[] {Math.min(a[0], b[0]), Math.max(a[1], b[1])};
+    }
+
+    /** [start, end) in Unix seconds around an event's {@code when}, a day either side; null when unknown. */
+    public static long[] window(Object when) {
         long day = 86_400;
         if (when instanceof Map<?, ?> w) {
             Long from = seconds(w.get("start_time"), w.get("time"), w.get("start_date"), w.get("date"));
@@ -209,8 +225,7 @@ public class NylasRequests {
                 return new long[] {from - day, to + day};
             }
         }
-        long now = java.time.Instant.now().getEpochSecond();
-        return new long[] {now - windowPast.toSeconds(), now + windowFuture.toSeconds()};
+        return null;
     }
 
     private static Long seconds(Object... candidates) {

@@ -10,6 +10,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.calsync.config.CalsyncProperties;
 import dev.calsync.local.LocalEventStore;
 import dev.calsync.mapping.SyncMappings;
+import dev.calsync.nylas.NylasRequests;
 import org.apache.camel.Exchange;
 import org.apache.camel.Header;
 import org.apache.camel.Message;
@@ -18,9 +19,10 @@ import org.slf4j.LoggerFactory;
 import org.springframework.stereotype.Component;
 
 /**
- * The push side of the mapping table: claims pending application changes under a lease (one row per record, so
- * writes for a record never run concurrently or out of order), and records what the push did. A row whose worker
- * died is claimed again when its lease runs out: that is the recovery sweep after a crash.
+ * The push routes' side of the mapping table: claims pending application changes under a lease (one row per record,
+ * so writes for a record never run concurrently or out of order), and records what the push did, each through a
+ * named transition of {@link SyncMappings}, the table's one writer. A row whose worker died is claimed again when its
+ * lease runs out: that is the recovery sweep after a crash.
  */
 @Component("pushOutbox")
 public class PushOutbox {
@@ -28,7 +30,7 @@ public class PushOutbox {
     private static final Logger LOG = LoggerFactory.getLogger(PushOutbox.class);
 
     /** Header holding this worker's claim on the row. */
-    static final String CLAIM = "CalsyncClaim";
+    public static final String CLAIM = "CalsyncClaim";
 
     private final SyncMappings mappings;
     private final ObjectMapper json;
@@ -95,8 +97,16 @@ public class PushOutbox {
      * Counts a create that may reach Nylas; more than one means an earlier one may have succeeded unseen. Returns 0,
      * counting nothing, when the record was deleted meanwhile: then nothing is to be created.
      */
-    public int markCreateAttempt(@Header("CalsyncRecordId") String id, @Header(CLAIM) String claim) {
-        return mappings.countCreate(id, claim);
+    public int markCreateAttempt(@Header("CalsyncRecordId") String id, @Header(CLAIM) String claim,
+                                 Exchange exchange) {
+        Map<?, ?> request = exchange.getMessage().getBody(Map.class);
+        long[] window = request == null ? null : NylasRequests.window(request.get("when"));
+        return mappings.countCreate(id, claim, window == null ? null : window[0], window == null ? null : window[1]);
+    }
+
+    /** How many creates were sent for the record so far (by this push or an earlier one). */
+    public int createsSent(@Header("CalsyncRecordId") String id) {
+        return mappings.createsSent(id);
     }
 
     /** Gives the row back without recording anything (it no longer needs this push). */

@@ -167,13 +167,17 @@ public class Reconciler {
                     if ("app".equals(mapping.get("source"))) {
                         r.deleted++; // the application deleted it and the calendar still has it
                         r.plan("delete", recordId, eventId);
-                        repairs.add(repair("push", event, recordId));
+                        repairs.add(repair("delete-again", event, recordId));
                     } else {
                         r.unchanged++; // nothing deleted comes back
                     }
                 }
                 case APP_CHANGE_PENDING, APP_CHANGE_FAILED -> {
-                    if (a.sameContent()) {
+                    if ("deleted".equals(mapping.get("desired"))) {
+                        // the application deleted it: that delete is on its way (a failed one is retried below)
+                        r.deleted++;
+                        r.plan("delete", recordId, eventId);
+                    } else if (a.sameContent()) {
                         r.unchanged++; // the calendar already shows the application's change
                     } else if (!a.remoteNewer()) {
                         // only the application side changed: its change goes out (again)
@@ -195,7 +199,8 @@ public class Reconciler {
                     }
                 }
                 case STALE, UNCHANGED -> r.unchanged++;
-                // the listing is the calendar as it is now: a same-second difference is settled by applying it
+                // a same-second difference is settled by the live route, which asks Nylas (the page may be older
+                // than a same-second edit a webhook applied meanwhile)
                 case TIE, CHANGED -> {
                     r.updated++;
                     r.plan("update", recordId, eventId);
@@ -299,8 +304,6 @@ public class Reconciler {
                     InboundPlanner.number(conflict.get("local_updated_at")),
                     InboundPlanner.number(conflict.get("remote_updated_at")));
         }
-        // the listing is the calendar as it is now: a same-second tie needs no GET to settle
-        m.setHeader(InboundPlanner.AUTHORITATIVE, true);
         m.setBody(new LinkedHashMap<>(event));
     }
 

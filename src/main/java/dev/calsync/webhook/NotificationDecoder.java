@@ -92,6 +92,17 @@ public class NotificationDecoder {
         if (root == null || !root.isObject()) {
             throw new Rejection(400, "invalid_notification", "body must be a JSON object");
         }
+        // NUL and unpaired surrogates cannot be stored by PostgreSQL: stored (and synced) as U+FFFD instead, in
+        // every field, the ids and type included
+        String storable = null;
+        if (StorableText.needsCleaning(root)) {
+            root = StorableText.clean(root);
+            try {
+                storable = json.writeValueAsString(root);
+            } catch (JsonProcessingException e) {
+                throw new IllegalStateException(e);
+            }
+        }
         String id = text(root.get("id"));
         if (id == null) {
             throw new Rejection(400, "invalid_notification", "field id must be a non-empty string");
@@ -120,15 +131,6 @@ public class NotificationDecoder {
         if (notifiedAt.isAfter(now.plus(maxClockSkew))) {
             throw new Rejection(400, "notification_from_the_future",
                     "field time is more than " + maxClockSkew.toSeconds() + " s ahead of this service's clock");
-        }
-        // NUL and unpaired surrogates cannot be stored by PostgreSQL: stored (and synced) as U+FFFD instead
-        String storable = null;
-        if (StorableText.needsCleaning(root)) {
-            try {
-                storable = json.writeValueAsString(StorableText.clean(root));
-            } catch (JsonProcessingException e) {
-                throw new IllegalStateException(e);
-            }
         }
         String grantId = text(object.get("grant_id"));
         String objectId = text(object.get("id"));

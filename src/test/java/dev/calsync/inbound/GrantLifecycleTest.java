@@ -60,6 +60,18 @@ class GrantLifecycleTest extends IntegrationTest {
     }
 
     @Test
+    void expiryAndReauthenticationWithinOneSecondLeaveTheGrantActiveInEitherOrder() {
+        long t = Instant.now().getEpochSecond();
+        deliverAndWait("grant.updated", Map.of("grant_id", GRANT, "reauthentication_flag", true), t);
+        deliverAndWait("grant.expired", Map.of("grant_id", GRANT), t);
+        assertThat(state()).isEqualTo("active");
+
+        deliverAndWait("grant.expired", Map.of("grant_id", GRANT), t + 1);
+        deliverAndWait("grant.updated", Map.of("grant_id", GRANT, "reauthentication_flag", true), t + 1);
+        assertThat(state()).isEqualTo("active");
+    }
+
+    @Test
     void pausedGrantIsListedCountedAndResumedByAnAdmin() {
         deliverAndWait("grant.expired", Map.of("grant_id", GRANT), Instant.now().getEpochSecond());
         String held = newId();

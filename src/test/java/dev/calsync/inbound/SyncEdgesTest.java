@@ -97,6 +97,8 @@ class SyncEdgesTest extends IntegrationTest {
 
         assertThat(localRecordByEvent(GRANT, "evt-1")).containsEntry("title", "v3");
         assertThat(outcome(last)).isIn("updated", "unchanged");
+        // the tie of v2 with v1 was settled by asking Nylas, not by the order of arrival
+        assertThat(NYLAS.requests()).anyMatch(r -> r.startsWith("GET /v3/grants/" + GRANT + "/events/evt-1"));
     }
 
     @Test
@@ -133,6 +135,25 @@ class SyncEdgesTest extends IntegrationTest {
 
     private void awaitTombstone(String recordId) {
         await().atMost(Duration.ofSeconds(30)).until(() -> "deleted".equals(mapping(recordId).get("sync_state")));
+    }
+
+    @Test
+    void eventOfARecordTheAppDeletedThatLandedAfterTheDeleteIsDeletedAgain() {
+        put("rec-late", body("Landed late", "Europe/Berlin"));
+        awaitSynced("rec-late");
+        Map<String, Object> late = new LinkedHashMap<>(NYLAS.event(GRANT, (String) mapping("rec-late").get("nylas_event_id")));
+        delete("rec-late");
+        awaitTombstone("rec-late");
+        // what a create that landed after the delete's lookup leaves: a tombstone that never learned its event
+        jdbc.update("UPDATE event_sync_map SET nylas_event_id = NULL WHERE internal_id = 'rec-late'");
+        late.put("id", "evt-landed-late");
+        NYLAS.putEvent(late);
+
+        String id = deliverAndWait("event.created", late);
+
+        assertThat(outcome(id)).isEqualTo("deleted-again");
+        await().atMost(Duration.ofSeconds(30)).until(() -> NYLAS.liveEvents(GRANT, "primary").isEmpty());
+        assertThat(count("SELECT count(*) FROM app_event")).isZero();
     }
 
     @Test
@@ -269,6 +290,9 @@ class SyncEdgesTest extends IntegrationTest {
         awaitTombstone("rec-gone");
 
         assertThat(mapping("rec-gone")).containsEntry("desired", "deleted");
+        assertThat(count("SELECT count(*) FROM app_event WHERE id = 'rec-gone'")).isZero();
+        assertThat(apiGet("/actuator/prometheus", null).body())
+                .containsPattern("calsync_push_total\\{[^}]*outcome=\"gone\"[^}]*\\} [1-9]");
         assertThat(NYLAS.requests()).noneMatch(r -> r.startsWith("DELETE "));
         await().atMost(Duration.ofSeconds(10)).until(() -> count("SELECT count(*) FROM event_sync_map"
                 + " WHERE sync_state = 'pending'") == 0);

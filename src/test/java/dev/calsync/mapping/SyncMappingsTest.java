@@ -129,7 +129,7 @@ class SyncMappingsTest extends IntegrationTest {
         mappings.enqueueAppChange("rec-1", GRANT, "primary", "h1");
         String claim = claimOne();
         assertThat(mappings.deferWhileCreateMayLand("rec-1", claim)).isFalse(); // nothing sent yet
-        assertThat(mappings.countCreate("rec-1", claim)).isEqualTo(1);
+        assertThat(mappings.countCreate("rec-1", claim, null, null)).isEqualTo(1);
 
         assertThat(mappings.deferWhileCreateMayLand("rec-1", claim)).isTrue();
         assertThat(jdbc.queryForObject("SELECT next_attempt_at >= create_attempted_at + interval '3 seconds'"
@@ -165,5 +165,91 @@ class SyncMappingsTest extends IntegrationTest {
                 .isInstanceOf(DataIntegrityViolationException.class);
         assertThatThrownBy(() -> jdbc.update("UPDATE event_sync_map SET source = 'someone'"))
                 .isInstanceOf(DataIntegrityViolationException.class);
+    }
+
+    @Test
+    void createTombstonedWhileItRanQueuesTheDeleteOfTheEventItWrote() {
+        mappings.enqueueAppChange("rec-1", GRANT, "primary", "h1");
+        String claim = claimOne();
+        mappings.tombstone("rec-1", null, GRANT, "primary"); // the calendar's user deleted it meanwhile
+
+        assertThat(mappings.complete("rec-1", "evt-1", 1, 100L, null, claim)).isZero();
+        assertThat(mappings.undoCreate("rec-1", "evt-1", claim)).isEqualTo(1);
+
+        assertThat(row("rec-1")).containsEntry("sync_state", "pending").containsEntry("desired", "deleted")
+                .containsEntry("nylas_event_id", "evt-1");
+    }
+
+    @Test
+    void goneTombstonesOnlyForTheClaimHolder() {
+        mappings.enqueueAppChange("rec-1", GRANT, "primary", "h1");
+        String claim = claimOne();
+
+        assertThat(mappings.gone("rec-1", "another-claim")).isZero();
+        assertThat(mappings.gone("rec-1", claim)).isEqualTo(1);
+
+        assertThat(row("rec-1")).containsEntry("sync_state", "deleted").containsEntry("desired", "deleted");
+    }
+
+    @Test
+    void releaseAndAnAnswerEndTheClaimAndTheWaitForACreate() {
+        mappings.enqueueAppChange("rec-1", GRANT, "primary", "h1");
+        String claim = claimOne();
+        mappings.countCreate("rec-1", claim, 10L, 20L);
+
+        mappings.createAnswered("rec-1", claim);
+        mappings.release("rec-1", claim);
+
+        assertThat(row("rec-1")).containsEntry("create_attempted_at", null).containsEntry("lease_until", null)
+                .containsEntry("create_attempts", 1);
+        assertThat(mappings.createdWindow("rec-1")).containsExactly(10L, 20L);
+    }
+
+    @Test
+    void createdWindowCoversEveryCreateSent() {
+        mappings.enqueueAppChange("rec-1", GRANT, "primary", "h1");
+        String claim = claimOne();
+
+        mappings.countCreate("rec-1", claim, 100L, 200L);
+        mappings.countCreate("rec-1", claim, 50L, 150L);
+        mappings.countCreate("rec-1", claim, null, null);
+
+        assertThat(mappings.createdWindow("rec-1")).containsExactly(50L, 200L);
+        assertThat(mappings.createsSent("rec-1")).isEqualTo(3);
+    }
+
+    @Test
+    void failedPushIsRequeuedAndAMissingEventRecreated() {
+        mappings.enqueueAppChange("rec-1", GRANT, "primary", "h1");
+        mappings.fail("rec-1", 1, "refused", claimOne());
+
+        assertThat(mappings.requeueFailed("rec-1")).isTrue();
+        assertThat(mappings.requeueFailed("rec-1")).isFalse();
+        String claim = claimAfterDue();
+        mappings.link("rec-1", "evt-1", claim);
+        mappings.complete("rec-1", "evt-1", 1, 100L, null, claim);
+        assertThat(mappings.recreate("rec-1")).isEqualTo(1);
+
+        assertThat(row("rec-1")).containsEntry("sync_state", "pending").containsEntry("nylas_event_id", null)
+                .containsEntry("create_attempts", 0).containsEntry("version", 2L);
+    }
+
+    @Test
+    void eventOutlivingAnApplicationDeleteIsDeletedAgain() {
+        mappings.enqueueAppChange("rec-1", GRANT, "primary", "h1");
+        mappings.enqueueAppDelete("rec-1");
+        String claim = claimOne();
+        mappings.complete("rec-1", null, 2, null, null, claim);
+        assertThat(row("rec-1")).containsEntry("sync_state", "deleted");
+
+        assertThat(mappings.deleteAgain("rec-1", "evt-late", GRANT, "primary")).isEqualTo(1);
+        assertThat(row("rec-1")).containsEntry("sync_state", "pending").containsEntry("nylas_event_id", "evt-late");
+
+        // a calendar tombstone is not reopened: another event carrying the record is queued as a duplicate
+        mappings.tombstone("rec-2", "evt-2", GRANT, "primary");
+        assertThat(mappings.deleteAgain("rec-2", "evt-3", GRANT, "primary")).isEqualTo(1);
+        assertThat(row("rec-2")).containsEntry("sync_state", "deleted");
+        assertThat(count("SELECT count(*) FROM event_sync_map WHERE nylas_event_id = 'evt-3' AND desired = 'deleted'"))
+                .isEqualTo(1);
     }
 }

@@ -46,6 +46,8 @@ class PushRecoveryTest {
         p.put("calsync.push.max-redeliveries", "3");
         p.put("calsync.push.circuit-open-wait", "1s");
         p.put("calsync.nylas.response-timeout-millis", "1000");
+        // a create answered 5xx may still land: the next one waits this long (2 minutes by default)
+        p.put("calsync.push.create-settle-time", "2s");
         p.put("calsync.dedupe.redis-key-prefix", "calsync-push:notification");
         if (!pushing) {
             p.put("camel.main.auto-startup-exclude-pattern", "outbound-poll");

@@ -152,7 +152,7 @@ class ReconcileTest extends IntegrationTest {
     }
 
     @Test
-    void sameSecondDifferenceIsSettledByTheListingWithoutAnotherCall() throws Exception {
+    void sameSecondDifferenceIsSettledByAskingNylas() throws Exception {
         putRecord("rec-tie", "Before");
         awaitSettled();
         String eventId = jdbc.queryForObject("SELECT nylas_event_id FROM event_sync_map", String.class);
@@ -168,7 +168,28 @@ class ReconcileTest extends IntegrationTest {
         awaitSettled();
         assertThat(jdbc.queryForObject("SELECT title FROM app_event", String.class)).isEqualTo("Within the same second");
         assertThat(NYLAS.requests().stream().filter(r -> r.startsWith("GET /v3/grants/" + GRANT + "/events/"))
-                .count()).isEqualTo(getsBefore);
+                .count()).isGreaterThan(getsBefore);
+    }
+
+    @Test
+    void eventThatOutlivedTheApplicationsDeleteIsDeletedAgain() throws Exception {
+        putRecord("rec-gone", "Deleted in the app");
+        putRecord("rec-keep", "Keeper");
+        awaitSettled();
+        String eventId = jdbc.queryForObject("SELECT nylas_event_id FROM event_sync_map WHERE internal_id = 'rec-gone'",
+                String.class);
+        Map<String, Object> event = new LinkedHashMap<>(NYLAS.event(GRANT, eventId));
+        send(HttpRequest.newBuilder(url("/api/v1/events/rec-gone")).header("Authorization", "Bearer " + API_TOKEN)
+                .DELETE().build());
+        awaitSettled();
+        NYLAS.putEvent(event); // the calendar shows it again (a delete that did not stick), with no webhook
+
+        JsonNode run = reconcile(false);
+
+        assertThat(run.path("deleted").asInt()).isEqualTo(1);
+        awaitSettled();
+        assertThat(NYLAS.liveEvents(GRANT, "primary")).extracting(e -> e.get("id")).doesNotContain(eventId);
+        assertThat(count("SELECT count(*) FROM app_event")).isEqualTo(1);
     }
 
     @Test

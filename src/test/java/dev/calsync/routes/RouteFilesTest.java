@@ -76,7 +76,7 @@ class RouteFilesTest extends IntegrationTest {
                 "notification-poll", "process-notification", "notification-ignore", "inbox-purge",
                 "inbound-event-upsert", "inbound-event-delete", "inbound-event-refetch", "nylas-get-event",
                 "mapping-find-by-record", "mapping-find-by-event", "mapping-insert-pending", "mapping-mark-synced", "mapping-tombstone",
-                "mapping-delete-duplicate", "admin-grants-list", "admin-grant-resume",
+                "mapping-delete-duplicate", "mapping-delete-again", "admin-grants-list", "admin-grant-resume",
                 "grant-pause", "grant-update", "local-upsert", "local-delete",
                 "app-event-get", "app-events-list", "admin-notifications-list", "admin-notification-replay",
                 "app-event-put", "app-event-delete", "admin-push-replay", "json-response",

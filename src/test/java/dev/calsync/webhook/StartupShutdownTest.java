@@ -84,6 +84,17 @@ class StartupShutdownTest {
             webhookLoad.join();
             apiLoad.join();
         }
+        // every notification acknowledged while the service stopped was stored too
+        List<String> ids = List.copyOf(acknowledged);
+        try (java.sql.Connection c = java.sql.DriverManager.getConnection(db, "postgres", "postgres");
+             java.sql.PreparedStatement st = c.prepareStatement(
+                     "SELECT count(*) FROM webhook_inbox WHERE notification_id = ANY (?)")) {
+            st.setArray(1, c.createArrayOf("text", ids.toArray()));
+            try (java.sql.ResultSet rs = st.executeQuery()) {
+                rs.next();
+                assertThat(rs.getInt(1)).isEqualTo(ids.size());
+            }
+        }
 
         assertThat(webhookStatuses.keySet()).as("webhook statuses during start-up and shutdown: %s", webhookStatuses)
                 .isSubsetOf(RETRIED_OR_DONE);

@@ -274,6 +274,17 @@ class WebhookEndpointTest extends IntegrationTest {
     }
 
     @Test
+    void idsWithTextPostgresqlCannotStoreAreStoredWithReplacementCharacters() {
+        String body = createdNotification("ntf-odd").replace("\"ntf-odd\"", "\"ntf-\\u0000-odd\"")
+                .replace("\"evt-1\"", "\"evt-\\ud800\"");
+
+        HttpResponse<String> response = deliver(body);
+
+        assertThat(response.statusCode()).isEqualTo(200);
+        assertThat(notificationRow("ntf-\uFFFD-odd")).containsEntry("object_id", "evt-\uFFFD");
+    }
+
+    @Test
     void validNonAsciiTextIsStoredVerbatim() {
         String id = Notifications.newId();
         String title = "Réunion 🎉 اجتماع שלום \uD83D\uDE00";
