@@ -37,9 +37,11 @@ public class GrantStates {
                 OR (excluded.notified_at = grant_sync_state.notified_at AND excluded.state = 'active')""";
 
     private final JdbcTemplate jdbc;
+    private final dev.calsync.inbox.NotificationInbox inbox;
 
-    public GrantStates(JdbcTemplate jdbc, MeterRegistry registry) {
+    public GrantStates(JdbcTemplate jdbc, MeterRegistry registry, dev.calsync.inbox.NotificationInbox inbox) {
         this.jdbc = jdbc;
+        this.inbox = inbox;
         Gauge.builder("calsync.paused.grants", this, GrantStates::pausedCount)
                 .description("Grants whose sync is paused (expired or deleted) until re-authenticated or resumed")
                 .register(registry);
@@ -57,7 +59,11 @@ public class GrantStates {
     /** Resumes a grant after a re-authentication (route {@code grant-update}): {@code resumed} or {@code stale}. */
     public String resume(@Header("CalsyncGrantId") String grantId, @Header("CalsyncNotificationType") String type,
                          @Header("CalsyncNotifiedAt") Timestamp notifiedAt) {
-        return jdbc.update(SET_STATE, grantId, ACTIVE, type, notifiedAt) == 1 ? "resumed" : "stale";
+        if (jdbc.update(SET_STATE, grantId, ACTIVE, type, notifiedAt) != 1) {
+            return "stale";
+        }
+        inbox.releaseHeld(grantId); // its notifications held while it was paused are due at once
+        return "resumed";
     }
 
     /**
@@ -65,10 +71,14 @@ public class GrantStates {
      * false when the grant is not paused.
      */
     public boolean resumeByAdmin(String grantId) {
-        return jdbc.update("""
+        boolean resumed = jdbc.update("""
                 UPDATE grant_sync_state SET state = 'active', reason = 'admin', notified_at = greatest(notified_at, now()),
                        updated_at = now()
                  WHERE grant_id = ? AND state = 'paused'""", grantId) == 1;
+        if (resumed) {
+            inbox.releaseHeld(grantId);
+        }
+        return resumed;
     }
 
     /** Grants in one state, most recently changed first. */

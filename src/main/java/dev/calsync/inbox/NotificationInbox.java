@@ -3,6 +3,7 @@ package dev.calsync.inbox;
 import java.sql.Timestamp;
 import java.time.Clock;
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ThreadLocalRandom;
@@ -13,9 +14,9 @@ import org.apache.camel.ExchangeProperty;
 import org.apache.camel.Header;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
+import org.springframework.dao.DuplicateKeyException;
 import org.springframework.jdbc.core.JdbcTemplate;
 import org.springframework.stereotype.Component;
-import org.springframework.transaction.support.TransactionTemplate;
 
 /**
  * The durable queue between the acknowledgement and the processing of a notification: claiming due rows under a
@@ -32,30 +33,54 @@ public class NotificationInbox {
 
     private static final Logger LOG = LoggerFactory.getLogger(NotificationInbox.class);
 
-    /** Serialises claims across threads and instances, so two notifications of one event are never both taken. */
-    private static final long CLAIM_LOCK = 0x6361_6c73_796e_63L;
+    /*
+     * Rows whose processing lease ran out (a worker that died or hung) keep their event's slot: they are taken
+     * again first, by the lease index, a batch at a time.
+     */
+    private static final String RECLAIM_SQL = """
+            UPDATE webhook_inbox i
+               SET attempts = i.attempts + 1, lease_until = now() + make_interval(secs => ?),
+                   claim_token = gen_random_uuid()::text
+              FROM (SELECT notification_id FROM webhook_inbox
+                     WHERE status = 'processing' AND lease_until <= now()
+                     ORDER BY lease_until LIMIT ? FOR UPDATE SKIP LOCKED) expired
+             WHERE i.notification_id = expired.notification_id
+            RETURNING i.notification_id, i.type, i.grant_id, i.notified_at, i.payload::text AS payload, i.attempts,
+                      i.claim_token
+            """;
 
     /*
-     * Due rows: new ones, retries whose backoff has passed, and rows whose processing lease ran out (a crashed
-     * worker). Per event key only the oldest due row is taken, and none while another row of that key is being
-     * processed. Event notifications of a paused grant wait in place until the grant is resumed.
+     * New and retried rows, oldest first, read by the due index a few batches at a time: the cost is the batch's,
+     * not the backlog's, and rows another instance is claiming are skipped, not waited for. Per event key at most
+     * one row is processing: one per key within the batch (DISTINCT ON), none whose key has a processing row (an
+     * index probe), and concurrent claimers never pick one key at once (a transaction-scoped advisory lock on the
+     * key); the unique index webhook_inbox_one_per_key is the last word. Event rows of a paused grant are held (due
+     * again in a minute, at once when the grant is resumed) instead of being read on every claim.
      */
     private static final String CLAIM_SQL = """
-            WITH busy AS (
-                SELECT event_key FROM webhook_inbox
-                 WHERE status = 'processing' AND lease_until > now() AND event_key IS NOT NULL
+            WITH candidates AS (
+                SELECT notification_id, event_key, grant_id, type, next_attempt_at FROM webhook_inbox
+                 WHERE status = 'received' AND next_attempt_at <= now()
+                 ORDER BY next_attempt_at LIMIT ? FOR UPDATE SKIP LOCKED
             ), paused AS (
-                SELECT grant_id FROM grant_sync_state WHERE state = 'paused'
-            ), due AS (
-                SELECT DISTINCT ON (coalesce(event_key, notification_id)) notification_id, received_at
-                  FROM webhook_inbox
-                 WHERE next_attempt_at <= now()
-                   AND (status = 'received' OR (status = 'processing' AND lease_until <= now()))
-                   AND (event_key IS NULL OR event_key NOT IN (SELECT event_key FROM busy))
-                   AND NOT (type LIKE 'event.%' AND grant_id IS NOT NULL AND grant_id IN (SELECT grant_id FROM paused))
-                 ORDER BY coalesce(event_key, notification_id), received_at
+                SELECT c.notification_id FROM candidates c
+                  JOIN grant_sync_state g ON g.grant_id = c.grant_id AND g.state = 'paused'
+                 WHERE c.type LIKE 'event.%'
+            ), held AS (
+                UPDATE webhook_inbox w SET next_attempt_at = now() + interval '1 minute'
+                  FROM paused p WHERE w.notification_id = p.notification_id
+                RETURNING w.notification_id
+            ), eligible AS (
+                SELECT DISTINCT ON (coalesce(c.event_key, c.notification_id)) c.notification_id, c.next_attempt_at
+                  FROM candidates c
+                 WHERE c.notification_id NOT IN (SELECT notification_id FROM paused)
+                   AND (c.event_key IS NULL
+                        OR (NOT EXISTS (SELECT 1 FROM webhook_inbox b
+                                         WHERE b.event_key = c.event_key AND b.status = 'processing')
+                            AND pg_try_advisory_xact_lock(hashtextextended(c.event_key, 0))))
+                 ORDER BY coalesce(c.event_key, c.notification_id), c.next_attempt_at
             ), batch AS (
-                SELECT notification_id FROM due ORDER BY received_at LIMIT ?
+                SELECT notification_id FROM eligible ORDER BY next_attempt_at LIMIT ?
             )
             UPDATE webhook_inbox i
                SET status = 'processing', attempts = i.attempts + 1,
@@ -66,14 +91,15 @@ public class NotificationInbox {
                       i.claim_token
             """;
 
+    /** Candidate rows read per free slot of a batch, so rows of one busy event do not starve the others. */
+    private static final int CANDIDATES_PER_SLOT = 4;
+
     private final JdbcTemplate jdbc;
-    private final TransactionTemplate tx;
     private final CalsyncProperties.Inbound config;
     private final Clock clock;
 
-    public NotificationInbox(JdbcTemplate jdbc, TransactionTemplate tx, CalsyncProperties properties, Clock clock) {
+    public NotificationInbox(JdbcTemplate jdbc, CalsyncProperties properties, Clock clock) {
         this.jdbc = jdbc;
-        this.tx = tx;
         this.config = properties.inbound();
         this.clock = clock;
     }
@@ -83,13 +109,29 @@ public class NotificationInbox {
      * the scheduler wait, and a full one polls again at once.
      */
     public List<Map<String, Object>> claim(Exchange exchange) {
-        List<Map<String, Object>> rows = tx.execute(status -> {
-            jdbc.queryForList("SELECT pg_advisory_xact_lock(?)", CLAIM_LOCK);
-            buryPoison();
-            return jdbc.queryForList(CLAIM_SQL, config.batchSize(), config.lease().toSeconds());
-        });
-        exchange.setProperty(Exchange.SCHEDULER_POLLED_MESSAGES, rows != null && !rows.isEmpty());
+        buryPoison();
+        List<Map<String, Object>> rows = new ArrayList<>(jdbc.queryForList(RECLAIM_SQL, config.lease().toSeconds(),
+                config.batchSize()));
+        int room = config.batchSize() - rows.size();
+        if (room > 0) {
+            try {
+                rows.addAll(jdbc.queryForList(CLAIM_SQL, room * CANDIDATES_PER_SLOT, room,
+                        config.lease().toSeconds()));
+            } catch (DuplicateKeyException e) {
+                // another instance took a row of the same event between this claim's snapshot and its write: the
+                // unique index refused the second one; the rows stay due for the next poll
+                LOG.debug("Claim met a concurrent claim of the same event; trying again at the next poll");
+            }
+        }
+        exchange.setProperty(Exchange.SCHEDULER_POLLED_MESSAGES, !rows.isEmpty());
         return rows;
+    }
+
+    /** Gives back the rows of a grant that were held while it was paused: they are due at once. */
+    public int releaseHeld(String grantId) {
+        return jdbc.update("""
+                UPDATE webhook_inbox SET next_attempt_at = now()
+                 WHERE grant_id = ? AND status = 'received' AND next_attempt_at > now()""", grantId);
     }
 
     /**

@@ -145,6 +145,81 @@ class CrashRecoveryTest {
         }
     }
 
+    @Test
+    void concurrentClaimsNeverHoldTwoNotificationsOfOneEvent() throws Exception {
+        String db = EmbeddedServers.newDatabase("crash_concurrent_claims");
+        try (RunningService service = RunningService.start(db, POLLER_OFF)) {
+            int events = 6;
+            int perEvent = 10;
+            for (int i = 0; i < events * perEvent; i++) {
+                service.deliver(envelope(newId(), "event.updated",
+                        event("grant-1", "evt-" + (i % events), "v" + i, 100 + i)));
+            }
+            NotificationInbox inbox = service.bean(NotificationInbox.class);
+            java.util.Set<String> busy = java.util.concurrent.ConcurrentHashMap.newKeySet();
+            java.util.concurrent.atomic.AtomicInteger done = new java.util.concurrent.atomic.AtomicInteger();
+            java.util.concurrent.atomic.AtomicInteger overlaps = new java.util.concurrent.atomic.AtomicInteger();
+            Runnable worker = () -> {
+                while (done.get() < events * perEvent) {
+                    for (Map<String, Object> row : claim(service, inbox)) {
+                        String key = String.valueOf(row.get("notification_id"));
+                        String eventKey = service.jdbc().queryForObject(
+                                "SELECT event_key FROM webhook_inbox WHERE notification_id = ?", String.class, key);
+                        if (!busy.add(eventKey)) {
+                            overlaps.incrementAndGet(); // another worker holds a notification of this event
+                        }
+                        pretendToWork();
+                        busy.remove(eventKey);
+                        inbox.complete(key, (String) row.get("claim_token"), "done");
+                        done.incrementAndGet();
+                    }
+                }
+            };
+            List<java.util.concurrent.CompletableFuture<Void>> workers = new java.util.ArrayList<>();
+            for (int w = 0; w < 4; w++) {
+                workers.add(java.util.concurrent.CompletableFuture.runAsync(worker));
+            }
+            java.util.concurrent.CompletableFuture.allOf(workers.toArray(java.util.concurrent.CompletableFuture[]::new))
+                    .get(60, java.util.concurrent.TimeUnit.SECONDS);
+
+            assertThat(overlaps.get()).isZero();
+            assertThat(service.jdbc().queryForObject("SELECT count(*) FROM webhook_inbox WHERE status = 'processed'",
+                    Integer.class)).isEqualTo(events * perEvent);
+        }
+    }
+
+    @Test
+    void notificationsOfAPausedGrantAreHeldNotReadOnEveryClaimAndDueWhenItResumes() {
+        String db = EmbeddedServers.newDatabase("crash_held");
+        try (RunningService service = RunningService.start(db, POLLER_OFF)) {
+            service.jdbc().update("INSERT INTO grant_sync_state (grant_id, state, reason) VALUES ('grant-p', 'paused', 'grant.expired')");
+            for (int i = 0; i < 5; i++) {
+                service.deliver(envelope(newId(), "event.created", event("grant-p", "evt-" + i, "Held", 100)));
+            }
+            String other = newId();
+            service.deliver(envelope(other, "event.created", event("grant-1", "evt-x", "Free", 100)));
+            NotificationInbox inbox = service.bean(NotificationInbox.class);
+
+            assertThat(claim(service, inbox)).extracting(r -> r.get("notification_id")).containsExactly(other);
+            assertThat(service.jdbc().queryForObject("SELECT count(*) FROM webhook_inbox WHERE grant_id = 'grant-p'"
+                    + " AND next_attempt_at > now()", Integer.class)).isEqualTo(5);
+            assertThat(claim(service, inbox)).isEmpty();
+
+            service.bean(dev.calsync.grants.GrantStates.class).resumeByAdmin("grant-p");
+
+            assertThat(claim(service, inbox)).hasSize(5);
+        }
+    }
+
+    /** The time a worker holds its notification: the window in which a second claim of its event would show. */
+    private static void pretendToWork() {
+        try {
+            Thread.sleep(3);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+    }
+
     private static List<Map<String, Object>> claim(RunningService service, NotificationInbox inbox) {
         Exchange exchange = new DefaultExchange(service.bean(CamelContext.class));
         return inbox.claim(exchange);
