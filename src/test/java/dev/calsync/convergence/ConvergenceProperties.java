@@ -154,8 +154,10 @@ class ConvergenceProperties {
         database = EmbeddedServers.newDatabase("convergence");
         port = EmbeddedServers.freePort();
         service = RunningService.start(database, settings());
-        // Nylas retries over 10-20 minutes; a few seconds apart is enough to outlast a restart here
-        nylas.webhookRetryDelay(Duration.ofSeconds(4), 3);
+        // Nylas retries over 10-20 minutes: here 4 s apart for up to a minute, enough to outlast a restart even on a
+        // machine busy with other builds (a restart there was seen to take over 10 s, and 3 attempts lost the
+        // delivery made just before it, a loss real Nylas would not cause)
+        nylas.webhookRetryDelay(Duration.ofSeconds(4), 15);
         nylas.deliverWebhooksTo(IntegrationTest.SECRET, "http://127.0.0.1:" + port + "/webhooks/nylas");
     }
 
