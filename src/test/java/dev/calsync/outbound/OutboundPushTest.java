@@ -35,13 +35,7 @@ class OutboundPushTest extends IntegrationTest {
     }
 
     HttpResponse<String> put(String id, Object body) {
-        try {
-            return send(HttpRequest.newBuilder(url("/api/v1/events/" + id))
-                    .header("Authorization", "Bearer " + API_TOKEN).header("Content-Type", "application/json")
-                    .PUT(HttpRequest.BodyPublishers.ofString(json.writeValueAsString(body))).build());
-        } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
-            throw new IllegalStateException(e);
-        }
+        return apiPut("/api/v1/events/" + id, body);
     }
 
     HttpResponse<String> delete(String id) {

@@ -43,6 +43,7 @@ public abstract class IntegrationTest {
 
     /** One simulator per JVM, shared by every test of the shared service. */
     protected static final NylasSimulator NYLAS = SharedSimulator.INSTANCE;
+    private static final com.fasterxml.jackson.databind.ObjectMapper JSON = new com.fasterxml.jackson.databind.ObjectMapper();
     protected static final HttpClient HTTP = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
 
     @LocalServerPort
@@ -123,6 +124,17 @@ public abstract class IntegrationTest {
             throw new java.io.UncheckedIOException(e);
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
+            throw new IllegalStateException(e);
+        }
+    }
+
+    /** PUTs a body as JSON with the application token. */
+    protected HttpResponse<String> apiPut(String path, Object body) {
+        try {
+            return send(HttpRequest.newBuilder(url(path))
+                    .header("Authorization", "Bearer " + API_TOKEN).header("Content-Type", "application/json")
+                    .PUT(HttpRequest.BodyPublishers.ofString(JSON.writeValueAsString(body))).build());
+        } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
             throw new IllegalStateException(e);
         }
     }
