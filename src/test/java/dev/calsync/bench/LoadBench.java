@@ -72,6 +72,7 @@ class LoadBench {
 
     private final Table table = new Table();
     private final HttpClient probe = LoadDriver.client();
+    private boolean pgbenchReady;
 
     @Test
     void printsTheFigures() throws Exception {
@@ -141,6 +142,9 @@ class LoadBench {
 
             sampler.close();
             sampler.report(table);
+            if (JFR) {
+                dumpFlightRecording(calsync.pid()); // the process is killed at the end: no dump on exit
+            }
             table.print(String.format("Load benchmark, %s; %d cores shared by the load generator, both services,"
                             + " PostgreSQL and Redis (load average before the run %s, after it %s); %s; %s;"
                             + " service JVM %s; run %.0f s", Instant.now(), Runtime.getRuntime().availableProcessors(),
@@ -267,7 +271,8 @@ class LoadBench {
     private void pgbench(PostgresServer postgres, int connections) throws Exception {
         String database = "pgbench";
         Path script = OUTPUT.resolve("pgbench-insert.sql");
-        if (!Files.exists(script)) {
+        if (!pgbenchReady) {
+            pgbenchReady = true;
             postgres.createDatabase(database);
             new JdbcTemplate(new DriverManagerDataSource(postgres.jdbcUrl(database), PostgresServer.USER, ""))
                     .execute("CREATE TABLE inbox (id text PRIMARY KEY, received_at timestamptz NOT NULL DEFAULT now(),"
@@ -332,6 +337,15 @@ class LoadBench {
     private static Path recipeDir() {
         return Path.of(System.getProperty("load.recipe-dir", Path.of("..", "shared", "bench", "recipe-handler")
                 .toString())).toAbsolutePath().normalize();
+    }
+
+    private static void dumpFlightRecording(long pid) throws Exception {
+        Path jcmd = Path.of(System.getProperty("java.home"), "bin", "jcmd");
+        Process p = new ProcessBuilder(jcmd.toString(), String.valueOf(pid), "JFR.dump",
+                "filename=" + OUTPUT.resolve("calsync.jfr")).redirectErrorStream(true)
+                .redirectOutput(OUTPUT.resolve("jfr-dump.log").toFile()).start();
+        p.waitFor(60, TimeUnit.SECONDS);
+        log("JFR profile of the service: %s", OUTPUT.resolve("calsync.jfr"));
     }
 
     /** The machine's 1-, 5- and 15-minute load averages: other work on the same cores shows here. */
