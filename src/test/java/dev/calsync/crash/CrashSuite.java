@@ -17,11 +17,12 @@ import java.util.Set;
 import java.util.TreeMap;
 import java.util.concurrent.Callable;
 import java.util.stream.Collectors;
-import java.util.stream.Stream;
 
 import dev.calsync.crash.WebhookLoad.Story;
 import dev.calsync.simulator.NylasSimulator;
 import dev.calsync.support.EmbeddedServers;
+import dev.calsync.support.PostgresServer;
+import dev.calsync.support.ServiceProcess;
 import org.assertj.core.api.SoftAssertions;
 import org.awaitility.core.ConditionTimeoutException;
 import org.junit.jupiter.api.Tag;
@@ -186,15 +187,7 @@ class CrashSuite {
     // ------------------------------------------------------------------------------------------- the service
 
     private static Path jar() throws IOException {
-        String given = System.getProperty("crash.jar");
-        if (given != null && !given.isBlank()) {
-            return Path.of(given).toAbsolutePath();
-        }
-        try (Stream<Path> files = Files.list(Path.of("target"))) {
-            return files.filter(p -> p.getFileName().toString().matches("calsync-.*\\.jar")).findFirst()
-                    .orElseThrow(() -> new IllegalStateException("no target/calsync-*.jar: run ./mvnw verify -Pcrash"))
-                    .toAbsolutePath();
-        }
+        return ServiceProcess.packagedJar("crash.jar");
     }
 
     private static Map<String, String> serviceProperties(PostgresServer postgres, NylasSimulator nylas) {

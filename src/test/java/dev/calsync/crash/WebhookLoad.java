@@ -28,6 +28,7 @@ import java.util.concurrent.Executors;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.LongAdder;
 
+import dev.calsync.support.ServiceProcess;
 import dev.calsync.support.Signing;
 
 import static dev.calsync.support.Notifications.deletedEvent;

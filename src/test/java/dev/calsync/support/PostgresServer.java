@@ -1,4 +1,4 @@
-package dev.calsync.crash;
+package dev.calsync.support;
 
 import java.io.IOException;
 import java.io.UncheckedIOException;
@@ -15,11 +15,10 @@ import java.util.List;
 import java.util.concurrent.TimeUnit;
 import java.util.stream.Stream;
 
-import dev.calsync.support.EmbeddedServers;
 import org.springframework.util.FileSystemUtils;
 
 /**
- * A real PostgreSQL server of the crash suite's own, on loopback, driven with {@code pg_ctl} the way an operator
+ * A real PostgreSQL server of a suite's own (the crash suite, the load benchmark), on loopback, driven with {@code pg_ctl} the way an operator
  * would: {@link #stopImmediately()} is {@code pg_ctl stop -m immediate} (no shutdown checkpoint; the next start runs
  * crash recovery) and {@link #start()} brings it back on the same port and data directory. Its settings are
  * PostgreSQL's defaults, as in production ({@code fsync} and {@code synchronous_commit} on).
@@ -31,11 +30,11 @@ import org.springframework.util.FileSystemUtils;
  * none (through {@code runuser}). {@code -Dcrash.postgres.conf=synchronous_commit=off,...} adds settings (to see
  * what the suite catches with them).
  */
-final class PostgresServer implements AutoCloseable {
+public final class PostgresServer implements AutoCloseable {
 
-    static final String DATABASE = "calsync";
+    public static final String DATABASE = "calsync";
     /** The database superuser (trust authentication: loopback only, and a cluster of the suite's own). */
-    static final String USER = "postgres";
+    public static final String USER = "postgres";
 
     private static final Path DISTRIBUTION_BINARIES = Path.of("/usr/lib/postgresql/15/bin");
 
@@ -44,10 +43,12 @@ final class PostgresServer implements AutoCloseable {
     private final Path home;
     private final Path data;
     private final Path log;
+    private final Path keptLog;
     private final int port;
     private final Thread stopOnExit = new Thread(this::stopIfRunning, "stop-crash-postgres");
 
-    private PostgresServer(Path bin, List<String> runAs, Path home, int port) {
+    private PostgresServer(Path bin, List<String> runAs, Path home, int port, Path keptLog) {
+        this.keptLog = keptLog;
         this.bin = bin;
         this.runAs = runAs;
         this.home = home;
@@ -56,8 +57,22 @@ final class PostgresServer implements AutoCloseable {
         this.port = port;
     }
 
-    /** Creates a cluster in a new temporary directory, starts it and creates the service's database. */
-    static PostgresServer create() throws IOException {
+    /**
+     * The crash suite's server: its log is kept in {@code target/crash/postgres.log}, {@code -Dcrash.postgres.conf}
+     * adds settings.
+     */
+    public static PostgresServer create() throws IOException {
+        return create(Path.of("target", "crash", "postgres.log"),
+                List.of(System.getProperty("crash.postgres.conf", "").split(",")));
+    }
+
+    /**
+     * Creates a cluster in a new temporary directory, starts it and creates the service's database.
+     *
+     * @param keptLog  where {@link #close()} copies the server's log
+     * @param settings {@code name=value} lines appended to {@code postgresql.conf} (they win over the ones before)
+     */
+    public static PostgresServer create(Path keptLog, List<String> settings) throws IOException {
         Path bin = binaries();
         Path home = Files.createTempDirectory("calsync-crash-postgres");
         List<String> runAs = List.of();
@@ -66,7 +81,7 @@ final class PostgresServer implements AutoCloseable {
             runAs = List.of("runuser", "-u", owner, "--");
             Files.setOwner(home, home.getFileSystem().getUserPrincipalLookupService().lookupPrincipalByName(owner));
         }
-        PostgresServer server = new PostgresServer(bin, runAs, home, EmbeddedServers.freePort());
+        PostgresServer server = new PostgresServer(bin, runAs, home, EmbeddedServers.freePort(), keptLog);
         server.run("initdb", "-D", server.data.toString(), "-U", USER, "-A", "trust", "-E", "UTF8", "--no-locale");
         Files.writeString(server.data.resolve("postgresql.conf"), String.join("\n",
                 "", "# the crash suite: loopback only, TCP only",
@@ -74,33 +89,47 @@ final class PostgresServer implements AutoCloseable {
                 "port = " + server.port,
                 "unix_socket_directories = ''",
                 "max_connections = 50", "",
-                "# -Dcrash.postgres.conf=name=value,...: to see what the suite catches with other settings",
-                String.join("\n", System.getProperty("crash.postgres.conf", "").split(",")), ""),
+                "# the suite's own settings (the crash suite: -Dcrash.postgres.conf=name=value,...)",
+                String.join("\n", settings), ""),
                 StandardOpenOption.APPEND);
         Runtime.getRuntime().addShutdownHook(server.stopOnExit);
         server.start();
-        try (var c = DriverManager.getConnection(server.jdbcUrl("postgres"), USER, "");
-             var st = c.createStatement()) {
-            st.execute("CREATE DATABASE " + DATABASE);
-        } catch (SQLException e) {
-            throw new IllegalStateException(e);
-        }
+        server.createDatabase(DATABASE);
         return server;
     }
 
-    String jdbcUrl() {
+    /** Creates another database on this server (for a neighbour of the service's, measured in the same run). */
+    public void createDatabase(String name) {
+        try (var c = DriverManager.getConnection(jdbcUrl("postgres"), USER, "");
+             var st = c.createStatement()) {
+            st.execute("CREATE DATABASE " + name);
+        } catch (SQLException e) {
+            throw new IllegalStateException(e);
+        }
+    }
+
+    public String jdbcUrl() {
         return jdbcUrl(DATABASE);
     }
 
-    private String jdbcUrl(String database) {
+    public String jdbcUrl(String database) {
         return "jdbc:postgresql://127.0.0.1:" + port + "/" + database;
     }
 
-    String version() {
+    public int port() {
+        return port;
+    }
+
+    /** A client program of this installation ({@code pgbench}, {@code psql}); clients may run as any user. */
+    public Path program(String name) {
+        return bin.resolve(name);
+    }
+
+    public String version() {
         return bin + " (" + run("postgres", "--version").trim() + ")";
     }
 
-    void start() {
+    public void start() {
         run("pg_ctl", "start", "-D", data.toString(), "-l", log.toString(), "-w", "-t", "120");
     }
 
@@ -108,18 +137,17 @@ final class PostgresServer implements AutoCloseable {
      * {@code pg_ctl stop -m immediate}: every server process quits at once, without a shutdown checkpoint; the next
      * start runs crash recovery from the write-ahead log.
      */
-    void stopImmediately() {
+    public void stopImmediately() {
         run("pg_ctl", "stop", "-D", data.toString(), "-m", "immediate", "-w");
     }
 
-    /** Stops the server and deletes its files, keeping its log in {@code target/crash/postgres.log}. */
+    /** Stops the server and deletes its files, keeping its log where {@link #create(Path, List)} was told. */
     @Override
     public void close() throws IOException {
         stopIfRunning();
         Runtime.getRuntime().removeShutdownHook(stopOnExit);
-        Path copy = Path.of("target", "crash", "postgres.log");
-        Files.createDirectories(copy.getParent());
-        Files.copy(log, copy, StandardCopyOption.REPLACE_EXISTING);
+        Files.createDirectories(keptLog.toAbsolutePath().getParent());
+        Files.copy(log, keptLog, StandardCopyOption.REPLACE_EXISTING);
         FileSystemUtils.deleteRecursively(home);
     }
 

@@ -1,4 +1,4 @@
-package dev.calsync.crash;
+package dev.calsync.support;
 
 import java.io.IOException;
 import java.io.UncheckedIOException;
@@ -10,18 +10,20 @@ import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.stream.Stream;
 
 /**
  * The packaged service ({@code java -jar target/calsync-*.jar}) as an operating-system process of its own, always on
  * the same port, so the suite can kill it with SIGKILL and start it again. Each start is a new generation; its output
  * goes to {@code service-<generation>.log} in the log directory. Secrets are passed in the environment, never on
- * the command line.
+ * the command line. Shared by the crash suite and the load benchmark.
  */
-final class ServiceProcess implements AutoCloseable {
+public final class ServiceProcess implements AutoCloseable {
 
     private final Path jar;
     private final Path logs;
     private final int port;
+    private final List<String> jvmOptions;
     private final List<String> arguments;
     private final Map<String, String> environment;
     /** The generations that have acknowledged a notification: they are past their start-up. */
@@ -29,9 +31,17 @@ final class ServiceProcess implements AutoCloseable {
     private final Thread killOnExit = new Thread(this::kill, "kill-crash-service");
     private volatile Process process;
     private volatile int generation;
+    private volatile long startedNanos;
 
-    ServiceProcess(Path jar, Path logs, int port, Map<String, String> properties, Map<String, String> environment) {
+    public ServiceProcess(Path jar, Path logs, int port, Map<String, String> properties,
+                          Map<String, String> environment) {
+        this(jar, logs, port, List.of("-Xmx384m", "-XX:+UseSerialGC"), properties, environment);
+    }
+
+    public ServiceProcess(Path jar, Path logs, int port, List<String> jvmOptions, Map<String, String> properties,
+                          Map<String, String> environment) {
         this.jar = jar;
+        this.jvmOptions = List.copyOf(jvmOptions);
         this.logs = logs;
         this.port = port;
         this.arguments = new ArrayList<>(List.of("--server.port=" + port));
@@ -40,21 +50,39 @@ final class ServiceProcess implements AutoCloseable {
         Runtime.getRuntime().addShutdownHook(killOnExit);
     }
 
-    URI url(String path) {
+    /**
+     * The packaged service: {@code -D<property>=<path>} (Maven passes it), else the only {@code target/calsync-*.jar}.
+     */
+    public static Path packagedJar(String property) throws IOException {
+        String given = System.getProperty(property);
+        if (given != null && !given.isBlank()) {
+            return Path.of(given).toAbsolutePath();
+        }
+        try (Stream<Path> files = Files.list(Path.of("target"))) {
+            return files.filter(p -> p.getFileName().toString().matches("calsync-.*\\.jar")).findFirst()
+                    .orElseThrow(() -> new IllegalStateException("no target/calsync-*.jar: run ./mvnw package"))
+                    .toAbsolutePath();
+        }
+    }
+
+    public URI url(String path) {
         return URI.create("http://127.0.0.1:" + port + path);
     }
 
-    synchronized void start() {
+    public synchronized void start() {
         int next = generation + 1;
         List<String> command = new ArrayList<>(List.of(
-                Path.of(System.getProperty("java.home"), "bin", "java").toString(),
-                "-Xmx384m", "-XX:+UseSerialGC", "-jar", jar.toString()));
+                Path.of(System.getProperty("java.home"), "bin", "java").toString()));
+        command.addAll(jvmOptions);
+        command.add("-jar");
+        command.add(jar.toString());
         command.addAll(arguments);
         try {
             Files.createDirectories(logs);
             ProcessBuilder builder = new ProcessBuilder(command).redirectErrorStream(true)
                     .redirectOutput(logs.resolve("service-" + next + ".log").toFile());
             builder.environment().putAll(environment);
+            startedNanos = System.nanoTime();
             process = builder.start();
         } catch (IOException e) {
             throw new UncheckedIOException(e);
@@ -63,7 +91,7 @@ final class ServiceProcess implements AutoCloseable {
     }
 
     /** {@code kill -9}: the process gets no chance to finish anything. Waits until it is gone. */
-    synchronized void kill() {
+    public synchronized void kill() {
         Process running = process;
         if (running != null) {
             running.destroyForcibly();
@@ -71,22 +99,32 @@ final class ServiceProcess implements AutoCloseable {
         }
     }
 
-    int generation() {
+    public int generation() {
         return generation;
     }
 
-    void acknowledgedBy(int generation) {
+    public void acknowledgedBy(int generation) {
         serving.add(generation);
     }
 
     /** Whether this generation had not yet acknowledged anything: it may still be starting. */
-    boolean startingUp(int generation) {
+    public boolean startingUp(int generation) {
         return !serving.contains(generation);
     }
 
-    boolean alive() {
+    public boolean alive() {
         Process running = process;
         return running != null && running.isAlive();
+    }
+
+    /** {@link System#nanoTime()} just before the current generation's process was started. */
+    public long startedNanos() {
+        return startedNanos;
+    }
+
+    /** The operating-system process id of the current generation. */
+    public long pid() {
+        return process.pid();
     }
 
     @Override

@@ -1,0 +1,495 @@
+package dev.calsync.bench;
+
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+
+import dev.calsync.simulator.NylasSimulator;
+import dev.calsync.support.EmbeddedServers;
+import dev.calsync.support.PostgresServer;
+import dev.calsync.support.ServiceProcess;
+import org.junit.jupiter.api.Tag;
+import org.junit.jupiter.api.Test;
+import org.springframework.jdbc.core.JdbcTemplate;
+import org.springframework.jdbc.datasource.DriverManagerDataSource;
+
+import static dev.calsync.support.Notifications.envelope;
+
+/**
+ * The load benchmark ({@code ./mvnw verify -Pload}; not part of {@code ./mvnw verify}; docs/PERFORMANCE.md): the
+ * packaged service as a process of its own ({@code -Xmx256m}) on a real PostgreSQL 15 cluster of its own (default
+ * settings: {@code fsync} and {@code synchronous_commit} on) and Redis, next to the recipe's plain Node handler on the
+ * same PostgreSQL (its own database) and Redis (its own key prefix), both driven by the same load shapes in turn
+ * from this JVM ({@link LoadDriver}), and PostgreSQL's own single-row insert rate ({@code pgbench}) at the same
+ * connection counts. Prints one table (also {@code target/load/figures.md}); asserts no timing.
+ *
+ * <p>Settings (system properties): {@code load.warm-up} (seconds of closed loop at 32 connections before the
+ * figures, 10), {@code load.closed} (seconds per closed-loop run, 15), {@code load.open} (seconds per fixed-rate
+ * run, 15), {@code load.open.senders} (connections the fixed-rate runs may open at most, 256), {@code load.burst}
+ * (notifications, 20000), {@code load.burst.connections} (64), {@code load.backlog} (the paused grant's backlog,
+ * 20000; the issue's figure is 100000), {@code load.pgbench} (seconds per pgbench run, 5), {@code load.settle}
+ * (seconds to wait for the service to finish processing after a run, 180), {@code load.duplicate-share} (0.1),
+ * {@code load.service.jvm} (the service's JVM options, {@code -Xmx256m}), {@code load.jfr} (true: the service
+ * records a JFR profile to {@code target/load/calsync.jfr}), {@code load.recipe-dir}, {@code load.jar}, {@code
+ * load.seed}.
+ */
+@Tag("load")
+class LoadBench {
+
+    private static final int WARM_UP = Integer.getInteger("load.warm-up", 10);
+    private static final int CLOSED = Integer.getInteger("load.closed", 15);
+    private static final int OPEN = Integer.getInteger("load.open", 15);
+    private static final int OPEN_SENDERS = Integer.getInteger("load.open.senders", 256);
+    private static final int BURST = Integer.getInteger("load.burst", 20_000);
+    private static final int BURST_CONNECTIONS = Integer.getInteger("load.burst.connections", 64);
+    private static final int BACKLOG = Integer.getInteger("load.backlog", 20_000);
+    private static final int PGBENCH = Integer.getInteger("load.pgbench", 5);
+    private static final int SETTLE = Integer.getInteger("load.settle", 180);
+    private static final double DUPLICATES = Double.parseDouble(System.getProperty("load.duplicate-share", "0.1"));
+    private static final String SERVICE_JVM = System.getProperty("load.service.jvm", "-Xmx256m");
+    private static final boolean JFR = Boolean.getBoolean("load.jfr");
+    private static final long SEED = Long.getLong("load.seed", 42);
+
+    private static final Path OUTPUT = Path.of("target", "load").toAbsolutePath();
+    private static final String SECRET = "load-webhook-secret";
+    private static final String ADMIN_TOKEN = "load-admin-token";
+    private static final String BACKLOG_GRANT = "grant-backlog";
+    private static final List<String> GRANTS = List.of("grant-1", "grant-2", "grant-3", "grant-4");
+
+    private final Table table = new Table();
+    private final HttpClient probe = LoadDriver.client();
+    private boolean pgbenchReady;
+
+    @Test
+    void printsTheFigures() throws Exception {
+        Files.createDirectories(OUTPUT);
+        int redisPort = EmbeddedServers.redisPort();
+        long runStarted = System.nanoTime();
+        String loadBefore = loadAverage();
+        try (PostgresServer postgres = PostgresServer.create(OUTPUT.resolve("postgres.log"),
+                List.of("max_connections = 150", "shared_buffers = 256MB"));
+             NylasSimulator nylas = new NylasSimulator("load-nylas-key");
+             ServiceProcess calsync = new ServiceProcess(ServiceProcess.packagedJar("load.jar"), OUTPUT,
+                     EmbeddedServers.freePort(), jvmOptions(), serviceProperties(postgres, nylas, redisPort),
+                     Map.of("NYLAS_WEBHOOK_SECRET", SECRET, "APP_API_TOKEN", "load-api-token",
+                             "ADMIN_API_TOKEN", ADMIN_TOKEN, "NYLAS_API_KEY", "load-nylas-key"));
+             RecipeHandler recipe = RecipeHandler.prepare(recipeDir(), OUTPUT, postgres, redisPort,
+                     EmbeddedServers.freePort(), SECRET);
+             Sampler sampler = new Sampler()) {
+            JdbcTemplate inbox = new JdbcTemplate(new DriverManagerDataSource(postgres.jdbcUrl(), PostgresServer.USER, ""));
+            String settings = inbox.queryForObject("SELECT 'synchronous_commit=' || current_setting('synchronous_commit')"
+                    + " || ', fsync=' || current_setting('fsync') || ', shared_buffers=' || current_setting('shared_buffers')",
+                    String.class);
+            NotificationMix nodeMix = new NotificationMix("n", SECRET, GRANTS, DUPLICATES, SEED);
+            NotificationMix calsyncMix = new NotificationMix("c", SECRET, GRANTS, DUPLICATES, SEED);
+            LoadDriver node = new LoadDriver(recipe.url("/webhooks/nylas"), nodeMix);
+            LoadDriver service = new LoadDriver(calsync.url("/webhooks/nylas"), calsyncMix);
+
+            // start-up: process start to the first 200 on a signed notification
+            recipe.start();
+            table.put("start-up (process start to first 200)", "node",
+                    seconds(untilFirst200(node, nodeMix, recipe.startedNanos(), recipe::alive)));
+            calsync.start();
+            table.put("start-up (process start to first 200)", "calsync",
+                    seconds(untilFirst200(service, calsyncMix, calsync.startedNanos(), calsync::alive)));
+            sampler.watch("node", recipe.pid(), null);
+            sampler.watch("calsync", calsync.pid(), calsync.url("/actuator/metrics/jvm.memory.used?tag=area:heap"));
+            sampler.start();
+
+            log("warm-up: %d s at 32 connections each", WARM_UP);
+            node.closed(32, Duration.ofSeconds(WARM_UP));
+            service.closed(32, Duration.ofSeconds(WARM_UP));
+            settle(inbox);
+
+            for (int connections : new int[] {8, 32}) {
+                String row = "closed loop, " + connections + " connections";
+                log(row);
+                table.latencies(row, "node", node.closed(connections, Duration.ofSeconds(CLOSED)), false);
+                measureService(row, inbox, () -> service.closed(connections, Duration.ofSeconds(CLOSED)), false);
+            }
+            for (int rate : new int[] {1_000, 2_000}) {
+                String row = String.format("fixed %,d/s (latency from due time)", rate);
+                log(row);
+                table.latencies(row, "node", node.open(rate, Duration.ofSeconds(OPEN), OPEN_SENDERS), true);
+                measureService(row, inbox, () -> service.open(rate, Duration.ofSeconds(OPEN), OPEN_SENDERS), true);
+            }
+            String burst = String.format("burst of %,d, %d connections", BURST, BURST_CONNECTIONS);
+            log(burst);
+            table.latencies(burst, "node", node.count(BURST_CONNECTIONS, BURST), true);
+            measureService(burst, inbox, () -> service.count(BURST_CONNECTIONS, BURST), true);
+
+            for (int connections : new int[] {8, 32}) {
+                log("pgbench -c %d", connections);
+                pgbench(postgres, connections);
+            }
+
+            log("backlog of %,d for a paused grant", BACKLOG);
+            backlog(calsync, calsyncMix, inbox);
+
+            sampler.close();
+            sampler.report(table);
+            if (JFR) {
+                dumpFlightRecording(calsync.pid()); // the process is killed at the end: no dump on exit
+            }
+            table.print(String.format("Load benchmark, %s; %d cores shared by the load generator, both services,"
+                            + " PostgreSQL and Redis (load average before the run %s, after it %s); %s; %s;"
+                            + " service JVM %s; run %.0f s", Instant.now(), Runtime.getRuntime().availableProcessors(),
+                    loadBefore, loadAverage(), postgres.version(), settings,
+                    String.join(" ", jvmOptions()), (System.nanoTime() - runStarted) / 1e9), OUTPUT.resolve("figures.md"));
+        } finally {
+            EmbeddedServers.stopRedis();
+        }
+    }
+
+    // ------------------------------------------------------------------------------------------- the service
+
+    private interface Run {
+        LoadDriver.Result run() throws Exception;
+    }
+
+    /**
+     * One run against the service, then the wait until everything it acknowledged is processed: end-to-end events/s
+     * are the notifications processed from the run's start until the inbox was empty again, over that time.
+     */
+    private void measureService(String row, JdbcTemplate inbox, Run run, boolean overBudget) throws Exception {
+        long processedBefore = processed(inbox);
+        long start = System.nanoTime();
+        LoadDriver.Result result = run.run();
+        long loadEnd = System.nanoTime();
+        long processedAtLoadEnd = processed(inbox);
+        double drain = settle(inbox);
+        long processed = processed(inbox) - processedBefore;
+        table.latencies(row, "calsync", result, overBudget);
+        table.put(row, "calsync e2e", String.format("%,.0f events/s (%,.0f/s during the load; all processed %s s"
+                        + " after it)", processed / ((loadEnd - start) / 1e9 + drain),
+                (processedAtLoadEnd - processedBefore) / ((loadEnd - start) / 1e9),
+                Double.isNaN(drain) ? "NOT within " + SETTLE : String.format("%.1f", drain)));
+    }
+
+    /** Waits until the service has processed all it acknowledged; the seconds it took (NaN: not within the limit). */
+    private static double settle(JdbcTemplate inbox) throws InterruptedException {
+        long start = System.nanoTime();
+        while (waiting(inbox) > 0) {
+            if (System.nanoTime() - start > TimeUnit.SECONDS.toNanos(SETTLE)) {
+                return Double.NaN;
+            }
+            Thread.sleep(100);
+        }
+        return (System.nanoTime() - start) / 1e9;
+    }
+
+    private static long processed(JdbcTemplate inbox) {
+        return inbox.queryForObject("SELECT count(*) FROM webhook_inbox WHERE status = 'processed'", Long.class);
+    }
+
+    private static long waiting(JdbcTemplate inbox) {
+        return inbox.queryForObject("SELECT count(*) FROM webhook_inbox WHERE status IN ('received', 'processing')",
+                Long.class);
+    }
+
+    /**
+     * A backlog: the grant is paused by a {@code grant.expired} notification, its event notifications are
+     * acknowledged and wait, then an admin resumes it. The processing rate over the first 10% of the backlog against
+     * the rate from 85% to 95% (the claim should not cost more while the backlog is large).
+     */
+    private void backlog(ServiceProcess calsync, NotificationMix calsyncMix, JdbcTemplate inbox) throws Exception {
+        HttpClient http = LoadDriver.client();
+        String row = String.format("backlog of %,d (paused grant, resumed)", BACKLOG);
+        LoadDriver service = new LoadDriver(calsync.url("/webhooks/nylas"), calsyncMix);
+        String expiry = "c-grant-expired";
+        String status = service.post(http, calsyncMix.signed(expiry, "grant.expired", envelope(expiry, "grant.expired",
+                Map.of("grant_id", BACKLOG_GRANT), Instant.now().getEpochSecond())));
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
+        while (!"paused".equals(grantState(inbox)) && System.nanoTime() < deadline) {
+            Thread.sleep(100);
+        }
+        if (!"paused".equals(grantState(inbox))) {
+            table.put(row, "calsync", "grant not paused (grant.expired answered " + status + ")");
+            return;
+        }
+        NotificationMix backlogMix = new NotificationMix("b", SECRET, List.of(BACKLOG_GRANT), 0, SEED);
+        LoadDriver ingest = new LoadDriver(calsync.url("/webhooks/nylas"), backlogMix);
+        LoadDriver.Result acked = ingest.count(32, BACKLOG);
+        table.put(row, "calsync", String.format("acknowledged at %,.0f/s (32 connections, p99 %s)",
+                acked.okPerSecond(), ms(acked.millis(99))));
+        long total = waiting(inbox);
+        HttpResponse<String> resumed = http.send(HttpRequest.newBuilder(
+                        calsync.url("/admin/grants/" + BACKLOG_GRANT + "/resume"))
+                .header("Authorization", "Bearer " + ADMIN_TOKEN).POST(HttpRequest.BodyPublishers.noBody()).build(),
+                HttpResponse.BodyHandlers.ofString());
+        long start = System.nanoTime();
+        if (resumed.statusCode() != 200) {
+            table.put(row, "calsync drain", "resume answered " + resumed.statusCode());
+            return;
+        }
+        // the instants at which the remaining backlog first fell to 90%, 15%, 5% and 0 of its size
+        double[] marks = {0.9, 0.15, 0.05, 0};
+        double[] at = new double[marks.length];
+        java.util.Arrays.fill(at, Double.NaN);
+        long limit = start + TimeUnit.SECONDS.toNanos(Math.max(SETTLE, BACKLOG / 50));
+        long left = total;
+        while (left > 0 && System.nanoTime() < limit) {
+            Thread.sleep(200);
+            left = waiting(inbox);
+            double t = (System.nanoTime() - start) / 1e9;
+            for (int i = 0; i < marks.length; i++) {
+                if (Double.isNaN(at[i]) && left <= total * marks[i]) {
+                    at[i] = t;
+                }
+            }
+        }
+        double first = 0.1 * total / at[0];
+        double late = 0.1 * total / (at[2] - at[1]);
+        table.put(row, "calsync drain", String.format("%,.0f/s over the first 10%%, %,.0f/s from 85%% to 95%% (x%.2f);"
+                        + " all %,d processed in %s s", first, late, late / first, total,
+                Double.isNaN(at[3]) ? "NOT " + (limit - start) / 1_000_000_000L : String.format("%.0f", at[3])));
+    }
+
+    private static String grantState(JdbcTemplate inbox) {
+        List<String> states = inbox.queryForList("SELECT state FROM grant_sync_state WHERE grant_id = ?", String.class,
+                BACKLOG_GRANT);
+        return states.isEmpty() ? null : states.get(0);
+    }
+
+    // ------------------------------------------------------------------------------------------- pgbench
+
+    /** pgbench's single-row {@code INSERT ... ON CONFLICT DO NOTHING} of a notification into a jsonb table. */
+    private void pgbench(PostgresServer postgres, int connections) throws Exception {
+        String database = "pgbench";
+        Path script = OUTPUT.resolve("pgbench-insert.sql");
+        if (!pgbenchReady) {
+            pgbenchReady = true;
+            postgres.createDatabase(database);
+            new JdbcTemplate(new DriverManagerDataSource(postgres.jdbcUrl(database), PostgresServer.USER, ""))
+                    .execute("CREATE TABLE inbox (id text PRIMARY KEY, received_at timestamptz NOT NULL DEFAULT now(),"
+                            + " payload jsonb NOT NULL)");
+            String body = new NotificationMix("p", SECRET, GRANTS, 0, SEED).next().body();
+            Files.writeString(script, "INSERT INTO inbox (id, payload) VALUES (gen_random_uuid()::text, '"
+                    + body.replace("'", "''") + "'::jsonb) ON CONFLICT DO NOTHING;\n");
+            Files.setPosixFilePermissions(script, PosixFilePermissions.fromString("rw-r--r--"));
+        }
+        Path out = OUTPUT.resolve("pgbench-c" + connections + ".log");
+        Process p = new ProcessBuilder(postgres.program("pgbench").toString(), "-n", "-h", "127.0.0.1",
+                "-p", String.valueOf(postgres.port()), "-U", PostgresServer.USER, "-c", String.valueOf(connections),
+                "-j", "2", "-T", String.valueOf(PGBENCH), "-f", script.toString(), database)
+                .redirectErrorStream(true).redirectOutput(out.toFile()).start();
+        p.waitFor(PGBENCH + 60L, TimeUnit.SECONDS);
+        String output = Files.readString(out);
+        Matcher tps = Pattern.compile("tps = ([0-9.]+)").matcher(output);
+        Matcher latency = Pattern.compile("latency average = ([0-9.]+) ms").matcher(output);
+        String row = "closed loop, " + connections + " connections";
+        table.put(row, "pgbench", tps.find() && latency.find()
+                ? String.format("%,.0f inserts/s (average %.2f ms)", Double.parseDouble(tps.group(1)),
+                Double.parseDouble(latency.group(1)))
+                : "pgbench failed, see " + out);
+    }
+
+    // ------------------------------------------------------------------------------------------- helpers
+
+    private static long untilFirst200(LoadDriver driver, NotificationMix mix, long startedNanos,
+                                      java.util.function.BooleanSupplier alive) throws InterruptedException {
+        HttpClient http = LoadDriver.client();
+        long deadline = startedNanos + TimeUnit.SECONDS.toNanos(180);
+        while (System.nanoTime() < deadline && alive.getAsBoolean()) {
+            if ("200".equals(driver.post(http, mix.next()))) {
+                return System.nanoTime() - startedNanos;
+            }
+            Thread.sleep(10);
+        }
+        throw new IllegalStateException("no 200 within 180 s (or the process exited); see " + OUTPUT);
+    }
+
+    private static List<String> jvmOptions() {
+        List<String> options = new ArrayList<>(List.of(SERVICE_JVM.trim().split("\\s+")));
+        if (JFR) {
+            options.add("-XX:StartFlightRecording=filename=" + OUTPUT.resolve("calsync.jfr") + ",settings=profile");
+        }
+        return options;
+    }
+
+    private static Map<String, String> serviceProperties(PostgresServer postgres, NylasSimulator nylas, int redisPort) {
+        Map<String, String> p = new LinkedHashMap<>();
+        p.put("spring.datasource.url", postgres.jdbcUrl());
+        p.put("spring.datasource.username", PostgresServer.USER);
+        p.put("spring.data.redis.url", "redis://127.0.0.1:" + redisPort);
+        p.put("calsync.dedupe.redis-key-prefix", "calsync-load:notification");
+        p.put("calsync.nylas.api-uri", nylas.baseUrl());
+        p.put("calsync.routes-dir", Path.of("routes").toAbsolutePath().toString());
+        // the hourly reconciliation would compare the records with the simulator's calendars, which are empty
+        p.put("camel.main.auto-startup-exclude-pattern", "reconcile-scheduled");
+        return p;
+    }
+
+    private static Path recipeDir() {
+        return Path.of(System.getProperty("load.recipe-dir", Path.of("..", "shared", "bench", "recipe-handler")
+                .toString())).toAbsolutePath().normalize();
+    }
+
+    private static void dumpFlightRecording(long pid) throws Exception {
+        Path jcmd = Path.of(System.getProperty("java.home"), "bin", "jcmd");
+        Process p = new ProcessBuilder(jcmd.toString(), String.valueOf(pid), "JFR.dump",
+                "filename=" + OUTPUT.resolve("calsync.jfr")).redirectErrorStream(true)
+                .redirectOutput(OUTPUT.resolve("jfr-dump.log").toFile()).start();
+        p.waitFor(60, TimeUnit.SECONDS);
+        log("JFR profile of the service: %s", OUTPUT.resolve("calsync.jfr"));
+    }
+
+    /** The machine's 1-, 5- and 15-minute load averages: other work on the same cores shows here. */
+    private static String loadAverage() {
+        try {
+            String[] f = Files.readString(Path.of("/proc/loadavg")).split(" ");
+            return f[0] + " " + f[1] + " " + f[2];
+        } catch (Exception e) {
+            return "unknown";
+        }
+    }
+
+    private static String seconds(long nanos) {
+        return String.format("%.1f s", nanos / 1e9);
+    }
+
+    static String ms(double millis) {
+        if (Double.isInfinite(millis)) {
+            return "> 10 s";
+        }
+        return millis >= 1000 ? String.format("%.1f s", millis / 1000) : String.format("%.1f ms", millis);
+    }
+
+    private static void log(String format, Object... args) {
+        System.out.printf("[load %s] %s%n", Instant.now(), String.format(format, args));
+    }
+
+    // ------------------------------------------------------------------------------------------- the table
+
+    /** Rows in the order first put; per row, a cell per column. */
+    static final class Table {
+        private static final List<String> COLUMNS = List.of("node", "calsync", "calsync e2e", "calsync drain",
+                "pgbench");
+        private final Map<String, Map<String, String>> rows = new LinkedHashMap<>();
+
+        synchronized void put(String row, String column, String cell) {
+            rows.computeIfAbsent(row, r -> new LinkedHashMap<>()).put(column, cell);
+        }
+
+        void latencies(String row, String column, LoadDriver.Result r, boolean overBudget) {
+            StringBuilder cell = new StringBuilder(String.format("%,.0f acks/s; p50 %s, p99 %s, p99.9 %s",
+                    r.okPerSecond(), ms(r.millis(50)), ms(r.millis(99)), ms(r.millis(99.9))));
+            if (overBudget) {
+                cell.append(String.format(", max %s; %,d of %,d over 10 s", ms(r.millis(100)), r.overBudget(),
+                        r.sent()));
+            }
+            Map<String, Integer> others = new LinkedHashMap<>(r.answers());
+            others.remove("200");
+            if (!others.isEmpty()) {
+                cell.append("; not 200: ").append(others);
+            }
+            put(row, column, cell.toString());
+        }
+
+        void print(String title, Path file) throws Exception {
+            StringBuilder out = new StringBuilder("\n" + title + "\n\n");
+            out.append("| | recipe handler (Node) | calsync | pgbench single-row insert |\n|---|---|---|---|\n");
+            rows.forEach((row, cells) -> {
+                String calsync = java.util.stream.Stream.of("calsync", "calsync e2e", "calsync drain")
+                        .filter(cells::containsKey).map(c -> (c.equals("calsync") ? "" : c.substring(8) + ": ")
+                                + cells.get(c)).reduce((a, b) -> a + "<br>" + b).orElse("");
+                out.append("| ").append(row).append(" | ").append(cells.getOrDefault("node", ""))
+                        .append(" | ").append(calsync).append(" | ").append(cells.getOrDefault("pgbench", ""))
+                        .append(" |\n");
+            });
+            System.out.print(out);
+            Files.writeString(file, out.toString());
+        }
+    }
+
+    // ------------------------------------------------------------------------------------------- heap and RSS
+
+    /** Every second: the resident set size of each process, and the service's heap in use (actuator). */
+    private final class Sampler implements AutoCloseable {
+        private final Map<String, Long> pids = new LinkedHashMap<>();
+        private final Map<String, URI> heaps = new LinkedHashMap<>();
+        private final Map<String, AtomicLong> maxRss = new LinkedHashMap<>();
+        private final Map<String, AtomicLong> maxHeap = new LinkedHashMap<>();
+        private final Thread thread = new Thread(this::run, "load-sampler");
+        private volatile boolean running = true;
+
+        void watch(String name, long pid, URI heap) {
+            pids.put(name, pid);
+            maxRss.put(name, new AtomicLong());
+            if (heap != null) {
+                heaps.put(name, heap);
+                maxHeap.put(name, new AtomicLong());
+            }
+        }
+
+        void start() {
+            thread.setDaemon(true);
+            thread.start();
+        }
+
+        private void run() {
+            Pattern value = Pattern.compile("\"value\":([0-9.Ee+]+)");
+            while (running) {
+                pids.forEach((name, pid) -> maxRss.get(name).accumulateAndGet(rssKb(pid), Math::max));
+                heaps.forEach((name, uri) -> {
+                    try {
+                        String body = probe.send(HttpRequest.newBuilder(uri).timeout(Duration.ofSeconds(5)).build(),
+                                HttpResponse.BodyHandlers.ofString()).body();
+                        Matcher m = value.matcher(body);
+                        if (m.find()) {
+                            maxHeap.get(name).accumulateAndGet((long) Double.parseDouble(m.group(1)), Math::max);
+                        }
+                    } catch (Exception e) {
+                        // a sample missed under load; the next one counts
+                    }
+                });
+                try {
+                    Thread.sleep(1_000);
+                } catch (InterruptedException e) {
+                    return;
+                }
+            }
+        }
+
+        private static long rssKb(long pid) {
+            try {
+                for (String line : Files.readAllLines(Path.of("/proc", String.valueOf(pid), "status"))) {
+                    if (line.startsWith("VmRSS:")) {
+                        return Long.parseLong(line.replaceAll("[^0-9]", ""));
+                    }
+                }
+            } catch (Exception e) {
+                // the process is gone
+            }
+            return 0;
+        }
+
+        void report(Table table) {
+            String row = "memory (max over the run, sampled every second)";
+            table.put(row, "node", String.format("RSS %,d MB", maxRss.get("node").get() / 1024));
+            table.put(row, "calsync", String.format("heap used %,d MB, RSS %,d MB",
+                    maxHeap.get("calsync").get() / (1024 * 1024), maxRss.get("calsync").get() / 1024));
+        }
+
+        @Override
+        public void close() throws InterruptedException {
+            running = false;
+            thread.interrupt();
+            thread.join(5_000);
+        }
+    }
+}
