@@ -88,12 +88,6 @@ public class GrantStates {
                  WHERE state = ? ORDER BY updated_at DESC LIMIT ?""", state, limit);
     }
 
-    public boolean paused(String grantId) {
-        return Boolean.TRUE.equals(jdbc.queryForObject(
-                "SELECT EXISTS (SELECT 1 FROM grant_sync_state WHERE grant_id = ? AND state = 'paused')",
-                Boolean.class, grantId));
-    }
-
     private double pausedCount() {
         try {
             Integer n = jdbc.queryForObject("SELECT count(*) FROM grant_sync_state WHERE state = 'paused'",

@@ -73,7 +73,7 @@ public class LocalEventStore {
             // either sees this record and deletes it, or this write sees the tombstone and writes nothing
             Boolean writable = mappings.lockIfWritableByCalendar((String) record.get("id"));
             if (writable == null || writable) {
-                write(record, "");
+                write(record);
                 return true;
             }
             return false;
@@ -82,17 +82,17 @@ public class LocalEventStore {
 
     /** Creates or replaces a record as the application wrote it ({@code PUT /api/v1/events/{id}}). */
     public void save(Map<String, Object> record) {
-        write(record, "");
+        write(record);
     }
 
-    private void write(Map<String, Object> record, String condition) {
+    private void write(Map<String, Object> record) {
         jdbc.update("""
                 INSERT INTO app_event (id, grant_id, calendar_id, title, description, location, when_json, participants)
                 VALUES (?, ?, ?, ?, ?, ?, CAST(? AS jsonb), CAST(? AS jsonb))
                 ON CONFLICT (id) DO UPDATE SET grant_id = excluded.grant_id, calendar_id = excluded.calendar_id,
                     title = excluded.title, description = excluded.description, location = excluded.location,
                     when_json = excluded.when_json, participants = excluded.participants, updated_at = now()
-                """ + condition,
+                """,
                 record.get("id"), record.get("grant_id"), record.get("calendar_id"), record.get("title"),
                 record.get("description"), record.get("location"), write(record.get("when")),
                 write(record.get("participants") == null ? List.of() : record.get("participants")));

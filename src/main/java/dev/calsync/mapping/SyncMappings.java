@@ -71,8 +71,7 @@ public class SyncMappings {
 
     /** Whether an inbound write may still change this record (see {@link #WRITABLE_BY_CALENDAR}). */
     public boolean writableByCalendar(@Header(RECORD_ID) String recordId) {
-        return Boolean.TRUE.equals(jdbc.queryForObject("SELECT EXISTS (SELECT 1 FROM event_sync_map WHERE internal_id = ?"
-                + " AND " + WRITABLE_BY_CALENDAR + ")", Boolean.class, recordId));
+        return Boolean.TRUE.equals(lockIfWritableByCalendar(recordId)); // outside a transaction the lock ends at once
     }
 
     /**
