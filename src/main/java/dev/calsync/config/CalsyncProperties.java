@@ -56,14 +56,24 @@ public record CalsyncProperties(
             @DefaultValue("") List<String> secrets,
             @DefaultValue("2MB") DataSize maxBodySize,
             /* How far a notification's signed time may be ahead of this clock before it is refused. */
-            @DefaultValue("5m") Duration maxClockSkew) {
+            @DefaultValue("5m") Duration maxClockSkew,
+            /* Webhook requests handled at once; more are answered 503 at once (Nylas delivers them again). */
+            @DefaultValue("256") @Min(1) int maxInFlight,
+            /* A notification not committed to the inbox within this is answered 503. */
+            @DefaultValue("5s") Duration storeTimeout,
+            /* The most notifications one group commit stores. */
+            @DefaultValue("256") @Min(1) int storeBatchSize,
+            /* Threads writing the inbox, each with a database connection of its own (not from the main pool). */
+            @DefaultValue("2") @Min(1) int storeConnections) {
         public Webhook {
             secrets = secrets.stream().map(String::trim).filter(s -> !s.isEmpty()).toList();
         }
 
         @Override
         public String toString() {
-            return "Webhook[secrets=<" + secrets.size() + " set>, maxBodySize=" + maxBodySize + "]";
+            return "Webhook[secrets=<" + secrets.size() + " set>, maxBodySize=" + maxBodySize + ", maxInFlight="
+                    + maxInFlight + ", storeTimeout=" + storeTimeout + ", storeBatchSize=" + storeBatchSize
+                    + ", storeConnections=" + storeConnections + "]";
         }
     }
 
@@ -74,7 +84,9 @@ public record CalsyncProperties(
     public record Dedupe(
             @DefaultValue("24h") Duration ttl,
             @DefaultValue("calsync:notification") String redisKeyPrefix,
-            @DefaultValue("10s") Duration redisRetryAfter) {
+            @DefaultValue("10s") Duration redisRetryAfter,
+            /* Ask Redis before the database whether a notification id is known (off: the group commit dedupes). */
+            @DefaultValue("false") boolean redisPrefilter) {
     }
 
     /** Processing of stored notifications, after the acknowledgement. */
@@ -82,6 +94,8 @@ public record CalsyncProperties(
             @DefaultValue("250") @Min(10) long pollDelayMillis,
             @DefaultValue("32") @Min(1) int batchSize,
             @DefaultValue("8") @Min(1) int workers,
+            /* Notifications processed at once while the webhook is storing notifications (acknowledgements first). */
+            @DefaultValue("2") @Min(1) int workersWhileAcknowledging,
             @DefaultValue("2m") Duration lease,
             @DefaultValue("8") @Min(1) int maxAttempts,
             @DefaultValue("1s") Duration initialBackoff,

@@ -2,7 +2,11 @@ package dev.calsync.config;
 
 import java.time.Clock;
 
+import dev.calsync.inbox.InboxIdempotentRepository;
+import dev.calsync.inbox.InboxWriter;
 import dev.calsync.webhook.FailOpenIdempotentRepository;
+import org.springframework.beans.factory.ObjectProvider;
+import org.springframework.boot.autoconfigure.condition.ConditionalOnProperty;
 import io.github.resilience4j.circuitbreaker.CircuitBreaker;
 import io.github.resilience4j.circuitbreaker.CircuitBreakerConfig;
 import org.apache.camel.component.redis.processor.idempotent.SpringRedisStringIdempotentRepository;
@@ -11,7 +15,10 @@ import org.springframework.context.annotation.Configuration;
 import org.springframework.data.redis.connection.RedisConnectionFactory;
 import org.springframework.data.redis.core.StringRedisTemplate;
 
-/** The Redis-backed notification-id repository of the webhook's idempotent consumer. */
+/**
+ * The webhook idempotent consumer's repository: the inbox itself ({@link InboxIdempotentRepository}), with Redis in
+ * front of it when {@code calsync.dedupe.redis-prefilter} is on.
+ */
 @Configuration(proxyBeanMethods = false)
 public class NotificationDedupeConfig {
 
@@ -25,7 +32,14 @@ public class NotificationDedupeConfig {
      * PostgreSQL's primary key on the notification id dedupes alone until Redis answers again.
      */
     @Bean
-    FailOpenIdempotentRepository notificationIdRepository(RedisConnectionFactory redis, CalsyncProperties properties) {
+    InboxIdempotentRepository notificationIdRepository(InboxWriter writer, CalsyncProperties properties,
+                                                       ObjectProvider<FailOpenIdempotentRepository> redis) {
+        return new InboxIdempotentRepository(writer, properties.dedupe().redisPrefilter() ? redis.getObject() : null);
+    }
+
+    @Bean
+    @ConditionalOnProperty(name = "calsync.dedupe.redis-prefilter", havingValue = "true")
+    FailOpenIdempotentRepository redisNotificationIds(RedisConnectionFactory redis, CalsyncProperties properties) {
         StringRedisTemplate template = new StringRedisTemplate(redis);
         SpringRedisStringIdempotentRepository delegate =
                 new SpringRedisStringIdempotentRepository(template, properties.dedupe().redisKeyPrefix());

@@ -7,6 +7,7 @@ import org.springframework.boot.actuate.health.Health;
 import org.springframework.boot.actuate.health.Status;
 import org.springframework.data.redis.connection.RedisConnection;
 import org.springframework.data.redis.connection.RedisConnectionFactory;
+import org.springframework.boot.autoconfigure.condition.ConditionalOnProperty;
 import org.springframework.stereotype.Component;
 
 /**
@@ -14,6 +15,7 @@ import org.springframework.stereotype.Component;
  * then keeps working on PostgreSQL alone. Never DOWN.
  */
 @Component("redisDedupe")
+@ConditionalOnProperty(name = "calsync.dedupe.redis-prefilter", havingValue = "true")
 public class RedisDedupeHealthIndicator extends AbstractHealthIndicator {
 
     public static final Status DEGRADED = new Status("DEGRADED",

@@ -95,7 +95,7 @@ public class NotificationDecoder {
         // NUL and unpaired surrogates cannot be stored by PostgreSQL: stored (and synced) as U+FFFD instead, in
         // every field, the ids and type included
         String storable = null;
-        if (StorableText.needsCleaning(root)) {
+        if (mayNeedCleaning(body) && StorableText.needsCleaning(root)) {
             root = StorableText.clean(root);
             try {
                 storable = json.writeValueAsString(root);
@@ -135,6 +135,21 @@ public class NotificationDecoder {
         String grantId = text(object.get("grant_id"));
         String objectId = text(object.get("id"));
         return new Notification(id, type, grantId, objectId, eventKey(type, grantId, objectId), notifiedAt, storable);
+    }
+
+    /**
+     * False when the body cannot hold text PostgreSQL refuses, so the tree need not be walked for it: such text
+     * arrives either escaped ({@code \u0000}, {@code \ud800}) or as the UTF-8 bytes of a surrogate (lead byte
+     * {@code 0xED}); a raw NUL byte is not valid JSON and never gets this far.
+     */
+    static boolean mayNeedCleaning(byte[] body) {
+        for (int i = 0; i < body.length; i++) {
+            byte b = body[i];
+            if (b == (byte) 0xED || (b == '\\' && i + 1 < body.length && body[i + 1] == 'u')) {
+                return true;
+            }
+        }
+        return false;
     }
 
     /**

@@ -45,7 +45,8 @@ import static dev.calsync.support.Notifications.envelope;
  * (seconds to wait for the service to finish processing after a run, 180), {@code load.duplicate-share} (0.1),
  * {@code load.service.jvm} (the service's JVM options, {@code -Xmx256m}), {@code load.jfr} (true: the service
  * records a JFR profile to {@code target/load/calsync.jfr}), {@code load.recipe-dir}, {@code load.jar}, {@code
- * load.seed}.
+ * load.seed}, {@code load.runs} (the runs to make, {@code closed,open,burst,pgbench,backlog}), {@code
+ * load.service.properties} ({@code name=value,...}: settings of the service under test).
  */
 @Tag("load")
 class LoadBench {
@@ -63,6 +64,9 @@ class LoadBench {
     private static final String SERVICE_JVM = System.getProperty("load.service.jvm", "-Xmx256m");
     private static final boolean JFR = Boolean.getBoolean("load.jfr");
     private static final long SEED = Long.getLong("load.seed", 42);
+    /** The runs to make (a quicker look while working on one figure); all of them by default. */
+    private static final java.util.Set<String> RUNS = java.util.Set.of(
+            System.getProperty("load.runs", "closed,open,burst,pgbench,backlog").split("\\s*,\\s*"));
 
     private static final Path OUTPUT = Path.of("target", "load").toAbsolutePath();
     private static final String SECRET = "load-webhook-secret";
@@ -115,30 +119,34 @@ class LoadBench {
             service.closed(32, Duration.ofSeconds(WARM_UP));
             settle(inbox);
 
-            for (int connections : new int[] {8, 32}) {
+            for (int connections : RUNS.contains("closed") ? new int[] {8, 32} : new int[0]) {
                 String row = "closed loop, " + connections + " connections";
                 log(row);
                 table.latencies(row, "node", node.closed(connections, Duration.ofSeconds(CLOSED)), false);
                 measureService(row, inbox, () -> service.closed(connections, Duration.ofSeconds(CLOSED)), false);
             }
-            for (int rate : new int[] {1_000, 2_000}) {
+            for (int rate : RUNS.contains("open") ? new int[] {1_000, 2_000} : new int[0]) {
                 String row = String.format("fixed %,d/s (latency from due time)", rate);
                 log(row);
                 table.latencies(row, "node", node.open(rate, Duration.ofSeconds(OPEN), OPEN_SENDERS), true);
                 measureService(row, inbox, () -> service.open(rate, Duration.ofSeconds(OPEN), OPEN_SENDERS), true);
             }
-            String burst = String.format("burst of %,d, %d connections", BURST, BURST_CONNECTIONS);
-            log(burst);
-            table.latencies(burst, "node", node.count(BURST_CONNECTIONS, BURST), true);
-            measureService(burst, inbox, () -> service.count(BURST_CONNECTIONS, BURST), true);
+            if (RUNS.contains("burst")) {
+                String burst = String.format("burst of %,d, %d connections", BURST, BURST_CONNECTIONS);
+                log(burst);
+                table.latencies(burst, "node", node.count(BURST_CONNECTIONS, BURST), true);
+                measureService(burst, inbox, () -> service.count(BURST_CONNECTIONS, BURST), true);
+            }
 
-            for (int connections : new int[] {8, 32}) {
+            for (int connections : RUNS.contains("pgbench") ? new int[] {8, 32} : new int[0]) {
                 log("pgbench -c %d", connections);
                 pgbench(postgres, connections);
             }
 
-            log("backlog of %,d for a paused grant", BACKLOG);
-            backlog(calsync, calsyncMix, inbox);
+            if (RUNS.contains("backlog")) {
+                log("backlog of %,d for a paused grant", BACKLOG);
+                backlog(calsync, calsyncMix, inbox);
+            }
 
             sampler.close();
             sampler.report(table);
@@ -328,6 +336,13 @@ class LoadBench {
         p.put("spring.data.redis.url", "redis://127.0.0.1:" + redisPort);
         p.put("calsync.dedupe.redis-key-prefix", "calsync-load:notification");
         p.put("calsync.nylas.api-uri", nylas.baseUrl());
+        // -Dload.service.properties=a=1,b=2: settings of the service under test (to compare two in turn)
+        for (String setting : System.getProperty("load.service.properties", "").split(",")) {
+            int eq = setting.indexOf('=');
+            if (eq > 0) {
+                p.put(setting.substring(0, eq).trim(), setting.substring(eq + 1).trim());
+            }
+        }
         p.put("calsync.routes-dir", Path.of("routes").toAbsolutePath().toString());
         // the hourly reconciliation would compare the records with the simulator's calendars, which are empty
         p.put("camel.main.auto-startup-exclude-pattern", "reconcile-scheduled");

@@ -91,14 +91,13 @@ class InboundSyncTest extends IntegrationTest {
     }
 
     @Test
-    void retryOfAStoredNotificationIsAcknowledgedFromRedisWithoutAnotherRow() {
+    void retryOfAStoredNotificationIsAcknowledgedWithoutAnotherRow() {
         String id = newId();
         String body = envelope(id, "event.created", event(GRANT, "evt-1", "Standup", 100));
         deliver(body);
         awaitStatus(id, "processed");
 
         assertThat(deliver(body).statusCode()).isEqualTo(200);
-        assertThat(redis.hasKey("calsync:notification:" + id)).isTrue();
         assertThat(count("SELECT count(*) FROM webhook_inbox")).isEqualTo(1);
         assertThat(localRecords()).isEqualTo(1);
     }

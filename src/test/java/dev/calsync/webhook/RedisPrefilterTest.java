@@ -5,6 +5,7 @@ import java.time.Duration;
 import dev.calsync.support.EmbeddedServers;
 import dev.calsync.support.IntegrationTest;
 import org.junit.jupiter.api.Test;
+import org.springframework.test.context.TestPropertySource;
 
 import static dev.calsync.support.Notifications.envelope;
 import static dev.calsync.support.Notifications.event;
@@ -12,8 +13,28 @@ import static dev.calsync.support.Notifications.newId;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
-/** Redis is a cache in front of the database's dedupe: losing it degrades nothing but speed. */
-class RedisOutageTest extends IntegrationTest {
+/**
+ * With {@code calsync.dedupe.redis-prefilter} on, Redis is a cache in front of the inbox's dedupe: it answers repeats
+ * without the database, and losing it degrades nothing but speed.
+ */
+@TestPropertySource(properties = "calsync.dedupe.redis-prefilter=true")
+class RedisPrefilterTest extends IntegrationTest {
+
+    @Test
+    void aStoredIdIsRememberedAfterItsCommitAndAnIdRedisKnowsIsAnsweredWithoutTheDatabase() {
+        String stored = newId();
+        assertThat(deliver(envelope(stored, "event.created", event("grant-1", "evt-1", "Standup", 100)))
+                .statusCode()).isEqualTo(200);
+        assertThat(redis.hasKey("calsync:notification:" + stored)).isTrue();
+        assertThat(count("SELECT count(*) FROM webhook_inbox")).isEqualTo(1);
+
+        // an id only Redis knows: answered from Redis alone (a key is only ever set after its row's commit)
+        String known = newId();
+        redis.opsForValue().set("calsync:notification:" + known, "1");
+        assertThat(deliver(envelope(known, "event.created", event("grant-1", "evt-2", "Lunch", 100)))
+                .statusCode()).isEqualTo(200);
+        assertThat(count("SELECT count(*) FROM webhook_inbox")).isEqualTo(1);
+    }
 
     private static String redisHealth(String health) throws com.fasterxml.jackson.core.JsonProcessingException {
         return new com.fasterxml.jackson.databind.ObjectMapper().readTree(health)

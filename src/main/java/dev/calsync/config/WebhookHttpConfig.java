@@ -1,0 +1,22 @@
+package dev.calsync.config;
+
+import io.micrometer.observation.ObservationPredicate;
+import org.springframework.context.annotation.Bean;
+import org.springframework.context.annotation.Configuration;
+import org.springframework.http.server.observation.ServerRequestObservationContext;
+
+/** How the web server treats the webhook path. */
+@Configuration(proxyBeanMethods = false)
+public class WebhookHttpConfig {
+
+    /**
+     * No {@code http.server.requests} observation for {@code POST /webhooks/nylas}: starting and stopping it (with its
+     * long-task timer) cost about a seventh of a webhook request's CPU under load, and the webhook has metrics of its
+     * own: {@code calsync.webhook.notifications{result}} and the {@code nylas-webhook} route's timer.
+     */
+    @Bean
+    ObservationPredicate noWebhookRequestObservation() {
+        return (name, context) -> !(context instanceof ServerRequestObservationContext request
+                && "/webhooks/nylas".equals(request.getCarrier().getRequestURI()));
+    }
+}
