@@ -135,7 +135,17 @@ public record CalsyncProperties(
             @DefaultValue("delete") String missingPolicy,
             @DefaultValue("0.5") double maxDeleteShare,
             @DefaultValue("5") @Min(0) int maxDeletesWithoutGuard,
-            @DefaultValue("15m") Duration lease) {
+            @DefaultValue("15m") Duration lease,
+            /* Runs one instance works on at once (claimed from the queue every instance shares). */
+            @DefaultValue("4") @Min(1) int concurrency,
+            /* How often each instance queues calendars whose slot came and claims queued runs (when idle). */
+            @DefaultValue("1000") @Min(10) long pollDelayMillis,
+            /* Finished runs and their conflicts are deleted after this. */
+            @DefaultValue("48h") Duration retention,
+            /* Attempts of each Nylas call of a run (429, 5xx, time-out, open circuit) before the run fails. */
+            @DefaultValue("6") @Min(1) int callAttempts,
+            /* The longest wait between two attempts, Retry-After included. */
+            @DefaultValue("2m") Duration maxRetryDelay) {
     }
 
     /** The application's HTTP callback, used by routes/variants/local-http-callback.camel.yaml. */

@@ -44,6 +44,25 @@ public class CamelBeansConfig {
         return policy;
     }
 
+    /**
+     * Retries of a reconciliation run's Nylas calls: {@code calsync.reconcile.call-attempts} in all, exponential
+     * backoff with jitter up to {@code calsync.reconcile.max-retry-delay} (a Retry-After replaces the next delay).
+     */
+    @Bean
+    RedeliveryPolicy reconcileRedeliveryPolicy(CalsyncProperties properties) {
+        CalsyncProperties.Reconcile reconcile = properties.reconcile();
+        RedeliveryPolicy policy = new RedeliveryPolicy();
+        policy.setMaximumRedeliveries(reconcile.callAttempts() - 1);
+        policy.setRedeliveryDelay(1_000);
+        policy.setMaximumRedeliveryDelay(reconcile.maxRetryDelay().toMillis());
+        policy.setUseExponentialBackOff(true);
+        policy.setBackOffMultiplier(2);
+        policy.setUseCollisionAvoidance(true);
+        policy.setRetryAttemptedLogLevel(org.apache.camel.LoggingLevel.WARN);
+        policy.setLogStackTrace(false);
+        return policy;
+    }
+
     @EventListener(ApplicationReadyEvent.class)
     void warnAboutMissingSecrets(ApplicationReadyEvent event) {
         CalsyncProperties p = event.getApplicationContext().getBean(CalsyncProperties.class);

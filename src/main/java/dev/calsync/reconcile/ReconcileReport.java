@@ -34,8 +34,31 @@ public final class ReconcileReport {
     int unchanged;
     int conflicts;
     int pushed;
+    /** Events that could not be applied (reported, skipped); the first few errors are kept. */
+    int skipped;
+    final List<Map<String, Object>> skippedErrors = new ArrayList<>();
     final Set<String> seen = new HashSet<>();
     final List<Map<String, Object>> planned = new ArrayList<>();
+
+    static final int SKIPPED_ERRORS_KEPT = 20;
+
+    void skip(Object eventId, String error) {
+        skipped++;
+        if (skippedErrors.size() < SKIPPED_ERRORS_KEPT) {
+            Map<String, Object> e = new java.util.LinkedHashMap<>();
+            e.put("event_id", eventId);
+            e.put("error", error);
+            skippedErrors.add(e);
+        }
+    }
+
+    String skippedJson(com.fasterxml.jackson.databind.ObjectMapper json) {
+        try {
+            return json.writeValueAsString(skippedErrors);
+        } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
+            throw new IllegalStateException(e);
+        }
+    }
 
     ReconcileReport(String runId, String grantId, String calendarId, boolean dryRun, String conflictPolicy,
                     String missingPolicy, long windowStart, long windowEnd) {

@@ -1,11 +1,11 @@
 package dev.calsync.reconcile;
 
-import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.UUID;
+import java.util.concurrent.ConcurrentHashMap;
 
 import com.fasterxml.jackson.core.type.TypeReference;
 import com.fasterxml.jackson.databind.ObjectMapper;
@@ -14,24 +14,44 @@ import dev.calsync.config.CalsyncProperties;
 import org.apache.camel.Body;
 import org.apache.camel.Exchange;
 import org.apache.camel.Header;
-import org.springframework.dao.DuplicateKeyException;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 import org.springframework.jdbc.core.JdbcTemplate;
 import org.springframework.stereotype.Component;
 
 /**
- * Reconciliation runs as rows: at most one running per (grant, calendar) across all instances (a partial unique
- * index, so a second request gets the running run back), a lease so a run whose instance died is given up, and the
- * report that {@code GET /admin/reconcile/{run_id}} shows.
+ * Reconciliation runs as shared work. Every calendar the sync knows has a slot in the interval
+ * ({@code reconcile_calendar}, spread by a hash of grant and calendar); when its slot comes, any instance queues a run
+ * for it. Runs are claimed from the queue with {@code SKIP LOCKED} by every instance, at most
+ * {@code calsync.reconcile.concurrency} at once on each and one per grant per claim, and hold a lease that a
+ * background renewal keeps fresh while they work. At most one run per calendar is queued or running (a partial unique
+ * index, so a second request gets the first run back). Finished runs and their conflicts are purged after
+ * {@code calsync.reconcile.retention}.
  */
 @Component("reconcileRuns")
 public class ReconcileRuns {
 
+    private static final Logger LOG = LoggerFactory.getLogger(ReconcileRuns.class);
+
     static final Set<String> CONFLICT_POLICIES = Set.of("newest-wins", "calendar-wins", "app-wins");
     static final Set<String> MISSING_POLICIES = Set.of("delete", "recreate");
+
+    /** Calendars given their slot, and due calendars queued, per statement. */
+    static final int SCHEDULE_BATCH = 1_000;
+    /** Queued runs read per claim for each free slot (so one busy grant at the head does not stall the claim). */
+    private static final int CANDIDATES_PER_SLOT = 8;
+
+    private static final String QUEUE_SQL = """
+            INSERT INTO reconcile_run (run_id, grant_id, calendar_id, dry_run, status, trigger, conflict_policy,
+                                       missing_policy)
+            VALUES (?, ?, ?, ?, 'queued', ?, ?, ?)
+            ON CONFLICT (grant_id, calendar_id) WHERE status IN ('queued', 'running') DO NOTHING""";
 
     private final JdbcTemplate jdbc;
     private final ObjectMapper json;
     private final CalsyncProperties.Reconcile config;
+    /** The runs this instance is working on: their leases are renewed in the background. */
+    private final Set<String> active = ConcurrentHashMap.newKeySet();
 
     public ReconcileRuns(JdbcTemplate jdbc, ObjectMapper json, CalsyncProperties properties) {
         this.jdbc = jdbc;
@@ -40,8 +60,7 @@ public class ReconcileRuns {
     }
 
     /**
-     * {@code POST /admin/reconcile}: starts a run, or returns the one already running for that calendar. Sets
-     * {@code CalsyncRunStarted} so the route starts the work only for a new run.
+     * {@code POST /admin/reconcile}: queues a run, or returns the one already queued or running for that calendar.
      */
     public Map<String, Object> request(@Body String body, Exchange exchange) {
         Map<String, Object> req;
@@ -72,86 +91,141 @@ public class ReconcileRuns {
         if (!problems.isEmpty()) {
             throw new dev.calsync.outbound.AppChanges.InvalidEvent(problems);
         }
-        Map<String, Object> run = start((String) req.get("grant_id"), (String) req.get("calendar_id"),
+        Map<String, Object> run = queue((String) req.get("grant_id"), (String) req.get("calendar_id"),
                 Boolean.TRUE.equals(req.get("dry_run")), "api", conflict, missing);
-        exchange.getMessage().setHeader("CalsyncRunStarted", run.remove("started"));
         exchange.getMessage().setHeader("CalsyncRunId", run.get("run_id"));
         exchange.setProperty("httpStatus", 202);
         return run;
     }
 
-    /** A new running run, or the one already running for this calendar (key {@code started} says which). */
-    public Map<String, Object> start(String grantId, String calendarId, boolean dryRun, String trigger,
+    /** A new queued run, or the one already queued or running for this calendar (its {@code status} says which). */
+    public Map<String, Object> queue(String grantId, String calendarId, boolean dryRun, String trigger,
                                      String conflictPolicy, String missingPolicy) {
-        // a run whose instance died holds its calendar only until its lease runs out
-        jdbc.update("""
-                UPDATE reconcile_run SET status = 'failed', error = 'lease expired: the instance running it stopped',
-                       finished_at = now() WHERE status = 'running' AND lease_until < now()""");
-        String runId = "rec-run-" + UUID.randomUUID();
+        expireLease(grantId, calendarId);
+        String runId = newRunId();
         Map<String, Object> out = new LinkedHashMap<>();
-        try {
-            jdbc.update("""
-                    INSERT INTO reconcile_run (run_id, grant_id, calendar_id, dry_run, status, trigger, conflict_policy,
-                                               missing_policy, lease_until)
-                    VALUES (?, ?, ?, ?, 'running', ?, ?, ?, now() + make_interval(secs => ?))""",
-                    runId, grantId, calendarId, dryRun, trigger, conflictPolicy, missingPolicy,
-                    config.lease().toSeconds());
-            out.put("started", true);
-        } catch (DuplicateKeyException e) {
-            // the running one (or, if it finished a moment ago, the latest)
-            runId = jdbc.queryForObject("""
-                    SELECT run_id FROM reconcile_run WHERE grant_id = ? AND calendar_id = ?
-                     ORDER BY (status = 'running') DESC, started_at DESC LIMIT 1""", String.class, grantId, calendarId);
-            out.put("started", false);
+        if (jdbc.update(QUEUE_SQL, runId, grantId, calendarId, dryRun, trigger, conflictPolicy, missingPolicy) == 1) {
+            out.put("run_id", runId);
+            out.put("status", "queued");
+            return out;
         }
-        out.put("run_id", runId);
-        out.put("status", "running");
+        // the queued or running one (or, if it finished a moment ago, the latest)
+        Map<String, Object> existing = jdbc.queryForMap("""
+                SELECT run_id, status FROM reconcile_run WHERE grant_id = ? AND calendar_id = ?
+                 ORDER BY (status IN ('queued', 'running')) DESC, queued_at DESC LIMIT 1""", grantId, calendarId);
+        out.put("run_id", existing.get("run_id"));
+        out.put("status", existing.get("status"));
         return out;
     }
 
+    /** A run whose instance died holds its calendar only until its lease runs out. */
+    private void expireLease(String grantId, String calendarId) {
+        jdbc.update("""
+                UPDATE reconcile_run SET status = 'failed', error = 'lease expired: the instance running it stopped',
+                       finished_at = now()
+                 WHERE grant_id = ? AND calendar_id = ? AND status = 'running' AND lease_until < now()""",
+                grantId, calendarId);
+    }
+
     /**
-     * The scheduled trigger: true on exactly one instance per interval (the one whose update moves the schedule),
-     * with a run started for every calendar of every active grant. Returns the new runs' ids.
+     * The schedule, on every instance: gives new calendars their slot in the interval, then queues a run for each
+     * calendar whose slot has come (a paused grant's calendars keep their slot and get no run) and moves its slot on
+     * by whole intervals. Sets {@code CamelSchedulerPolledMessages}, so a full batch is followed at once by the next.
+     * Returns the number of calendars that were due.
      */
-    public List<String> fireSchedule() {
-        int won = jdbc.update("""
-                UPDATE reconcile_schedule SET last_fired_at = now()
-                 WHERE name = 'all-calendars' AND last_fired_at < now() - make_interval(secs => ?)""",
-                Math.max(1, config.intervalMillis() / 1000 - 5));
-        if (won == 0) {
-            return List.of();
+    public int queueDue(Exchange exchange) {
+        long interval = Math.max(1, config.intervalMillis() / 1000);
+        int scheduled = jdbc.update("""
+                UPDATE reconcile_calendar c
+                   SET next_due_at = now() + make_interval(secs => (abs(hashtext(c.grant_id || '/' || c.calendar_id)::bigint) % ?))
+                 WHERE (c.grant_id, c.calendar_id) IN (
+                       SELECT grant_id, calendar_id FROM reconcile_calendar WHERE next_due_at IS NULL LIMIT ?
+                       FOR UPDATE SKIP LOCKED)""", interval, SCHEDULE_BATCH);
+        List<Map<String, Object>> due = jdbc.queryForList("""
+                WITH due AS (
+                    SELECT grant_id, calendar_id FROM reconcile_calendar
+                     WHERE next_due_at <= now() ORDER BY next_due_at LIMIT ? FOR UPDATE SKIP LOCKED)
+                UPDATE reconcile_calendar c
+                   SET next_due_at = c.next_due_at + make_interval(secs => ?)
+                           * (floor(extract(epoch FROM now() - c.next_due_at) / ?) + 1)
+                  FROM due
+                 WHERE c.grant_id = due.grant_id AND c.calendar_id = due.calendar_id
+                   AND NOT EXISTS (SELECT 1 FROM grant_sync_state g WHERE g.grant_id = c.grant_id AND g.state = 'paused')
+                RETURNING c.grant_id, c.calendar_id""", SCHEDULE_BATCH, interval, interval);
+        // the paused grants' due calendars, not returned above, move on too
+        jdbc.update("""
+                UPDATE reconcile_calendar c
+                   SET next_due_at = c.next_due_at + make_interval(secs => ?)
+                           * (floor(extract(epoch FROM now() - c.next_due_at) / ?) + 1)
+                 WHERE c.next_due_at <= now()
+                   AND EXISTS (SELECT 1 FROM grant_sync_state g WHERE g.grant_id = c.grant_id AND g.state = 'paused')""",
+                interval, interval);
+        if (!due.isEmpty()) {
+            jdbc.batchUpdate(QUEUE_SQL, due.stream().map(c -> new Object[] {newRunId(), c.get("grant_id"),
+                    c.get("calendar_id"), false, "schedule", config.conflictPolicy(), config.missingPolicy()}).toList());
+            LOG.debug("Queued reconciliation of {} calendar(s) whose slot came", due.size());
         }
-        return startForCalendars(jdbc.queryForList("""
-                SELECT DISTINCT grant_id, calendar_id FROM event_sync_map
-                 WHERE calendar_id IS NOT NULL
-                   AND grant_id NOT IN (SELECT grant_id FROM grant_sync_state WHERE state = 'paused')"""), "schedule");
+        exchange.setProperty(Exchange.SCHEDULER_POLLED_MESSAGES, scheduled == SCHEDULE_BATCH
+                || due.size() == SCHEDULE_BATCH);
+        return due.size();
     }
 
-    /** Runs for every calendar of a grant that was just resumed (events were missed while it was expired). */
-    public List<String> startForGrant(@Header("CalsyncGrantId") String grantId) {
-        return startForCalendars(jdbc.queryForList("""
-                SELECT DISTINCT grant_id, calendar_id FROM event_sync_map WHERE grant_id = ? AND calendar_id IS NOT NULL""",
-                grantId), "grant-resumed");
+    /**
+     * Claims queued runs for this instance: at most {@code calsync.reconcile.concurrency} minus the runs it is
+     * working on, oldest first, one per grant and none of a grant that already has a run going (so one grant with
+     * many calendars does not take every slot), with {@code SKIP LOCKED} so instances claim in parallel. Runs whose
+     * lease ran out (their instance died) are failed first. Returns the claimed run ids.
+     */
+    public List<String> claim(Exchange exchange) {
+        jdbc.update("""
+                UPDATE reconcile_run SET status = 'failed', error = 'lease expired: the instance running it stopped',
+                       finished_at = now() WHERE status = 'running' AND lease_until < now()""");
+        int free = config.concurrency() - active.size();
+        List<String> claimed = free <= 0 ? List.of() : jdbc.queryForList("""
+                WITH candidates AS (
+                    SELECT run_id, grant_id, queued_at FROM reconcile_run r
+                     WHERE status = 'queued'
+                       AND NOT EXISTS (SELECT 1 FROM reconcile_run x WHERE x.grant_id = r.grant_id AND x.status = 'running')
+                     ORDER BY queued_at LIMIT ? FOR UPDATE SKIP LOCKED),
+                picked AS (
+                    SELECT run_id FROM (SELECT DISTINCT ON (grant_id) run_id, queued_at FROM candidates
+                                         ORDER BY grant_id, queued_at) one_per_grant
+                     ORDER BY queued_at LIMIT ?)
+                UPDATE reconcile_run r
+                   SET status = 'running', started_at = now(), lease_until = now() + make_interval(secs => ?),
+                       claim_token = ?
+                  FROM picked WHERE r.run_id = picked.run_id
+                RETURNING r.run_id""", String.class, free * CANDIDATES_PER_SLOT, free, config.lease().toSeconds(),
+                UUID.randomUUID().toString());
+        exchange.setProperty(Exchange.SCHEDULER_POLLED_MESSAGES, !claimed.isEmpty());
+        return claimed;
     }
 
-    private List<String> startForCalendars(List<Map<String, Object>> calendars, String trigger) {
-        List<String> started = new ArrayList<>();
+    /** Queues runs for every calendar of a grant that was just resumed (events were missed while it was expired). */
+    public int queueForGrant(@Header("CalsyncGrantId") String grantId) {
+        List<Map<String, Object>> calendars = jdbc.queryForList(
+                "SELECT calendar_id FROM reconcile_calendar WHERE grant_id = ?", grantId);
+        int queued = 0;
         for (Map<String, Object> c : calendars) {
-            Map<String, Object> run = start((String) c.get("grant_id"), (String) c.get("calendar_id"), false, trigger,
-                    config.conflictPolicy(), config.missingPolicy());
-            if (Boolean.TRUE.equals(run.get("started"))) {
-                started.add((String) run.get("run_id"));
+            if ("queued".equals(queue(grantId, (String) c.get("calendar_id"), false, "grant-resumed",
+                    config.conflictPolicy(), config.missingPolicy()).get("status"))) {
+                queued++;
             }
         }
-        return started;
+        return queued;
+    }
+
+    private static String newRunId() {
+        return "rec-run-" + UUID.randomUUID();
     }
 
     /** {@code GET /admin/reconcile/{run_id}}. */
     public Map<String, Object> get(@Header("run_id") String runId) {
         List<Map<String, Object>> rows = jdbc.queryForList("""
                 SELECT run_id, grant_id, calendar_id, status, dry_run, trigger, conflict_policy, missing_policy, pages,
-                       events_seen, created, updated, deleted, relinked, unchanged, conflicts, pushed,
-                       planned::text AS planned, error, started_at, finished_at
+                       events_seen, created, updated, deleted, relinked, unchanged, conflicts, pushed, skipped,
+                       skipped_errors::text AS skipped_errors, planned::text AS planned, error, queued_at,
+                       CASE WHEN status = 'queued' THEN NULL ELSE started_at END AS started_at, finished_at
                   FROM reconcile_run WHERE run_id = ?""", runId);
         if (rows.isEmpty()) {
             throw new Rejection(404, "not_found", "no reconciliation run " + runId);
@@ -159,6 +233,7 @@ public class ReconcileRuns {
         Map<String, Object> run = new LinkedHashMap<>(rows.get(0));
         try {
             run.put("planned", json.readValue((String) run.get("planned"), List.class));
+            run.put("skipped_errors", json.readValue((String) run.get("skipped_errors"), List.class));
         } catch (java.io.IOException e) {
             throw new IllegalStateException(e);
         }
@@ -166,13 +241,45 @@ public class ReconcileRuns {
     }
 
     /**
-     * Extends the run's lease while it works (at the start and after every page); false when the run was given up
-     * meanwhile (its lease had run out and another run took the calendar), in which case it must stop.
+     * Extends the run's lease (at the start and after every page; {@link #renewActive} does it in the background
+     * too); false when the run was given up meanwhile (its lease had run out), in which case it must stop. The run
+     * counts as this instance's work until it finishes or fails.
      */
     public boolean renew(String runId) {
-        return jdbc.update("""
+        boolean running = jdbc.update("""
                 UPDATE reconcile_run SET lease_until = now() + make_interval(secs => ?)
                  WHERE run_id = ? AND status = 'running'""", config.lease().toSeconds(), runId) == 1;
+        if (running) {
+            active.add(runId);
+        } else {
+            active.remove(runId);
+        }
+        return running;
+    }
+
+    /** Renews the leases of every run this instance is working on, so a slow page never lets another run start. */
+    public int renewActive() {
+        if (active.isEmpty()) {
+            return 0;
+        }
+        return jdbc.update("""
+                UPDATE reconcile_run SET lease_until = now() + make_interval(secs => ?)
+                 WHERE run_id = ANY (?) AND status = 'running'""", config.lease().toSeconds(),
+                active.toArray(new String[0]));
+    }
+
+    /** Deletes finished runs older than {@code calsync.reconcile.retention}, with their conflicts. */
+    public int purge() {
+        long seconds = config.retention().toSeconds();
+        jdbc.update("""
+                DELETE FROM sync_conflict WHERE recorded_at < now() - make_interval(secs => ?)""", seconds);
+        int purged = jdbc.update("""
+                DELETE FROM reconcile_run
+                 WHERE status IN ('succeeded', 'failed') AND finished_at < now() - make_interval(secs => ?)""", seconds);
+        if (purged > 0) {
+            LOG.info("Purged {} reconciliation run(s) finished more than {} ago", purged, config.retention());
+        }
+        return purged;
     }
 
     public Map<String, Object> settings(String runId) {
@@ -181,17 +288,22 @@ public class ReconcileRuns {
 
     /** Stores the counters (and, for a dry run, the plan) of a finished run. */
     public void finish(String runId, ReconcileReport report) {
+        active.remove(runId);
         jdbc.update("""
                 UPDATE reconcile_run SET status = 'succeeded', finished_at = now(), pages = ?, events_seen = ?,
                        created = ?, updated = ?, deleted = ?, relinked = ?, unchanged = ?, conflicts = ?, pushed = ?,
-                       planned = CAST(? AS jsonb)
+                       skipped = ?, skipped_errors = CAST(? AS jsonb), planned = CAST(? AS jsonb)
                  WHERE run_id = ? AND status = 'running'""",
                 report.pages, report.eventsSeen, report.created, report.updated, report.deleted, report.relinked,
-                report.unchanged, report.conflicts, report.pushed, report.plannedJson(json), runId);
+                report.unchanged, report.conflicts, report.pushed, report.skipped, report.skippedJson(json),
+                report.plannedJson(json), runId);
     }
 
     /** A run that stopped: the error is reported, nothing after the failure point was changed. */
     public void fail(String runId, ReconcileReport report, String error) {
+        if (runId != null) {
+            active.remove(runId);
+        }
         jdbc.update("""
                 UPDATE reconcile_run SET status = 'failed', finished_at = now(), error = ?, pages = ?, events_seen = ?,
                        planned = CAST(? AS jsonb) WHERE run_id = ? AND status = 'running'""",

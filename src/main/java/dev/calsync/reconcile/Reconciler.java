@@ -326,8 +326,25 @@ public class Reconciler {
         ReconcileReport r = report(exchange);
         runs.finish(r.runId, r);
         LOG.info("Reconciliation {} done: {} pages, {} events, {} created, {} updated, {} deleted, {} relinked,"
-                        + " {} unchanged, {} conflicts", r.runId, r.pages, r.eventsSeen, r.created, r.updated,
-                r.deleted, r.relinked, r.unchanged, r.conflicts);
+                        + " {} unchanged, {} conflicts, {} skipped", r.runId, r.pages, r.eventsSeen, r.created,
+                r.updated, r.deleted, r.relinked, r.unchanged, r.conflicts, r.skipped);
+    }
+
+    /**
+     * A repair that failed: the event is reported in the run ({@code skipped}, with its error) and skipped; the run
+     * goes on, and the next run tries it again.
+     */
+    public void repairFailed(Exchange exchange) {
+        Throwable error = exchange.getProperty(Exchange.EXCEPTION_CAUGHT, Throwable.class);
+        ReconcileReport r = report(exchange);
+        Object repair = exchange.getMessage().getBody();
+        Object eventId = repair instanceof Map<?, ?> m && m.get("event") instanceof Map<?, ?> e ? e.get("id")
+                : exchange.getMessage().getHeader("CalsyncEventId");
+        String message = error == null ? "unknown error" : error.getMessage() == null
+                ? error.getClass().getSimpleName() : error.getMessage();
+        r.skip(eventId, message);
+        LOG.warn("Reconciliation {}: event {} could not be applied ({}); skipped, the next run tries it again",
+                r.runId, eventId, message);
     }
 
     public void failed(Exchange exchange) {

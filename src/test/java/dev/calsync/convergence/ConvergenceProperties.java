@@ -196,7 +196,7 @@ class ConvergenceProperties {
             service.jdbc().update("UPDATE webhook_inbox SET next_attempt_at = 'infinity' WHERE status <> 'processed'");
             service.jdbc().update("UPDATE event_sync_map SET next_attempt_at = 'infinity' WHERE sync_state = 'pending'");
             return nylas.webhooksQuiet() && nylas.callsQuiet()
-                    && count("SELECT count(*) FROM reconcile_run WHERE status = 'running'") == 0
+                    && count("SELECT count(*) FROM reconcile_run WHERE status IN ('queued', 'running')") == 0
                     && count("SELECT count(*) FROM webhook_inbox WHERE status = 'processing' AND lease_until > now()") == 0
                     && count("SELECT count(*) FROM event_sync_map WHERE sync_state = 'pending' AND lease_until > now()") == 0;
         });
@@ -601,8 +601,8 @@ class ConvergenceProperties {
                 .build(), HttpResponse.BodyHandlers.ofString());
         assertThat(started.statusCode()).as("reconciliation start: %s", started.body()).isEqualTo(202);
         String runId = json.readTree(started.body()).path("run_id").asText();
-        await().atMost(Duration.ofSeconds(60)).until(() -> !"running".equals(service.jdbc().queryForObject(
-                "SELECT status FROM reconcile_run WHERE run_id = ?", String.class, runId)));
+        await().atMost(Duration.ofSeconds(60)).until(() -> java.util.Set.of("succeeded", "failed").contains(
+                service.jdbc().queryForObject("SELECT status FROM reconcile_run WHERE run_id = ?", String.class, runId)));
         assertThat(service.jdbc().queryForObject("SELECT coalesce(error, status) FROM reconcile_run WHERE run_id = ?",
                 String.class, runId)).isEqualTo("succeeded");
     }

@@ -8,6 +8,7 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 
 import com.fasterxml.jackson.databind.JsonNode;
@@ -57,9 +58,8 @@ class ReconcileTest extends IntegrationTest {
                 .POST(HttpRequest.BodyPublishers.ofString(json.writeValueAsString(request))).build());
         assertThat(started.statusCode()).isEqualTo(202);
         String runId = json.readTree(started.body()).path("run_id").asText();
-        await().atMost(Duration.ofSeconds(30)).until(() ->
-                !"running".equals(json.readTree(apiGet("/admin/reconcile/" + runId, ADMIN_TOKEN).body())
-                        .path("status").asText()));
+        await().atMost(Duration.ofSeconds(30)).until(() -> Set.of("succeeded", "failed").contains(
+                json.readTree(apiGet("/admin/reconcile/" + runId, ADMIN_TOKEN).body()).path("status").asText()));
         return json.readTree(apiGet("/admin/reconcile/" + runId, ADMIN_TOKEN).body());
     }
 
@@ -292,19 +292,63 @@ class ReconcileTest extends IntegrationTest {
         assertThat(first).isEqualTo(second);
         assertThat(count("SELECT count(*) FROM reconcile_run")).isEqualTo(1);
         await().atMost(Duration.ofSeconds(30)).until(() ->
-                count("SELECT count(*) FROM reconcile_run WHERE status = 'running'") == 0);
+                count("SELECT count(*) FROM reconcile_run WHERE status IN ('queued', 'running')") == 0);
     }
 
     @Test
-    void scheduleFiresOnOneInstanceOnly() {
-        jdbc.update("UPDATE reconcile_schedule SET last_fired_at = 'epoch'");
+    void aCalendarJoinsTheScheduleWithItsFirstMappingAndIsQueuedOnceWhenItsSlotComes() throws Exception {
+        putRecord("rec-s", "Scheduled");
+        awaitSettled();
+        assertThat(jdbc.queryForList("SELECT grant_id, calendar_id FROM reconcile_calendar"))
+                .containsExactly(Map.of("grant_id", GRANT, "calendar_id", "primary"));
+        org.apache.camel.Exchange poll = new org.apache.camel.support.DefaultExchange(camel);
 
-        runs.fireSchedule();
-        List<String> second = runs.fireSchedule();
+        runs.queueDue(poll); // gives the calendar its slot in the (30-day) interval: not due yet
+        assertThat(count("SELECT count(*) FROM reconcile_run")).isZero();
+        jdbc.update("UPDATE reconcile_calendar SET next_due_at = now() - interval '1 second'");
+        // two instances' schedules at once: the calendar is queued once and its slot moves on by an interval
+        List<CompletableFuture<Integer>> schedules = List.of(
+                CompletableFuture.supplyAsync(() -> runs.queueDue(new org.apache.camel.support.DefaultExchange(camel))),
+                CompletableFuture.supplyAsync(() -> runs.queueDue(new org.apache.camel.support.DefaultExchange(camel))));
+        int queued = schedules.get(0).get() + schedules.get(1).get();
 
-        assertThat(second).isEmpty();
-        assertThat(jdbc.queryForObject("SELECT last_fired_at > now() - interval '1 minute' FROM reconcile_schedule",
+        assertThat(queued).isEqualTo(1);
+        assertThat(jdbc.queryForObject("SELECT next_due_at > now() + interval '29 days' FROM reconcile_calendar",
                 Boolean.class)).isTrue();
+        await().atMost(Duration.ofSeconds(30)).until(() ->
+                count("SELECT count(*) FROM reconcile_run WHERE trigger = 'schedule' AND status = 'succeeded'") == 1);
+    }
+
+    @Test
+    void aPausedGrantsCalendarKeepsItsSlotAndGetsNoRun() throws Exception {
+        putRecord("rec-p", "Paused soon");
+        awaitSettled();
+        deliver(envelope(newId(), "grant.expired", Map.of("grant_id", GRANT)));
+        await().atMost(Duration.ofSeconds(10)).until(() ->
+                count("SELECT count(*) FROM grant_sync_state WHERE state = 'paused'") == 1);
+        jdbc.update("UPDATE reconcile_calendar SET next_due_at = now() - interval '1 second'");
+
+        runs.queueDue(new org.apache.camel.support.DefaultExchange(camel));
+
+        assertThat(count("SELECT count(*) FROM reconcile_run")).isZero();
+        assertThat(jdbc.queryForObject("SELECT next_due_at > now() FROM reconcile_calendar", Boolean.class)).isTrue();
+    }
+
+    @Test
+    void finishedRunsAndTheirConflictsArePurgedAfterTheRetention() {
+        jdbc.update("""
+                INSERT INTO reconcile_run (run_id, grant_id, calendar_id, dry_run, status, trigger, conflict_policy,
+                                           missing_policy, finished_at)
+                VALUES ('old', 'g', 'c', false, 'succeeded', 'schedule', 'newest-wins', 'delete', now() - interval '3 days'),
+                       ('new', 'g', 'd', false, 'succeeded', 'schedule', 'newest-wins', 'delete', now())""");
+        jdbc.update("""
+                INSERT INTO sync_conflict (run_id, record_id, policy, winner, recorded_at)
+                VALUES ('old', 'r', 'newest-wins', 'app', now() - interval '3 days'), ('new', 'r', 'newest-wins', 'app', now())""");
+
+        assertThat(runs.purge()).isEqualTo(1);
+
+        assertThat(jdbc.queryForList("SELECT run_id FROM reconcile_run", String.class)).containsExactly("new");
+        assertThat(jdbc.queryForList("SELECT run_id FROM sync_conflict", String.class)).containsExactly("new");
     }
 
     @Test

@@ -68,6 +68,9 @@ public abstract class IntegrationTest {
         registry.add("calsync.inbound.max-backoff", () -> "200ms");
         registry.add("calsync.inbound.max-attempts", () -> "3");
         registry.add("calsync.dedupe.redis-retry-after", () -> "1s");
+        // no calendar's slot comes during the suite: tests that need one move it (ReconcileTest)
+        registry.add("calsync.reconcile.interval-millis", () -> String.valueOf(30L * 24 * 3600 * 1000));
+        registry.add("calsync.reconcile.poll-delay-millis", () -> "100");
         registry.add("calsync.push.poll-delay-millis", () -> "50");
         registry.add("calsync.push.max-redeliveries", () -> "3");
         registry.add("calsync.push.redelivery-delay-millis", () -> "50");
@@ -87,7 +90,8 @@ public abstract class IntegrationTest {
         // deliveries still under way from the previous test would land in this one
         await().atMost(Duration.ofSeconds(30)).until(NYLAS::webhooksQuiet);
         NYLAS.deliverWebhooksTo(SECRET); // none until this test's state is clean
-        jdbc.execute("TRUNCATE webhook_inbox, event_sync_map, grant_sync_state, app_event, reconcile_run, sync_conflict");
+        jdbc.execute("TRUNCATE webhook_inbox, event_sync_map, grant_sync_state, app_event, reconcile_run, sync_conflict,"
+                + " reconcile_calendar");
         Set<String> keys = redis.keys("calsync:*");
         if (keys != null && !keys.isEmpty()) {
             redis.delete(keys);
