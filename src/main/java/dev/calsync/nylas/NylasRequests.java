@@ -78,12 +78,19 @@ public class NylasRequests {
     }
 
     /**
-     * Inside the circuit breaker: a 429 or 5xx fails the call (and counts against Nylas' health); other answers pass
+     * Inside the circuit breaker: a 5xx fails the call (and counts against Nylas' health); other answers pass
      * on to the step that reads them.
      */
     public void throwIfRetryable(Exchange exchange) {
         int status = exchange.getMessage().getHeader(Exchange.HTTP_RESPONSE_CODE, 0, Integer.class);
-        if (NylasApiException.retryable(status)) {
+        if (status != 429 && NylasApiException.retryable(status)) {
+            checked(exchange);
+        }
+    }
+
+    /** After the circuit breaker: a 429 throws {@link NylasThrottledException} (retried, never counted as failure). */
+    public void throwIfThrottled(Exchange exchange) {
+        if (exchange.getMessage().getHeader(Exchange.HTTP_RESPONSE_CODE, 0, Integer.class) == 429) {
             checked(exchange);
         }
     }
@@ -117,7 +124,11 @@ public class NylasRequests {
         if (!NylasApiException.retryable(status)) {
             throw new NylasApiException(status, type);
         }
-        throw new NylasRetryableException(status, type, retryAfterMillis(m.getHeader("Retry-After", String.class)));
+        Long retryAfter = retryAfterMillis(m.getHeader("Retry-After", String.class));
+        if (status == 429) {
+            throw new NylasThrottledException(type, retryAfter);
+        }
+        throw new NylasRetryableException(status, type, retryAfter);
     }
 
     static Long retryAfterMillis(String value) {

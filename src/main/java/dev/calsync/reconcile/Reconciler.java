@@ -138,75 +138,82 @@ public class Reconciler {
             String eventId = (String) event.get("id");
             r.eventsSeen++;
             r.seen.add(eventId);
-            String hint = InboundPlanner.recordHint(event);
-            Map<String, Object> hinted = hint == null ? null : byRecord.get(hint);
-            Map<String, Object> linked = byEvent.get(eventId);
-            if (InboundPlanner.isDuplicate(hinted, linked, event)) {
-                // a create that landed after the one adopted: deleted, as live sync does
-                r.deleted++;
-                r.plan("delete-duplicate", hint, eventId);
-                repairs.add(repair("delete-duplicate", event, hint));
-                continue;
-            }
-            Map<String, Object> mapping = InboundPlanner.choose(hinted == null ? null : List.of(hinted),
-                    linked == null ? null : List.of(linked), r.grantId, eventId);
-            InboundPlanner.Assessment a = planner.assess(event, mapping);
-            String recordId = mapping == null ? null : (String) mapping.get("internal_id");
-            switch (a.situation()) {
-                case NEW -> {
-                    boolean relink = hint != null && localIds.contains(hint);
-                    if (relink) {
-                        r.relinked++;
-                    } else {
-                        r.created++;
-                    }
-                    r.plan(relink ? "relink" : "create", hint, eventId);
-                    repairs.add(repair("apply", event, hint));
+            try {
+                String hint = InboundPlanner.recordHint(event);
+                Map<String, Object> hinted = hint == null ? null : byRecord.get(hint);
+                Map<String, Object> linked = byEvent.get(eventId);
+                if (InboundPlanner.isDuplicate(hinted, linked, event)) {
+                    // a create that landed after the one adopted: deleted, as live sync does
+                    r.deleted++;
+                    r.plan("delete-duplicate", hint, eventId);
+                    repairs.add(repair("delete-duplicate", event, hint));
+                    continue;
                 }
-                case TOMBSTONED -> {
-                    if ("app".equals(mapping.get("source"))) {
-                        r.deleted++; // the application deleted it and the calendar still has it
-                        r.plan("delete", recordId, eventId);
-                        repairs.add(repair("delete-again", event, recordId));
-                    } else {
-                        r.unchanged++; // nothing deleted comes back
+                Map<String, Object> mapping = InboundPlanner.choose(hinted == null ? null : List.of(hinted),
+                        linked == null ? null : List.of(linked), r.grantId, eventId);
+                InboundPlanner.Assessment a = planner.assess(event, mapping);
+                String recordId = mapping == null ? null : (String) mapping.get("internal_id");
+                switch (a.situation()) {
+                    case NEW -> {
+                        boolean relink = hint != null && localIds.contains(hint);
+                        if (relink) {
+                            r.relinked++;
+                        } else {
+                            r.created++;
+                        }
+                        r.plan(relink ? "relink" : "create", hint, eventId);
+                        repairs.add(repair("apply", event, hint));
                     }
-                }
-                case APP_CHANGE_PENDING, APP_CHANGE_FAILED -> {
-                    if ("deleted".equals(mapping.get("desired"))) {
-                        // the application deleted it: that delete is on its way (a failed one is retried below)
-                        r.deleted++;
-                        r.plan("delete", recordId, eventId);
-                    } else if (a.sameContent()) {
-                        r.unchanged++; // the calendar already shows the application's change
-                    } else if (!a.remoteNewer()) {
-                        // only the application side changed: its change goes out (again)
+                    case TOMBSTONED -> {
+                        if ("app".equals(mapping.get("source"))) {
+                            r.deleted++; // the application deleted it and the calendar still has it
+                            r.plan("delete", recordId, eventId);
+                            repairs.add(repair("delete-again", event, recordId));
+                        } else {
+                            r.unchanged++; // nothing deleted comes back
+                        }
+                    }
+                    case APP_CHANGE_PENDING, APP_CHANGE_FAILED -> {
+                        if ("deleted".equals(mapping.get("desired"))) {
+                            // the application deleted it: that delete is on its way (a failed one is retried below)
+                            r.deleted++;
+                            r.plan("delete", recordId, eventId);
+                        } else if (a.sameContent()) {
+                            r.unchanged++; // the calendar already shows the application's change
+                        } else if (!a.remoteNewer()) {
+                            // only the application side changed: its change goes out (again)
+                            r.updated++;
+                            r.plan("push", recordId, eventId);
+                            repairs.add(repair("push", event, recordId));
+                        } else {
+                            // both sides changed since the last sync: the conflict policy decides
+                            r.conflicts++;
+                            String winner = winner(r.conflictPolicy,
+                                    InboundPlanner.number(mapping.get("local_updated_at")), a.updatedAt());
+                            r.updated++;
+                            r.plan("app".equals(winner) ? "push" : "update", recordId, eventId);
+                            Map<String, Object> repair = repair("app".equals(winner) ? "push" : "yield", event, recordId);
+                            repair.put("conflict", Map.of("policy", r.conflictPolicy, "winner", winner,
+                                    "local_updated_at", Objects.requireNonNullElse(mapping.get("local_updated_at"), 0L),
+                                    "remote_updated_at", a.updatedAt() == null ? 0L : a.updatedAt()));
+                            repairs.add(repair);
+                        }
+                    }
+                    case STALE, UNCHANGED -> r.unchanged++;
+                    // a same-second difference is settled by the live route, which asks Nylas (the page may be older
+                    // than a same-second edit a webhook applied meanwhile)
+                    case TIE, CHANGED -> {
                         r.updated++;
-                        r.plan("push", recordId, eventId);
-                        repairs.add(repair("push", event, recordId));
-                    } else {
-                        // both sides changed since the last sync: the conflict policy decides
-                        r.conflicts++;
-                        String winner = winner(r.conflictPolicy,
-                                InboundPlanner.number(mapping.get("local_updated_at")), a.updatedAt());
-                        r.updated++;
-                        r.plan("app".equals(winner) ? "push" : "update", recordId, eventId);
-                        Map<String, Object> repair = repair("app".equals(winner) ? "push" : "yield", event, recordId);
-                        repair.put("conflict", Map.of("policy", r.conflictPolicy, "winner", winner,
-                                "local_updated_at", Objects.requireNonNullElse(mapping.get("local_updated_at"), 0L),
-                                "remote_updated_at", a.updatedAt() == null ? 0L : a.updatedAt()));
-                        repairs.add(repair);
+                        r.plan("update", recordId, eventId);
+                        repairs.add(repair("apply", event, recordId));
                     }
+                    default -> throw new IllegalStateException("unhandled situation " + a.situation());
                 }
-                case STALE, UNCHANGED -> r.unchanged++;
-                // a same-second difference is settled by the live route, which asks Nylas (the page may be older
-                // than a same-second edit a webhook applied meanwhile)
-                case TIE, CHANGED -> {
-                    r.updated++;
-                    r.plan("update", recordId, eventId);
-                    repairs.add(repair("apply", event, recordId));
-                }
-                default -> throw new IllegalStateException("unhandled situation " + a.situation());
+            } catch (RuntimeException e) {
+                // an event that cannot be judged is reported and skipped; it stays "seen", so its record is kept
+                r.skip(eventId, e.getMessage() == null ? e.getClass().getSimpleName() : e.getMessage());
+                LOG.warn("Reconciliation {}: event {} could not be judged ({}); skipped", r.runId, eventId,
+                        e.toString());
             }
         }
         return r.dryRun ? List.of() : repairs;

@@ -128,6 +128,56 @@ class ReconcileTest extends IntegrationTest {
     }
 
     @Test
+    void aThrottledPageIsRetriedAndTheRunSucceeds() throws Exception {
+        NYLAS.pauseWebhooks(); // never delivered
+        NYLAS.userCreates(GRANT, "primary", fields("Missed"));
+        NYLAS.failNext(429, 429); // the run's first two calls: the provider throttles the mailbox
+
+        JsonNode run = reconcile(false);
+
+        assertThat(run.path("status").asText()).as(run.toString()).isEqualTo("succeeded");
+        assertThat(run.path("created").asInt()).isEqualTo(1);
+        assertThat(NYLAS.calls("GET 429")).isEqualTo(2);
+        assertThat(count("SELECT count(*) FROM app_event WHERE title = 'Missed'")).isEqualTo(1);
+    }
+
+    @Test
+    void anEventTheApplicationRefusesIsSkippedAndReportedAndTheOthersAreApplied() throws Exception {
+        NYLAS.pauseWebhooks();
+        String poison = (String) NYLAS.userCreates(GRANT, "primary", fields("Poison")).get("id");
+        NYLAS.userCreates(GRANT, "primary", fields("Fine"));
+        jdbc.execute("ALTER TABLE app_event ADD CONSTRAINT test_refuses_poison CHECK (title <> 'Poison')");
+        try {
+            JsonNode run = reconcile(false);
+
+            assertThat(run.path("status").asText()).as(run.toString()).isEqualTo("succeeded");
+            assertThat(run.path("skipped").asInt()).isEqualTo(1);
+            assertThat(run.path("skipped_errors").get(0).path("event_id").asText()).isEqualTo(poison);
+            assertThat(run.path("skipped_errors").get(0).path("error").asText()).isNotBlank();
+            assertThat(count("SELECT count(*) FROM app_event WHERE title = 'Fine'")).isEqualTo(1);
+        } finally {
+            jdbc.execute("ALTER TABLE app_event DROP CONSTRAINT test_refuses_poison");
+        }
+    }
+
+    @Test
+    void theLeasesOfRunsAtWorkAreRenewedInTheBackgroundUntilTheyFinish() {
+        jdbc.update("""
+                INSERT INTO reconcile_run (run_id, grant_id, calendar_id, dry_run, status, trigger, conflict_policy,
+                                           missing_policy, lease_until)
+                VALUES ('at-work', 'g', 'c', false, 'running', 'api', 'newest-wins', 'delete', now() + interval '1 minute')""");
+        assertThat(runs.renew("at-work")).isTrue(); // the run begins its work on this instance
+        jdbc.update("UPDATE reconcile_run SET lease_until = now() + interval '5 seconds'");
+
+        assertThat(runs.renewActive()).isEqualTo(1);
+        assertThat(jdbc.queryForObject("SELECT lease_until > now() + interval '1 minute' FROM reconcile_run",
+                Boolean.class)).isTrue();
+
+        runs.fail("at-work", null, "stopped for the test");
+        assertThat(runs.renewActive()).isZero();
+    }
+
+    @Test
     void secondEventOfOneRecordIsDeletedByReconciliationAsByLiveSync() throws Exception {
         putRecord("rec-twice", "Twice");
         putRecord("rec-keep", "Keeper");
