@@ -43,7 +43,9 @@ public record CalsyncProperties(
             /* Secret: from NYLAS_API_KEY only, never logged. */
             @DefaultValue("") String apiKey,
             @DefaultValue("5000") @Min(1) long connectTimeoutMillis,
-            @DefaultValue("30000") @Min(1) long responseTimeoutMillis) {
+            @DefaultValue("30000") @Min(1) long responseTimeoutMillis,
+            /* Redis keys of the per-grant call limit every instance shares: <prefix>:<grant>:<second>. */
+            @DefaultValue("calsync:rate") String rateLimitKeyPrefix) {
         @Override
         public String toString() {
             return "Nylas[apiUri=" + apiUri + ", apiKey=" + (apiKey.isEmpty() ? "<unset>" : "<set>") + "]";

@@ -138,6 +138,9 @@ class SyncEdgesTest extends IntegrationTest {
         Map<String, Object> late = new LinkedHashMap<>(NYLAS.event(GRANT, (String) mapping("rec-late").get("nylas_event_id")));
         delete("rec-late");
         awaitTombstone("rec-late");
+        // the tombstone comes first; the delete's push is done once its DELETE was sent and its lease let go
+        await().atMost(Duration.ofSeconds(30)).until(() -> NYLAS.requests().stream()
+                .anyMatch(r -> r.startsWith("DELETE ")) && mapping("rec-late").get("lease_until") == null);
         // what a create that landed after the delete's lookup leaves: a tombstone that never learned its event
         jdbc.update("UPDATE event_sync_map SET nylas_event_id = NULL WHERE internal_id = 'rec-late'");
         late.put("id", "evt-landed-late");

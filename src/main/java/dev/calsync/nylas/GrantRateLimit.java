@@ -1,0 +1,109 @@
+package dev.calsync.nylas;
+
+import java.time.Clock;
+import java.time.Duration;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.atomic.AtomicLong;
+
+import dev.calsync.config.CalsyncProperties;
+import io.github.resilience4j.circuitbreaker.CallNotPermittedException;
+import io.github.resilience4j.circuitbreaker.CircuitBreaker;
+import io.github.resilience4j.circuitbreaker.CircuitBreakerConfig;
+import org.apache.camel.Header;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+import org.springframework.data.redis.core.StringRedisTemplate;
+import org.springframework.stereotype.Component;
+
+/**
+ * The per-grant limit of Nylas calls ({@code calsync.push.max-requests-per-second-per-grant}), shared by every
+ * instance: each call takes a place in its grant's current second, counted in Redis ({@code INCR
+ * <prefix>:<grant>:<second>}, expiring after two seconds); a call that finds the second full waits for the next one.
+ * So any number of replicas together stay under Nylas' per-grant limit. When Redis fails or is slow, each instance
+ * counts on its own (the limit then holds per instance, as Camel's throttler did) until Redis answers again.
+ * <p>
+ * Written by hand because Camel's throttler counts per instance, and an atomic counter per grant and second is all a
+ * shared limit needs (no token-bucket library is on the classpath).
+ */
+@Component("grantRateLimit")
+public class GrantRateLimit {
+
+    private static final Logger LOG = LoggerFactory.getLogger(GrantRateLimit.class);
+    /** The longest one call waits for a place before it goes anyway (the limit is then exceeded, not deadlocked). */
+    static final Duration MAX_WAIT = Duration.ofSeconds(30);
+
+    private final StringRedisTemplate redis;
+    private final Clock clock;
+    private final int perSecond;
+    private final String prefix;
+    private final CircuitBreaker breaker;
+    private final ConcurrentHashMap<String, AtomicLong[]> local = new ConcurrentHashMap<>();
+
+    @org.springframework.beans.factory.annotation.Autowired
+    public GrantRateLimit(StringRedisTemplate redis, Clock clock, CalsyncProperties properties) {
+        this(redis, clock, properties.push().maxRequestsPerSecondPerGrant(), properties.nylas().rateLimitKeyPrefix());
+    }
+
+    GrantRateLimit(StringRedisTemplate redis, Clock clock, int perSecond, String prefix) {
+        this.redis = redis;
+        this.clock = clock;
+        this.perSecond = perSecond;
+        this.prefix = prefix;
+        this.breaker = CircuitBreaker.of("grant-rate-limit", CircuitBreakerConfig.custom()
+                .slidingWindowSize(5).minimumNumberOfCalls(1).failureRateThreshold(50)
+                .waitDurationInOpenState(Duration.ofSeconds(10)).permittedNumberOfCallsInHalfOpenState(1)
+                .automaticTransitionFromOpenToHalfOpenEnabled(true).build());
+    }
+
+    /** Waits until the grant has a place in the current second (no limit for a call without a grant). */
+    public void acquire(@Header("CalsyncGrantId") String grantId) throws InterruptedException {
+        if (grantId != null) {
+            place(grantId);
+        }
+    }
+
+    /** Waits for a place of the grant; the second (Unix) whose place the call took. */
+    long place(String grantId) throws InterruptedException {
+        long deadline = clock.millis() + MAX_WAIT.toMillis();
+        while (true) {
+            long now = clock.millis();
+            long second = now / 1000;
+            if (take(grantId, second) <= perSecond || now >= deadline) {
+                return second;
+            }
+            Thread.sleep(Math.max(1, (second + 1) * 1000 - clock.millis()));
+        }
+    }
+
+    /** The number of calls of the grant in this second, this one included. */
+    long take(String grantId, long second) {
+        try {
+            return breaker.executeSupplier(() -> {
+                String key = prefix + ":" + grantId + ":" + second;
+                Long n = redis.opsForValue().increment(key);
+                if (n != null && n == 1) {
+                    redis.expire(key, Duration.ofSeconds(2));
+                }
+                return n == null ? 1L : n;
+            });
+        } catch (CallNotPermittedException e) {
+            return takeLocally(grantId, second);
+        } catch (RuntimeException e) {
+            LOG.warn("Shared rate limit unavailable ({}); each instance limits its own calls until Redis is back",
+                    e.getClass().getSimpleName());
+            return takeLocally(grantId, second);
+        }
+    }
+
+    private long takeLocally(String grantId, long second) {
+        AtomicLong[] window = local.computeIfAbsent(grantId, g -> new AtomicLong[] {new AtomicLong(), new AtomicLong()});
+        synchronized (window) {
+            // a call that waited on a failing Redis may bring an older second: it counts in the current one
+            if (second > window[0].get()) {
+                window[0].set(second);
+                window[1].set(0);
+            }
+            return window[1].incrementAndGet();
+        }
+    }
+}
