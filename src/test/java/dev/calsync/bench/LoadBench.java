@@ -10,6 +10,7 @@ import java.nio.file.attribute.PosixFilePermissions;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
+import java.util.Comparator;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -46,7 +47,9 @@ import static dev.calsync.support.Notifications.envelope;
  * {@code load.service.jvm} (the service's JVM options, {@code -Xmx256m}), {@code load.jfr} (true: the service
  * records a JFR profile to {@code target/load/calsync.jfr}), {@code load.recipe-dir}, {@code load.jar}, {@code
  * load.seed}, {@code load.runs} (the runs to make, {@code closed,open,burst,pgbench,backlog}), {@code
- * load.service.properties} ({@code name=value,...}: settings of the service under test).
+ * load.service.properties} ({@code name=value,...}: settings of the service under test), {@code load.service.cds}
+ * (true: the service as the Dockerfile runs it, the jar extracted and started with the class data sharing archive of
+ * a training run; {@link #extractedWithArchive}).
  */
 @Tag("load")
 class LoadBench {
@@ -63,6 +66,7 @@ class LoadBench {
     private static final double DUPLICATES = Double.parseDouble(System.getProperty("load.duplicate-share", "0.1"));
     private static final String SERVICE_JVM = System.getProperty("load.service.jvm", "-Xmx256m");
     private static final boolean JFR = Boolean.getBoolean("load.jfr");
+    private static final boolean CDS = Boolean.getBoolean("load.service.cds");
     private static final long SEED = Long.getLong("load.seed", 42);
     /** The runs to make (a quicker look while working on one figure); all of them by default. */
     private static final java.util.Set<String> RUNS = java.util.Set.of(
@@ -84,11 +88,18 @@ class LoadBench {
         int redisPort = EmbeddedServers.redisPort();
         long runStarted = System.nanoTime();
         String loadBefore = loadAverage();
+        Path jar = ServiceProcess.packagedJar("load.jar");
+        List<String> jvm = jvmOptions();
+        if (CDS) {
+            Path archive = OUTPUT.resolve("calsync.jsa");
+            jar = extractedWithArchive(jar, archive);
+            jvm.add("-XX:SharedArchiveFile=" + archive);
+        }
         try (PostgresServer postgres = PostgresServer.create(OUTPUT.resolve("postgres.log"),
                 List.of("max_connections = 150", "shared_buffers = 256MB"));
              NylasSimulator nylas = new NylasSimulator("load-nylas-key");
-             ServiceProcess calsync = new ServiceProcess(ServiceProcess.packagedJar("load.jar"), OUTPUT,
-                     EmbeddedServers.freePort(), jvmOptions(), serviceProperties(postgres, nylas, redisPort),
+             ServiceProcess calsync = new ServiceProcess(jar, OUTPUT,
+                     EmbeddedServers.freePort(), jvm, serviceProperties(postgres, nylas, redisPort),
                      Map.of("NYLAS_WEBHOOK_SECRET", SECRET, "APP_API_TOKEN", "load-api-token",
                              "ADMIN_API_TOKEN", ADMIN_TOKEN, "NYLAS_API_KEY", "load-nylas-key"));
              RecipeHandler recipe = RecipeHandler.prepare(recipeDir(), OUTPUT, postgres, redisPort,
@@ -157,7 +168,8 @@ class LoadBench {
                             + " PostgreSQL and Redis (load average before the run %s, after it %s); %s; %s;"
                             + " service JVM %s; run %.0f s", Instant.now(), Runtime.getRuntime().availableProcessors(),
                     loadBefore, loadAverage(), postgres.version(), settings,
-                    String.join(" ", jvmOptions()), (System.nanoTime() - runStarted) / 1e9), OUTPUT.resolve("figures.md"));
+                    String.join(" ", jvm) + (CDS ? ", extracted jar " + OUTPUT.relativize(jar) : ""),
+                    (System.nanoTime() - runStarted) / 1e9), OUTPUT.resolve("figures.md"));
         } finally {
             EmbeddedServers.stopRedis();
         }
@@ -327,6 +339,49 @@ class LoadBench {
             options.add("-XX:StartFlightRecording=filename=" + OUTPUT.resolve("calsync.jfr") + ",settings=profile");
         }
         return options;
+    }
+
+    /**
+     * The Dockerfile's steps (also in the README; docs/PERFORMANCE.md, "Start-up"): the jar extracted ({@code java
+     * -Djarmode=tools -jar ... extract}: the libraries as plain jars in {@code lib/}), then a training run that writes
+     * the class data sharing archive ({@code -XX:ArchiveClassesAtExit}; {@code -Dspring.context.exit=onRefresh}: the
+     * application context is created and the process exits before anything starts, without a database: Flyway off).
+     * Returns the extracted jar.
+     */
+    private static Path extractedWithArchive(Path packaged, Path archive) throws Exception {
+        Path java = Path.of(System.getProperty("java.home"), "bin", "java");
+        Path extracted = OUTPUT.resolve("extracted");
+        if (Files.exists(extracted)) {
+            try (var files = Files.walk(extracted)) {
+                files.sorted(Comparator.reverseOrder()).forEach(f -> f.toFile().delete());
+            }
+        }
+        Files.deleteIfExists(archive);
+        run(OUTPUT.resolve("extract.log"), java.toString(), "-Djarmode=tools", "-jar", packaged.toString(), "extract",
+                "--destination", extracted.toString());
+        Path jar = extracted.resolve(packaged.getFileName());
+        List<String> training = new ArrayList<>(List.of(java.toString()));
+        training.addAll(List.of(SERVICE_JVM.trim().split("\\s+")));
+        training.addAll(List.of("-XX:ArchiveClassesAtExit=" + archive, "-Dspring.context.exit=onRefresh",
+                "-jar", jar.toString(), "--spring.flyway.enabled=false"));
+        long start = System.nanoTime();
+        run(OUTPUT.resolve("cds-training.log"), training.toArray(String[]::new));
+        if (!Files.exists(archive)) {
+            throw new IllegalStateException("the training run wrote no archive; see "
+                    + OUTPUT.resolve("cds-training.log"));
+        }
+        log("extracted to %s, class data sharing archive %s (training run %.1f s)", extracted, archive,
+                (System.nanoTime() - start) / 1e9);
+        return jar;
+    }
+
+    private static void run(Path output, String... command) throws Exception {
+        Process p = new ProcessBuilder(command).redirectErrorStream(true).redirectOutput(output.toFile())
+                .directory(OUTPUT.toFile()).start();
+        if (!p.waitFor(600, TimeUnit.SECONDS) || p.exitValue() != 0) {
+            p.destroyForcibly();
+            throw new IllegalStateException(String.join(" ", command) + " failed; see " + output);
+        }
     }
 
     private static Map<String, String> serviceProperties(PostgresServer postgres, NylasSimulator nylas, int redisPort) {
