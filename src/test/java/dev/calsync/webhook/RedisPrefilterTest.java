@@ -5,6 +5,7 @@ import java.time.Duration;
 import dev.calsync.support.EmbeddedServers;
 import dev.calsync.support.IntegrationTest;
 import org.junit.jupiter.api.Test;
+import org.springframework.test.annotation.DirtiesContext;
 import org.springframework.test.context.TestPropertySource;
 
 import static dev.calsync.support.Notifications.envelope;
@@ -18,6 +19,8 @@ import static org.awaitility.Awaitility.await;
  * without the database, and losing it degrades nothing but speed.
  */
 @TestPropertySource(properties = "calsync.dedupe.redis-prefilter=true")
+// a second service on the suite's database: closed after this class, so its pollers never claim another test's rows
+@DirtiesContext(classMode = DirtiesContext.ClassMode.AFTER_CLASS)
 class RedisPrefilterTest extends IntegrationTest {
 
     @Test
