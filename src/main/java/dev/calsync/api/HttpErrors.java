@@ -62,6 +62,9 @@ public class HttpErrors {
         m.removeHeaders("*");
         m.setHeader(Exchange.HTTP_RESPONSE_CODE, status);
         m.setHeader(Exchange.CONTENT_TYPE, "application/json");
+        if (status == 503) {
+            m.setHeader("Retry-After", "1"); // not stored (or storage unavailable): try again
+        }
         m.setBody(ErrorResponses.body(code, message));
     }
 }

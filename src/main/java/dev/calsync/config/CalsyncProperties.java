@@ -96,8 +96,10 @@ public record CalsyncProperties(
             @DefaultValue("250") @Min(10) long pollDelayMillis,
             @DefaultValue("32") @Min(1) int batchSize,
             @DefaultValue("8") @Min(1) int workers,
-            /* Notifications processed at once while the webhook is storing notifications (acknowledgements first). */
+            /* Notifications processed at once while the webhook is busy (acknowledgements first). */
             @DefaultValue("2") @Min(1) int workersWhileAcknowledging,
+            /* The webhook counts as busy from this many notifications stored per second. */
+            @DefaultValue("50") @Min(1) long yieldAtAcksPerSecond,
             @DefaultValue("2m") Duration lease,
             @DefaultValue("8") @Min(1) int maxAttempts,
             @DefaultValue("1s") Duration initialBackoff,

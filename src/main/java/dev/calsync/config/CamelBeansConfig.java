@@ -32,16 +32,7 @@ public class CamelBeansConfig {
     @Bean
     RedeliveryPolicy pushRedeliveryPolicy(CalsyncProperties properties) {
         CalsyncProperties.Push push = properties.push();
-        RedeliveryPolicy policy = new RedeliveryPolicy();
-        policy.setMaximumRedeliveries(push.maxRedeliveries());
-        policy.setRedeliveryDelay(push.redeliveryDelayMillis());
-        policy.setMaximumRedeliveryDelay(push.maxRedeliveryDelayMillis());
-        policy.setUseExponentialBackOff(true);
-        policy.setBackOffMultiplier(2);
-        policy.setUseCollisionAvoidance(true);
-        policy.setRetryAttemptedLogLevel(org.apache.camel.LoggingLevel.WARN);
-        policy.setLogStackTrace(false);
-        return policy;
+        return backoff(push.maxRedeliveries(), push.redeliveryDelayMillis(), push.maxRedeliveryDelayMillis());
     }
 
     /**
@@ -51,10 +42,14 @@ public class CamelBeansConfig {
     @Bean
     RedeliveryPolicy reconcileRedeliveryPolicy(CalsyncProperties properties) {
         CalsyncProperties.Reconcile reconcile = properties.reconcile();
+        return backoff(reconcile.callAttempts() - 1, 1_000, reconcile.maxRetryDelay().toMillis());
+    }
+
+    private static RedeliveryPolicy backoff(int redeliveries, long firstDelayMillis, long maxDelayMillis) {
         RedeliveryPolicy policy = new RedeliveryPolicy();
-        policy.setMaximumRedeliveries(reconcile.callAttempts() - 1);
-        policy.setRedeliveryDelay(1_000);
-        policy.setMaximumRedeliveryDelay(reconcile.maxRetryDelay().toMillis());
+        policy.setMaximumRedeliveries(redeliveries);
+        policy.setRedeliveryDelay(firstDelayMillis);
+        policy.setMaximumRedeliveryDelay(maxDelayMillis);
         policy.setUseExponentialBackOff(true);
         policy.setBackOffMultiplier(2);
         policy.setUseCollisionAvoidance(true);

@@ -73,7 +73,10 @@ public class InboxWriter implements SmartLifecycle {
     private final List<Thread> writers = new ArrayList<>();
     private volatile HikariDataSource dataSource;
     private volatile boolean running;
-    private volatile long lastCommitNanos;
+    // rows stored in the current second and in the one before it (ProcessingPriority reads the rate)
+    private long windowSecond;
+    private long windowRows;
+    private long previousRows;
 
     public InboxWriter(DataSourceProperties dataSourceProperties, CalsyncProperties properties) {
         this.dataSourceProperties = dataSourceProperties;
@@ -184,16 +187,30 @@ public class InboxWriter implements SmartLifecycle {
                 }
             }
         } catch (SQLException e) {
-            LOG.warn("Could not store {} notification(s): {} (answered 503; Nylas delivers them again)", n,
-                    e.getMessage());
+            if (n > 1 && isDataError(e)) {
+                // one row PostgreSQL refuses must not fail the others that shared its commit: each on its own
+                List<Pending> rows = new ArrayList<>(batch);
+                for (Pending p : rows) {
+                    commit(new ArrayList<>(List.of(p)));
+                }
+                return;
+            }
+            LOG.warn("Could not store {} notification(s) (SQLState {}; answered 503, Nylas delivers them again)", n,
+                    e.getSQLState());
             batch.forEach(p -> p.stored().completeExceptionally(e));
             return;
         }
         // autocommit: the rows are committed here; a repeat of an id within the batch is the known one
-        lastCommitNanos = System.nanoTime();
+        counted(n);
         for (Pending p : batch) {
             p.stored().complete(inserted.remove(p.row().id()));
         }
+    }
+
+    /** Data exceptions (22) and integrity violations (23): the rows' fault, not the database's availability. */
+    static boolean isDataError(SQLException e) {
+        String state = e.getSQLState();
+        return state != null && (state.startsWith("22") || state.startsWith("23"));
     }
 
     // ------------------------------------------------------------------------------------------- lifecycle
@@ -248,8 +265,27 @@ public class InboxWriter implements SmartLifecycle {
         return Integer.MIN_VALUE + 1000;
     }
 
-    /** {@link System#nanoTime()} of the last commit of notifications, 0 before the first. */
-    public long lastCommitNanos() {
-        return lastCommitNanos;
+    /** Notifications waiting for a writer (for tests). */
+    int queued() {
+        return queue.size();
+    }
+
+    private synchronized void counted(int rows) {
+        long second = System.currentTimeMillis() / 1000;
+        if (second != windowSecond) {
+            previousRows = second == windowSecond + 1 ? windowRows : 0;
+            windowSecond = second;
+            windowRows = 0;
+        }
+        windowRows += rows;
+    }
+
+    /** Notifications stored (new or repeated) in the last whole second. */
+    public synchronized long storedLastSecond() {
+        long second = System.currentTimeMillis() / 1000;
+        if (second == windowSecond) {
+            return previousRows;
+        }
+        return second == windowSecond + 1 ? windowRows : 0;
     }
 }

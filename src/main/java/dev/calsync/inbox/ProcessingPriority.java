@@ -1,6 +1,5 @@
 package dev.calsync.inbox;
 
-import java.time.Duration;
 import java.util.concurrent.ThreadPoolExecutor;
 import java.util.function.LongSupplier;
 
@@ -14,9 +13,10 @@ import org.springframework.beans.factory.annotation.Autowired;
 import org.springframework.stereotype.Component;
 
 /**
- * Gives acknowledgements priority over processing: while the webhook is storing notifications (a commit within the
- * last {@link #ACKNOWLEDGING}), at most {@code calsync.inbound.workers-while-acknowledging} notifications are
- * processed at once; otherwise {@code calsync.inbound.workers}. It resizes the {@code notificationWorkers} pool the
+ * Gives acknowledgements priority over processing: while the webhook is busy (at least {@code
+ * calsync.inbound.yield-at-acks-per-second} notifications stored in the last second), at most {@code
+ * calsync.inbound.workers-while-acknowledging} notifications are processed at once; otherwise {@code
+ * calsync.inbound.workers}. Ordinary traffic below that rate never slows processing. It resizes the {@code notificationWorkers} pool the
  * {@code notification-poll} route splits claimed notifications over, before each claim is split; a shrunk pool lets
  * its extra threads finish the notification they hold, and the rest of the claim waits in its queue.
  * <p>
@@ -30,23 +30,22 @@ public class ProcessingPriority {
     /** The name the {@code notification-poll} route's split finds the worker pool by (Camel's registry). */
     public static final String WORKERS = "notificationWorkers";
 
-    static final Duration ACKNOWLEDGING = Duration.ofSeconds(1);
-
     private final ThreadPoolExecutor workers;
-    private final LongSupplier lastStoredNanos;
-    private final LongSupplier nanoTime;
+    private final LongSupplier ackRate;
+    private final long busyRate;
     private final int idle;
     private final int busy;
 
     @Autowired
     public ProcessingPriority(CamelContext camel, InboxWriter writer, CalsyncProperties properties,
                               MeterRegistry registry) {
-        this(workerPool(camel, properties.inbound().workers()), writer::lastCommitNanos, System::nanoTime,
-                properties.inbound().workers(), properties.inbound().workersWhileAcknowledging());
+        this(workerPool(camel, properties.inbound().workers()), writer::storedLastSecond,
+                properties.inbound().yieldAtAcksPerSecond(), properties.inbound().workers(),
+                properties.inbound().workersWhileAcknowledging());
         // in Camel's registry only: an Executor bean in Spring's would replace Spring Boot's task executor
         camel.getRegistry().bind(WORKERS, workers);
         Gauge.builder("calsync.inbound.workers", workers, ThreadPoolExecutor::getMaximumPoolSize)
-                .description("Notifications processed at once at most (lower while the webhook stores notifications)")
+                .description("Notifications processed at once at most (lower while the webhook is busy)")
                 .register(registry);
     }
 
@@ -58,20 +57,17 @@ public class ProcessingPriority {
                 profile);
     }
 
-    ProcessingPriority(ThreadPoolExecutor workers, LongSupplier lastStoredNanos, LongSupplier nanoTime, int idle,
-                       int busy) {
+    ProcessingPriority(ThreadPoolExecutor workers, LongSupplier ackRate, long busyRate, int idle, int busy) {
         this.workers = workers;
-        this.lastStoredNanos = lastStoredNanos;
-        this.nanoTime = nanoTime;
+        this.ackRate = ackRate;
+        this.busyRate = busyRate;
         this.idle = idle;
         this.busy = Math.max(1, Math.min(busy, idle));
     }
 
     /** Sizes the worker pool for the claim about to be split; returns the size. */
     public synchronized int adjust() {
-        long last = lastStoredNanos.getAsLong();
-        boolean acknowledging = last != 0 && nanoTime.getAsLong() - last < ACKNOWLEDGING.toNanos();
-        int size = acknowledging ? busy : idle;
+        int size = ackRate.getAsLong() >= busyRate ? busy : idle;
         if (size < workers.getMaximumPoolSize()) {
             workers.setCorePoolSize(size);
             workers.setMaximumPoolSize(size);

@@ -2,6 +2,7 @@ package dev.calsync.nylas;
 
 import java.time.Clock;
 import java.time.Duration;
+import java.util.List;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicLong;
 
@@ -13,6 +14,7 @@ import org.apache.camel.Header;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import org.springframework.data.redis.core.StringRedisTemplate;
+import org.springframework.data.redis.core.script.RedisScript;
 import org.springframework.stereotype.Component;
 
 /**
@@ -38,6 +40,12 @@ public class GrantRateLimit {
     private final String prefix;
     private final CircuitBreaker breaker;
     private final ConcurrentHashMap<String, AtomicLong[]> local = new ConcurrentHashMap<>();
+
+    /** INCR and, for the second's first call, EXPIRE in one atomic step (no key is ever left without its expiry). */
+    private static final RedisScript<Long> TAKE = RedisScript.of("""
+            local n = redis.call('INCR', KEYS[1])
+            if n == 1 then redis.call('EXPIRE', KEYS[1], 2) end
+            return n""", Long.class);
 
     @org.springframework.beans.factory.annotation.Autowired
     public GrantRateLimit(StringRedisTemplate redis, Clock clock, CalsyncProperties properties) {
@@ -79,11 +87,7 @@ public class GrantRateLimit {
     long take(String grantId, long second) {
         try {
             return breaker.executeSupplier(() -> {
-                String key = prefix + ":" + grantId + ":" + second;
-                Long n = redis.opsForValue().increment(key);
-                if (n != null && n == 1) {
-                    redis.expire(key, Duration.ofSeconds(2));
-                }
+                Long n = redis.execute(TAKE, List.of(prefix + ":" + grantId + ":" + second));
                 return n == null ? 1L : n;
             });
         } catch (CallNotPermittedException e) {
@@ -96,6 +100,10 @@ public class GrantRateLimit {
     }
 
     private long takeLocally(String grantId, long second) {
+        if (local.size() > 10_000) {
+            // only this second's and the last one's windows matter
+            local.values().removeIf(w -> w[0].get() < second - 1);
+        }
         AtomicLong[] window = local.computeIfAbsent(grantId, g -> new AtomicLong[] {new AtomicLong(), new AtomicLong()});
         synchronized (window) {
             // a call that waited on a failing Redis may bring an older second: it counts in the current one

@@ -133,6 +133,7 @@ public class ReconcileRuns {
      * by whole intervals. Sets {@code CamelSchedulerPolledMessages}, so a full batch is followed at once by the next.
      * Returns the number of calendars that were due.
      */
+    @org.springframework.transaction.annotation.Transactional
     public int queueDue(Exchange exchange) {
         long interval = Math.max(1, config.intervalMillis() / 1000);
         int scheduled = jdbc.update("""
@@ -197,6 +198,8 @@ public class ReconcileRuns {
                   FROM picked WHERE r.run_id = picked.run_id
                 RETURNING r.run_id""", String.class, free * CANDIDATES_PER_SLOT, free, config.lease().toSeconds(),
                 UUID.randomUUID().toString());
+        // this instance's work from now on: the next claim counts them against the concurrency
+        active.addAll(claimed);
         exchange.setProperty(Exchange.SCHEDULER_POLLED_MESSAGES, !claimed.isEmpty());
         return claimed;
     }

@@ -83,7 +83,9 @@ public class NotificationDecoder {
     Notification parse(byte[] body) {
         JsonNode root;
         try {
-            root = json.readTree(body);
+            // the whole body must be one JSON value: it is stored as jsonb, which refuses anything after it
+            root = json.reader().with(com.fasterxml.jackson.databind.DeserializationFeature.FAIL_ON_TRAILING_TOKENS)
+                    .readTree(body);
         } catch (JsonProcessingException e) {
             throw new Rejection(400, "malformed_json", "body is not valid JSON");
         } catch (IOException e) {

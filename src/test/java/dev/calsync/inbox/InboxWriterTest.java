@@ -94,6 +94,9 @@ class InboxWriterTest {
                 }
             }
             assertThat(stored).isEqualTo(200);
+            // the rate processing yields to counts every row stored, repeats included
+            org.awaitility.Awaitility.await().atMost(java.time.Duration.ofSeconds(3))
+                    .until(() -> writer.storedLastSecond() > 0);
             assertThat(db.queryForObject("SELECT count(*) FROM webhook_inbox", Integer.class)).isEqualTo(200);
             assertThat(db.queryForMap("SELECT type, grant_id, event_key, status, payload->>'note' AS note,"
                             + " notified_at = '2026-11-30T10:00:00Z' AS at FROM webhook_inbox WHERE notification_id = 'n-7'"))
@@ -121,5 +124,42 @@ class InboxWriterTest {
         org.awaitility.Awaitility.await().atMost(java.time.Duration.ofSeconds(10)).until(() ->
                 db.queryForObject("SELECT count(*) FROM webhook_inbox", Integer.class) == 1);
         assertThat(writer.store(row("slow"))).isFalse();
+    }
+
+    @Test
+    void aRowPostgreSQLRefusesFailsAloneAndTheRowsThatSharedItsCommitAreStored() throws Exception {
+        InboxWriter writer = start("10s");
+        ExecutorService requests = Executors.newFixedThreadPool(24);
+        try (Connection lock = DriverManager.getConnection(url, "postgres", "postgres")) {
+            lock.setAutoCommit(false);
+            try (Statement st = lock.createStatement()) {
+                st.execute("LOCK TABLE webhook_inbox IN EXCLUSIVE MODE");
+            }
+            // while the writers wait on the lock, the rows pile up and go in multi-row commits once it is gone
+            List<CompletableFuture<Boolean>> answers = new ArrayList<>();
+            for (int i = 0; i < 2; i++) {
+                String id = "first-" + i;
+                answers.add(CompletableFuture.supplyAsync(() -> writer.store(row(id)), requests));
+            }
+            for (int i = 0; i < 20; i++) {
+                String id = "shared-" + i;
+                answers.add(CompletableFuture.supplyAsync(() -> writer.store(row(id)), requests));
+            }
+            InboxWriter.Row bad = new InboxWriter.Row("bad", "event.created", "grant-1", "evt-bad",
+                    "event/grant-1/evt-bad", Timestamp.from(Instant.now()), "{\"id\":\"bad\"} trailing");
+            CompletableFuture<Boolean> refused = CompletableFuture.supplyAsync(() -> writer.store(bad), requests);
+            org.awaitility.Awaitility.await().atMost(java.time.Duration.ofSeconds(10)).until(() -> db.queryForObject(
+                    "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'"
+                            + " AND query LIKE 'INSERT INTO webhook_inbox%'", Integer.class) == 2 && writer.queued() > 0);
+            lock.rollback();
+
+            for (CompletableFuture<Boolean> answer : answers) {
+                assertThat(answer.get(30, TimeUnit.SECONDS)).isTrue();
+            }
+            assertThatThrownBy(() -> refused.get(30, TimeUnit.SECONDS)).hasCauseInstanceOf(Rejection.class);
+            assertThat(db.queryForObject("SELECT count(*) FROM webhook_inbox", Integer.class)).isEqualTo(22);
+        } finally {
+            requests.shutdownNow();
+        }
     }
 }

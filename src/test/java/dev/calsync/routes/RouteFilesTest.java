@@ -82,7 +82,7 @@ class RouteFilesTest extends IntegrationTest {
                 "app-event-put", "app-event-delete", "admin-push-replay", "json-response",
                 "outbound-poll", "push-record", "push-create", "push-update", "push-delete", "nylas-create-event",
                 "nylas-update-event", "nylas-delete-event", "nylas-find-by-record", "nylas-call",
-                "reconcile-scheduled", "reconcile-poll", "reconcile-lease-renewal", "reconcile-purge", "reconcile-grant",
+                "reconcile-scheduled", "reconcile-poll", "reconcile-worker", "reconcile-lease-renewal", "reconcile-purge", "reconcile-grant",
                 "reconcile-run", "reconcile-list-page", "reconcile-repair",
                 "admin-reconcile-start", "admin-reconcile-get");
         // REST verbs are inlined into their direct: route; their description stays on the verb

@@ -33,6 +33,7 @@ class DatabaseOutageTest {
 
             assertThat(response.statusCode()).isEqualTo(503);
             assertThat(response.body()).contains("\"error\":\"unavailable\"").doesNotContain("Exception");
+            assertThat(response.headers().firstValue("Retry-After")).hasValue("1");
             assertThat(millis).as("answered inside Nylas' 10 s budget").isLessThan(10_000);
             assertThat(service.bean(StringRedisTemplate.class).hasKey("calsync-dbdown:notification:" + id)).isFalse();
         }

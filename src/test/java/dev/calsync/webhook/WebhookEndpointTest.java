@@ -131,6 +131,16 @@ class WebhookEndpointTest extends IntegrationTest {
     }
 
     @Test
+    void aNotificationFollowedByMoreTextIsABadRequestNotAStoreFailure() {
+        // Jackson alone would read the first value and ignore the rest; PostgreSQL's jsonb refuses the whole body
+        HttpResponse<String> response = deliver(createdNotification(Notifications.newId()) + " {}");
+
+        assertThat(response.statusCode()).isEqualTo(400);
+        assertThat(response.body()).contains("\"error\":\"malformed_json\"");
+        assertNothingStored();
+    }
+
+    @Test
     void notificationWithoutIdTypeOrObjectIsABadRequest() {
         assertThat(deliver("{\"type\":\"event.created\",\"data\":{\"object\":{}}}").body()).contains("field id");
         assertThat(deliver("{\"id\":\"n1\",\"data\":{\"object\":{}}}").body()).contains("field type");
