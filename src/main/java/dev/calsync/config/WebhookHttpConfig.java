@@ -10,7 +10,8 @@ import org.springframework.http.server.observation.ServerRequestObservationConte
 public class WebhookHttpConfig {
 
     /**
-     * No {@code http.server.requests} observation for {@code POST /webhooks/nylas}: starting and stopping it (with its
+     * No {@code http.server.requests} observation for {@code /webhooks/nylas} (the POSTs and the rare challenge GET):
+     * starting and stopping it (with its
      * long-task timer) cost about a seventh of a webhook request's CPU under load, and the webhook has metrics of its
      * own: {@code calsync.webhook.notifications{result}} and the {@code nylas-webhook} route's timer.
      */
