@@ -174,7 +174,8 @@ public class ReconcileRuns {
     /**
      * Claims queued runs for this instance: at most {@code calsync.reconcile.concurrency} minus the runs it is
      * working on, oldest first, one per grant and none of a grant that already has a run going (so one grant with
-     * many calendars does not take every slot), with {@code SKIP LOCKED} so instances claim in parallel. Runs whose
+     * many calendars does not take every slot) and none of a paused grant (they wait for its resume), with {@code
+     * SKIP LOCKED} so instances claim in parallel. Runs whose
      * lease ran out (their instance died) are failed first. Returns the claimed run ids.
      */
     public List<String> claim(Exchange exchange) {
@@ -187,6 +188,7 @@ public class ReconcileRuns {
                     SELECT run_id, grant_id, queued_at FROM reconcile_run r
                      WHERE status = 'queued'
                        AND NOT EXISTS (SELECT 1 FROM reconcile_run x WHERE x.grant_id = r.grant_id AND x.status = 'running')
+                       AND NOT EXISTS (SELECT 1 FROM grant_sync_state g WHERE g.grant_id = r.grant_id AND g.state = 'paused')
                      ORDER BY queued_at LIMIT ? FOR UPDATE SKIP LOCKED),
                 picked AS (
                     SELECT run_id FROM (SELECT DISTINCT ON (grant_id) run_id, queued_at FROM candidates

@@ -98,9 +98,15 @@ public class Reconciler {
             throw new IllegalStateException("Nylas answered 404 to the events list of " + r.grantId);
         }
         // text PostgreSQL cannot store (NUL, unpaired surrogates) is compared and synced as U+FFFD
-        Map<String, Object> page = dev.calsync.inbound.StorableText.cleanValue(json.readValue(body,
-                new TypeReference<Map<String, Object>>() {
-                }));
+        Map<String, Object> page;
+        try {
+            page = dev.calsync.inbound.StorableText.cleanValue(json.readValue(body,
+                    new TypeReference<Map<String, Object>>() {
+                    }));
+        } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
+            // not an I/O failure worth retrying: the same answer would come back
+            throw new IllegalStateException("Nylas answered a page of events that is not JSON");
+        }
         @SuppressWarnings("unchecked")
         List<Map<String, Object>> events = page.get("data") instanceof List<?> l ? (List<Map<String, Object>>) l
                 : List.of();

@@ -385,6 +385,28 @@ class ReconcileTest extends IntegrationTest {
     }
 
     @Test
+    void aRunQueuedForAPausedGrantWaitsForItsResume() throws Exception {
+        putRecord("rec-w", "Waits");
+        awaitSettled();
+        deliver(envelope(newId(), "grant.expired", Map.of("grant_id", GRANT)));
+        await().atMost(Duration.ofSeconds(10)).until(() ->
+                count("SELECT count(*) FROM grant_sync_state WHERE state = 'paused'") == 1);
+        String body = json.writeValueAsString(Map.of("grant_id", GRANT, "calendar_id", "primary"));
+
+        HttpResponse<String> queued = send(HttpRequest.newBuilder(url("/admin/reconcile"))
+                .header("Authorization", "Bearer " + ADMIN_TOKEN).header("Content-Type", "application/json")
+                .POST(HttpRequest.BodyPublishers.ofString(body)).build());
+
+        assertThat(queued.statusCode()).isEqualTo(202);
+        assertThat(runs.claim(new org.apache.camel.support.DefaultExchange(camel))).isEmpty();
+        assertThat(jdbc.queryForObject("SELECT status FROM reconcile_run", String.class)).isEqualTo("queued");
+        send(HttpRequest.newBuilder(url("/admin/grants/" + GRANT + "/resume"))
+                .header("Authorization", "Bearer " + ADMIN_TOKEN).POST(HttpRequest.BodyPublishers.noBody()).build());
+        await().atMost(Duration.ofSeconds(30)).until(() ->
+                count("SELECT count(*) FROM reconcile_run WHERE status = 'succeeded'") >= 1);
+    }
+
+    @Test
     void finishedRunsAndTheirConflictsArePurgedAfterTheRetention() {
         jdbc.update("""
                 INSERT INTO reconcile_run (run_id, grant_id, calendar_id, dry_run, status, trigger, conflict_policy,
