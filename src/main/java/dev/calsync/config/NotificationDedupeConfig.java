@@ -8,7 +8,6 @@ import dev.calsync.webhook.FailOpenIdempotentRepository;
 import org.springframework.beans.factory.ObjectProvider;
 import org.springframework.boot.autoconfigure.condition.ConditionalOnProperty;
 import io.github.resilience4j.circuitbreaker.CircuitBreaker;
-import io.github.resilience4j.circuitbreaker.CircuitBreakerConfig;
 import org.apache.camel.component.redis.processor.idempotent.SpringRedisStringIdempotentRepository;
 import org.springframework.context.annotation.Bean;
 import org.springframework.context.annotation.Configuration;
@@ -44,14 +43,7 @@ public class NotificationDedupeConfig {
         SpringRedisStringIdempotentRepository delegate =
                 new SpringRedisStringIdempotentRepository(template, properties.dedupe().redisKeyPrefix());
         delegate.setExpiry(properties.dedupe().ttl().toSeconds());
-        CircuitBreaker breaker = CircuitBreaker.of("redis-dedupe", CircuitBreakerConfig.custom()
-                .slidingWindowSize(5)
-                .minimumNumberOfCalls(1)
-                .failureRateThreshold(50)
-                .waitDurationInOpenState(properties.dedupe().redisRetryAfter())
-                .permittedNumberOfCallsInHalfOpenState(1)
-                .automaticTransitionFromOpenToHalfOpenEnabled(true)
-                .build());
+        CircuitBreaker breaker = RedisBreaker.failFast("redis-dedupe", properties.dedupe().redisRetryAfter());
         return new FailOpenIdempotentRepository(delegate, breaker);
     }
 }

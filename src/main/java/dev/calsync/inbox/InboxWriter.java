@@ -21,6 +21,7 @@ import java.util.concurrent.TimeoutException;
 import com.zaxxer.hikari.HikariDataSource;
 import dev.calsync.api.Rejection;
 import dev.calsync.config.CalsyncProperties;
+import dev.calsync.webhook.NotificationDecoder;
 import org.apache.camel.Exchange;
 import org.apache.camel.Message;
 import org.slf4j.Logger;
@@ -90,13 +91,13 @@ public class InboxWriter implements SmartLifecycle {
     /** The inbox row of a decoded notification (the headers {@code NotificationDecoder} set). */
     public static Row row(Exchange exchange) {
         Message in = exchange.getMessage();
-        return new Row(in.getHeader(NotificationInbox.ID, String.class),
-                in.getHeader("CalsyncNotificationType", String.class),
-                in.getHeader("CalsyncGrantId", String.class),
-                in.getHeader("CalsyncObjectId", String.class),
-                in.getHeader("CalsyncEventKey", String.class),
-                in.getHeader("CalsyncNotifiedAt", Timestamp.class),
-                in.getHeader("CalsyncPayload", String.class));
+        return new Row(in.getHeader(NotificationDecoder.ID, String.class),
+                in.getHeader(NotificationDecoder.TYPE, String.class),
+                in.getHeader(NotificationDecoder.GRANT_ID, String.class),
+                in.getHeader(NotificationDecoder.OBJECT_ID, String.class),
+                in.getHeader(NotificationDecoder.EVENT_KEY, String.class),
+                in.getHeader(NotificationDecoder.NOTIFIED_AT, Timestamp.class),
+                in.getHeader(NotificationDecoder.PAYLOAD, String.class));
     }
 
     /**

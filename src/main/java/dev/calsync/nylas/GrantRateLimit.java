@@ -4,12 +4,11 @@ import java.time.Clock;
 import java.time.Duration;
 import java.util.List;
 import java.util.concurrent.ConcurrentHashMap;
-import java.util.concurrent.atomic.AtomicLong;
 
 import dev.calsync.config.CalsyncProperties;
+import dev.calsync.config.RedisBreaker;
 import io.github.resilience4j.circuitbreaker.CallNotPermittedException;
 import io.github.resilience4j.circuitbreaker.CircuitBreaker;
-import io.github.resilience4j.circuitbreaker.CircuitBreakerConfig;
 import org.apache.camel.Header;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -39,7 +38,8 @@ public class GrantRateLimit {
     private final int perSecond;
     private final String prefix;
     private final CircuitBreaker breaker;
-    private final ConcurrentHashMap<String, AtomicLong[]> local = new ConcurrentHashMap<>();
+    /** Per grant while Redis is away: {second, calls in it}, each array guarded by itself. */
+    private final ConcurrentHashMap<String, long[]> local = new ConcurrentHashMap<>();
 
     /** INCR and, for the second's first call, EXPIRE in one atomic step (no key is ever left without its expiry). */
     private static final RedisScript<Long> TAKE = RedisScript.of("""
@@ -57,10 +57,7 @@ public class GrantRateLimit {
         this.clock = clock;
         this.perSecond = perSecond;
         this.prefix = prefix;
-        this.breaker = CircuitBreaker.of("grant-rate-limit", CircuitBreakerConfig.custom()
-                .slidingWindowSize(5).minimumNumberOfCalls(1).failureRateThreshold(50)
-                .waitDurationInOpenState(Duration.ofSeconds(10)).permittedNumberOfCallsInHalfOpenState(1)
-                .automaticTransitionFromOpenToHalfOpenEnabled(true).build());
+        this.breaker = RedisBreaker.failFast("grant-rate-limit", Duration.ofSeconds(10));
     }
 
     /** Waits until the grant has a place in the current second (no limit for a call without a grant). */
@@ -102,16 +99,20 @@ public class GrantRateLimit {
     private long takeLocally(String grantId, long second) {
         if (local.size() > 10_000) {
             // only this second's and the last one's windows matter
-            local.values().removeIf(w -> w[0].get() < second - 1);
+            local.entrySet().removeIf(e -> {
+                synchronized (e.getValue()) {
+                    return e.getValue()[0] < second - 1;
+                }
+            });
         }
-        AtomicLong[] window = local.computeIfAbsent(grantId, g -> new AtomicLong[] {new AtomicLong(), new AtomicLong()});
+        long[] window = local.computeIfAbsent(grantId, g -> new long[2]);
         synchronized (window) {
             // a call that waited on a failing Redis may bring an older second: it counts in the current one
-            if (second > window[0].get()) {
-                window[0].set(second);
-                window[1].set(0);
+            if (second > window[0]) {
+                window[0] = second;
+                window[1] = 0;
             }
-            return window[1].incrementAndGet();
+            return ++window[1];
         }
     }
 }

@@ -24,12 +24,7 @@ public class HonourRetryAfter implements Processor {
 
     @Override
     public void process(Exchange exchange) {
-        Throwable error = exchange.getException() != null ? exchange.getException()
-                : exchange.getProperty(Exchange.EXCEPTION_CAUGHT, Throwable.class);
-        NylasApiException answered = null;
-        for (Throwable t = error; t != null && answered == null; t = t.getCause()) {
-            answered = t instanceof NylasApiException api ? api : null;
-        }
+        NylasApiException answered = NylasApiException.answerOf(exchange);
         if (answered != null && answered.getStatus() < 500) {
             // Nylas refused the call (429) before working on it: no create of this push is in flight, so the next
             // attempt need not wait for one to land. A 5xx (504 above all: Nylas gave up waiting for the provider,
@@ -37,12 +32,7 @@ public class HonourRetryAfter implements Processor {
             mappings.createAnswered(exchange.getMessage().getHeader("CalsyncRecordId", String.class),
                     exchange.getMessage().getHeader(dev.calsync.outbound.PushOutbox.CLAIM, String.class));
         }
-        if (answered instanceof NylasRetryableException r && r.getRetryAfterMillis() != null) {
-            // capped like the backoff, so retries stay well inside the push lease
-            exchange.getMessage().setHeader(Exchange.REDELIVERY_DELAY, Math.min(r.getRetryAfterMillis(),
-                    maxDelayMillis));
-            return;
-        }
-        exchange.getMessage().removeHeader(Exchange.REDELIVERY_DELAY);
+        // capped like the backoff, so retries stay well inside the push lease
+        NylasApiException.delayNextAttempt(exchange, answered, maxDelayMillis);
     }
 }

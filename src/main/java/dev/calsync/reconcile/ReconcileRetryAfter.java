@@ -1,7 +1,7 @@
 package dev.calsync.reconcile;
 
 import dev.calsync.config.CalsyncProperties;
-import dev.calsync.nylas.NylasRetryableException;
+import dev.calsync.nylas.NylasApiException;
 import org.apache.camel.Exchange;
 import org.apache.camel.Processor;
 import org.springframework.stereotype.Component;
@@ -23,18 +23,6 @@ public class ReconcileRetryAfter implements Processor {
 
     @Override
     public void process(Exchange exchange) {
-        Throwable error = exchange.getException() != null ? exchange.getException()
-                : exchange.getProperty(Exchange.EXCEPTION_CAUGHT, Throwable.class);
-        Long delay = null;
-        for (Throwable t = error; t != null && delay == null; t = t.getCause()) {
-            if (t instanceof NylasRetryableException r && r.getRetryAfterMillis() != null) {
-                delay = r.getRetryAfterMillis();
-            }
-        }
-        if (delay == null) {
-            exchange.getMessage().removeHeader(Exchange.REDELIVERY_DELAY);
-        } else {
-            exchange.getMessage().setHeader(Exchange.REDELIVERY_DELAY, Math.min(delay, maxDelayMillis));
-        }
+        NylasApiException.delayNextAttempt(exchange, NylasApiException.answerOf(exchange), maxDelayMillis);
     }
 }

@@ -47,6 +47,11 @@ public class ReconcileRuns {
             VALUES (?, ?, ?, ?, 'queued', ?, ?, ?)
             ON CONFLICT (grant_id, calendar_id) WHERE status IN ('queued', 'running') DO NOTHING""";
 
+    private static final String EXPIRE_SQL = """
+            UPDATE reconcile_run SET status = 'failed', error = 'lease expired: the instance running it stopped',
+                   finished_at = now()
+             WHERE status = 'running' AND lease_until < now()""";
+
     private final JdbcTemplate jdbc;
     private final ObjectMapper json;
     private final CalsyncProperties.Reconcile config;
@@ -120,11 +125,7 @@ public class ReconcileRuns {
 
     /** A run whose instance died holds its calendar only until its lease runs out. */
     private void expireLease(String grantId, String calendarId) {
-        jdbc.update("""
-                UPDATE reconcile_run SET status = 'failed', error = 'lease expired: the instance running it stopped',
-                       finished_at = now()
-                 WHERE grant_id = ? AND calendar_id = ? AND status = 'running' AND lease_until < now()""",
-                grantId, calendarId);
+        jdbc.update(EXPIRE_SQL + " AND grant_id = ? AND calendar_id = ?", grantId, calendarId);
     }
 
     /**
@@ -142,7 +143,8 @@ public class ReconcileRuns {
                  WHERE (c.grant_id, c.calendar_id) IN (
                        SELECT grant_id, calendar_id FROM reconcile_calendar WHERE next_due_at IS NULL LIMIT ?
                        FOR UPDATE SKIP LOCKED)""", interval, SCHEDULE_BATCH);
-        List<Map<String, Object>> due = jdbc.queryForList("""
+        // every due slot moves on by whole intervals; a paused grant's calendars get no run
+        List<Map<String, Object>> moved = jdbc.queryForList("""
                 WITH due AS (
                     SELECT grant_id, calendar_id FROM reconcile_calendar
                      WHERE next_due_at <= now() ORDER BY next_due_at LIMIT ? FOR UPDATE SKIP LOCKED)
@@ -151,23 +153,18 @@ public class ReconcileRuns {
                            * (floor(extract(epoch FROM now() - c.next_due_at) / ?) + 1)
                   FROM due
                  WHERE c.grant_id = due.grant_id AND c.calendar_id = due.calendar_id
-                   AND NOT EXISTS (SELECT 1 FROM grant_sync_state g WHERE g.grant_id = c.grant_id AND g.state = 'paused')
-                RETURNING c.grant_id, c.calendar_id""", SCHEDULE_BATCH, interval, interval);
-        // the paused grants' due calendars, not returned above, move on too
-        jdbc.update("""
-                UPDATE reconcile_calendar c
-                   SET next_due_at = c.next_due_at + make_interval(secs => ?)
-                           * (floor(extract(epoch FROM now() - c.next_due_at) / ?) + 1)
-                 WHERE c.next_due_at <= now()
-                   AND EXISTS (SELECT 1 FROM grant_sync_state g WHERE g.grant_id = c.grant_id AND g.state = 'paused')""",
-                interval, interval);
+                RETURNING c.grant_id, c.calendar_id,
+                          EXISTS (SELECT 1 FROM grant_sync_state g WHERE g.grant_id = c.grant_id AND g.state = 'paused')
+                              AS paused""", SCHEDULE_BATCH, interval, interval);
+        List<Object[]> due = moved.stream().filter(c -> !Boolean.TRUE.equals(c.get("paused")))
+                .map(c -> new Object[] {newRunId(), c.get("grant_id"), c.get("calendar_id"), false, "schedule",
+                        config.conflictPolicy(), config.missingPolicy()}).toList();
         if (!due.isEmpty()) {
-            jdbc.batchUpdate(QUEUE_SQL, due.stream().map(c -> new Object[] {newRunId(), c.get("grant_id"),
-                    c.get("calendar_id"), false, "schedule", config.conflictPolicy(), config.missingPolicy()}).toList());
+            jdbc.batchUpdate(QUEUE_SQL, due);
             LOG.debug("Queued reconciliation of {} calendar(s) whose slot came", due.size());
         }
         exchange.setProperty(Exchange.SCHEDULER_POLLED_MESSAGES, scheduled == SCHEDULE_BATCH
-                || due.size() == SCHEDULE_BATCH);
+                || moved.size() == SCHEDULE_BATCH);
         return due.size();
     }
 
@@ -179,9 +176,7 @@ public class ReconcileRuns {
      * lease ran out (their instance died) are failed first. Returns the claimed run ids.
      */
     public List<String> claim(Exchange exchange) {
-        jdbc.update("""
-                UPDATE reconcile_run SET status = 'failed', error = 'lease expired: the instance running it stopped',
-                       finished_at = now() WHERE status = 'running' AND lease_until < now()""");
+        jdbc.update(EXPIRE_SQL);
         int free = config.concurrency() - active.size();
         List<String> claimed = free <= 0 ? List.of() : jdbc.queryForList("""
                 WITH candidates AS (
