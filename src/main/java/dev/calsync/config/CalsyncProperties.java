@@ -66,7 +66,10 @@ public record CalsyncProperties(
             /* The most notifications one group commit stores. */
             @DefaultValue("256") @Min(1) int storeBatchSize,
             /* Threads writing the inbox, each with a database connection of its own (not from the main pool). */
-            @DefaultValue("2") @Min(1) int storeConnections) {
+            @DefaultValue("2") @Min(1) int storeConnections,
+            /* A request's whole body must arrive within this of its head (408 and the connection closed otherwise). */
+            @DefaultValue("3s") Duration bodyReadTimeout,
+            @Valid @NotNull @DefaultValue Listener listener) {
         public Webhook {
             secrets = secrets.stream().map(String::trim).filter(s -> !s.isEmpty()).toList();
         }
@@ -75,8 +78,27 @@ public record CalsyncProperties(
         public String toString() {
             return "Webhook[secrets=<" + secrets.size() + " set>, maxBodySize=" + maxBodySize + ", maxInFlight="
                     + maxInFlight + ", storeTimeout=" + storeTimeout + ", storeBatchSize=" + storeBatchSize
-                    + ", storeConnections=" + storeConnections + "]";
+                    + ", storeConnections=" + storeConnections + ", bodyReadTimeout=" + bodyReadTimeout
+                    + ", listener=" + listener + "]";
         }
+    }
+
+    /**
+     * The webhook's own listener: {@code /webhooks/nylas} served by camel-platform-http on Vert.x on a port of its own
+     * (the application's HTTP port keeps serving it too). Reading a request costs no thread there, only the route
+     * does.
+     */
+    public record Listener(
+            @DefaultValue("true") boolean enabled,
+            /* 0: any free port (tests). */
+            @DefaultValue("8081") @Min(0) int port,
+            @DefaultValue("0.0.0.0") String bindAddress,
+            /* Threads the webhook route runs on (it waits on one for its group commit). */
+            @DefaultValue("64") @Min(1) int workers,
+            /* A connection with no request under way and nothing received for this long is closed. */
+            @DefaultValue("30s") Duration idleTimeout,
+            /* Open connections at most; past it the longest-idle one is closed to admit a new one. */
+            @DefaultValue("4096") @Min(1) int maxConnections) {
     }
 
     /**

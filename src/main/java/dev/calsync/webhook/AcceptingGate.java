@@ -46,6 +46,11 @@ public class AcceptingGate extends OncePerRequestFilter {
         return !closing && camel.getStatus().isStarted();
     }
 
+    /** True from the moment the application begins to close. */
+    public boolean closing() {
+        return closing;
+    }
+
     @EventListener(ContextClosedEvent.class)
     void close() {
         if (!closing) {

@@ -52,7 +52,7 @@ class AckBenchmark {
                 "calsync.dedupe.redis-key-prefix", "calsync-bench:notification",
                 "logging.level.root", "WARN"))) {
             HttpClient http = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).build();
-            URI uri = URI.create("http://127.0.0.1:" + service.port() + "/webhooks/nylas");
+            URI uri = service.webhookUrl();
             // warm-up: the JIT, connection pools and Camel's caches
             run(bodies.subList(NOTIFICATIONS, bodies.size()), body -> post(http, uri, body));
 

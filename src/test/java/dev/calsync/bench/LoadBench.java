@@ -112,7 +112,7 @@ class LoadBench {
             NotificationMix nodeMix = new NotificationMix("n", SECRET, GRANTS, DUPLICATES, SEED);
             NotificationMix calsyncMix = new NotificationMix("c", SECRET, GRANTS, DUPLICATES, SEED);
             LoadDriver node = new LoadDriver(recipe.url("/webhooks/nylas"), nodeMix);
-            LoadDriver service = new LoadDriver(calsync.url("/webhooks/nylas"), calsyncMix);
+            LoadDriver service = new LoadDriver(calsync.webhookUrl(), calsyncMix);
 
             // start-up: process start to the first 200 on a signed notification
             recipe.start();
@@ -229,7 +229,7 @@ class LoadBench {
     private void backlog(ServiceProcess calsync, NotificationMix calsyncMix, JdbcTemplate inbox) throws Exception {
         HttpClient http = LoadDriver.client();
         String row = String.format("backlog of %,d (paused grant, resumed)", BACKLOG);
-        LoadDriver service = new LoadDriver(calsync.url("/webhooks/nylas"), calsyncMix);
+        LoadDriver service = new LoadDriver(calsync.webhookUrl(), calsyncMix);
         String expiry = "c-grant-expired";
         String status = service.post(http, calsyncMix.signed(expiry, "grant.expired", envelope(expiry, "grant.expired",
                 Map.of("grant_id", BACKLOG_GRANT), Instant.now().getEpochSecond())));
@@ -242,7 +242,7 @@ class LoadBench {
             return;
         }
         NotificationMix backlogMix = new NotificationMix("b", SECRET, List.of(BACKLOG_GRANT), 0, SEED);
-        LoadDriver ingest = new LoadDriver(calsync.url("/webhooks/nylas"), backlogMix);
+        LoadDriver ingest = new LoadDriver(calsync.webhookUrl(), backlogMix);
         LoadDriver.Result acked = ingest.count(32, BACKLOG);
         table.put(row, "calsync", String.format("acknowledged at %,.0f/s (32 connections, p99 %s)",
                 acked.okPerSecond(), ms(acked.millis(99))));

@@ -84,6 +84,7 @@ class ConvergenceProperties {
     private static RunningService service;
     private static String database;
     private static int port;
+    private static int webhookPort;
     private final HttpClient http = HttpClient.newHttpClient();
     private final ObjectMapper json = new ObjectMapper();
 
@@ -153,12 +154,13 @@ class ConvergenceProperties {
         nylas = new NylasSimulator(KEY);
         database = EmbeddedServers.newDatabase("convergence");
         port = EmbeddedServers.freePort();
+        webhookPort = EmbeddedServers.freePort();
         service = RunningService.start(database, settings());
         // Nylas retries over 10-20 minutes: here 4 s apart for up to a minute, enough to outlast a restart even on a
         // machine busy with other builds (a restart there was seen to take over 10 s, and 3 attempts lost the
         // delivery made just before it, a loss real Nylas would not cause)
         nylas.webhookRetryDelay(Duration.ofSeconds(4), 15);
-        nylas.deliverWebhooksTo(IntegrationTest.SECRET, "http://127.0.0.1:" + port + "/webhooks/nylas");
+        nylas.deliverWebhooksTo(IntegrationTest.SECRET, "http://127.0.0.1:" + webhookPort + "/webhooks/nylas");
     }
 
     @AfterContainer
@@ -172,6 +174,7 @@ class ConvergenceProperties {
     private static Map<String, Object> settings() {
         Map<String, Object> p = new LinkedHashMap<>();
         p.put("server.port", String.valueOf(port));
+        p.put("calsync.webhook.listener.port", String.valueOf(webhookPort));
         p.put("calsync.nylas.api-uri", nylas.baseUrl());
         p.put("calsync.nylas.api-key", KEY);
         p.put("calsync.nylas.response-timeout-millis", String.valueOf(CLIENT_TIMEOUT.toMillis()));

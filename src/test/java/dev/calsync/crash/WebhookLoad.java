@@ -184,7 +184,7 @@ final class WebhookLoad implements AutoCloseable {
         }
         String answer;
         try {
-            HttpResponse<String> response = http.send(HttpRequest.newBuilder(service.url("/webhooks/nylas"))
+            HttpResponse<String> response = http.send(HttpRequest.newBuilder(service.webhookUrl())
                     .timeout(ANSWER_BUDGET)
                     .header("Content-Type", "application/json")
                     .header("X-Nylas-Signature", Signing.sign(n.body().getBytes(StandardCharsets.UTF_8), secret))

@@ -60,7 +60,7 @@ class ReconcileAtScaleTest {
      * then every event is edited on the calendar and none of those webhooks is ever delivered.
      */
     private List<Map<String, Object>> syncedThenEditedUnnotified(NylasSimulator nylas, RunningService service) {
-        nylas.deliverWebhooksTo(IntegrationTest.SECRET, "http://127.0.0.1:" + service.port() + "/webhooks/nylas");
+        nylas.deliverWebhooksTo(IntegrationTest.SECRET, service.webhookUrl().toString());
         List<Map<String, Object>> events = new ArrayList<>();
         for (int i = 0; i < CALENDARS; i++) {
             events.add(nylas.userCreates(grant(i), calendar(i), fields("Event " + i)));

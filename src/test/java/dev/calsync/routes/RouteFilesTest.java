@@ -72,7 +72,7 @@ class RouteFilesTest extends IntegrationTest {
         List<String> ids = camel.getRoutes().stream().map(Route::getRouteId).toList();
 
         assertThat(ids).contains(
-                "nylas-webhook", "webhook-challenge", "webhook-acknowledge",
+                "nylas-webhook-listener", "nylas-webhook", "webhook-request", "webhook-challenge", "webhook-acknowledge",
                 "notification-poll", "process-notification", "notification-ignore", "inbox-purge",
                 "inbound-event-upsert", "inbound-event-delete", "inbound-event-refetch", "nylas-get-event",
                 "mapping-find-by-record", "mapping-find-by-event", "mapping-insert-pending", "mapping-mark-synced", "mapping-tombstone",

@@ -45,7 +45,8 @@ public final class SandboxApplication {
         if (System.getenv("NYLAS_API_KEY") == null && System.getenv("NYLAS_API_URI") == null) {
             int port = Integer.parseInt(env("SANDBOX_SIMULATOR_PORT", "8090"));
             NylasSimulator sim = new NylasSimulator(SANDBOX_NYLAS_KEY, port, java.time.Clock.systemUTC());
-            String service = "http://127.0.0.1:" + env("SERVER_PORT", "8080") + "/webhooks/nylas";
+            // to the webhook's own listener (calsync.webhook.listener.port)
+            String service = "http://127.0.0.1:" + env("CALSYNC_WEBHOOK_LISTENER_PORT", "8081") + "/webhooks/nylas";
             sim.deliverWebhooksTo(secret, service);
             defaults.put("calsync.nylas.api-uri", sim.baseUrl());
             defaults.put("calsync.nylas.api-key", SANDBOX_NYLAS_KEY);

@@ -54,11 +54,14 @@ public abstract class IntegrationTest {
     protected StringRedisTemplate redis;
     @Autowired
     protected CamelContext camel;
+    @Autowired
+    protected dev.calsync.webhook.WebhookListener webhookListener;
 
     @DynamicPropertySource
     static void servers(DynamicPropertyRegistry registry) {
         EmbeddedServers.springProperties().forEach((k, v) -> registry.add(k, () -> v));
         registry.add("calsync.webhook.secrets", () -> SECRET + "," + ROTATED_SECRET);
+        registry.add("calsync.webhook.listener.port", () -> "0");
         registry.add("calsync.api.token", () -> API_TOKEN);
         registry.add("calsync.api.admin-token", () -> ADMIN_TOKEN);
         registry.add("calsync.nylas.api-key", () -> NYLAS_API_KEY);
@@ -103,12 +106,17 @@ public abstract class IntegrationTest {
         }
         NYLAS.reset();
         // every change on the simulated calendar comes back to this service as a signed webhook
-        NYLAS.deliverWebhooksTo(SECRET, url("/webhooks/nylas").toString());
+        NYLAS.deliverWebhooksTo(SECRET, webhookUrl("").toString());
         NYLAS.webhookRetryDelay(java.time.Duration.ofMillis(50), 3);
     }
 
     protected URI url(String path) {
         return URI.create("http://127.0.0.1:" + port + path);
+    }
+
+    /** The webhook, on its own listener: {@code query} is empty or starts with {@code ?}. */
+    protected URI webhookUrl(String query) {
+        return URI.create("http://127.0.0.1:" + webhookListener.port() + "/webhooks/nylas" + query);
     }
 
     /** POSTs a notification signed with the current secret. */
@@ -117,7 +125,7 @@ public abstract class IntegrationTest {
     }
 
     protected HttpResponse<String> deliver(String body, String signature) {
-        HttpRequest.Builder request = HttpRequest.newBuilder(url("/webhooks/nylas"))
+        HttpRequest.Builder request = HttpRequest.newBuilder(webhookUrl(""))
                 .header("Content-Type", "application/json")
                 .POST(HttpRequest.BodyPublishers.ofString(body));
         if (signature != null) {

@@ -29,6 +29,7 @@ public final class RunningService implements AutoCloseable {
     public static RunningService start(String jdbcUrl, Map<String, Object> overrides) {
         Map<String, Object> p = new LinkedHashMap<>();
         p.put("server.port", "0");
+        p.put("calsync.webhook.listener.port", "0");
         p.put("spring.datasource.url", jdbcUrl);
         p.put("spring.datasource.username", "postgres");
         p.put("spring.datasource.password", "postgres");
@@ -53,7 +54,7 @@ public final class RunningService implements AutoCloseable {
 
     public HttpResponse<String> deliver(String body) {
         try {
-            return http.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + port() + "/webhooks/nylas"))
+            return http.send(HttpRequest.newBuilder(webhookUrl())
                     .header("Content-Type", "application/json")
                     .header("X-Nylas-Signature", Signing.sign(body.getBytes(StandardCharsets.UTF_8),
                             IntegrationTest.SECRET))
@@ -64,6 +65,11 @@ public final class RunningService implements AutoCloseable {
             Thread.currentThread().interrupt();
             throw new IllegalStateException(e);
         }
+    }
+
+    /** The webhook on its own listener. */
+    public URI webhookUrl() {
+        return URI.create("http://127.0.0.1:" + bean(dev.calsync.webhook.WebhookListener.class).port() + "/webhooks/nylas");
     }
 
     public int port() {

@@ -23,6 +23,7 @@ public final class ServiceProcess implements AutoCloseable {
     private final Path jar;
     private final Path logs;
     private final int port;
+    private final int webhookPort;
     private final List<String> jvmOptions;
     private final List<String> arguments;
     private final Map<String, String> environment;
@@ -44,7 +45,9 @@ public final class ServiceProcess implements AutoCloseable {
         this.jvmOptions = List.copyOf(jvmOptions);
         this.logs = logs;
         this.port = port;
-        this.arguments = new ArrayList<>(List.of("--server.port=" + port));
+        this.webhookPort = EmbeddedServers.freePort();
+        this.arguments = new ArrayList<>(List.of("--server.port=" + port,
+                "--calsync.webhook.listener.port=" + webhookPort));
         properties.forEach((k, v) -> arguments.add("--" + k + "=" + v));
         this.environment = environment;
         Runtime.getRuntime().addShutdownHook(killOnExit);
@@ -67,6 +70,11 @@ public final class ServiceProcess implements AutoCloseable {
 
     public URI url(String path) {
         return URI.create("http://127.0.0.1:" + port + path);
+    }
+
+    /** The webhook on its own listener (the same port on every start). */
+    public URI webhookUrl() {
+        return URI.create("http://127.0.0.1:" + webhookPort + "/webhooks/nylas");
     }
 
     public synchronized void start() {

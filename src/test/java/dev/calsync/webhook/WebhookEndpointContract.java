@@ -17,8 +17,12 @@ import org.junit.jupiter.api.Test;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-/** The webhook's HTTP contract: challenge, signature, content checks, and what each refusal leaves behind. */
-class WebhookEndpointTest extends IntegrationTest {
+/**
+ * The webhook's HTTP contract: challenge, signature, content checks, and what each refusal leaves behind. The same
+ * on the webhook's own listener ({@link WebhookListenerEndpointTest}) and on the application's HTTP port
+ * ({@link ServerPortWebhookEndpointTest}).
+ */
+abstract class WebhookEndpointContract extends IntegrationTest {
 
     private String createdNotification(String id) {
         return Notifications.envelope(id, "event.created", Notifications.event("grant-1", "evt-1", "Standup", 100));
@@ -31,7 +35,7 @@ class WebhookEndpointTest extends IntegrationTest {
 
     @Test
     void challengeIsEchoedAsPlainText() {
-        HttpResponse<String> response = send(HttpRequest.newBuilder(url("/webhooks/nylas?challenge=abc-123_XYZ"))
+        HttpResponse<String> response = send(HttpRequest.newBuilder(webhookUrl("?challenge=abc-123_XYZ"))
                 .GET().build());
 
         assertThat(response.statusCode()).isEqualTo(200);
@@ -43,7 +47,7 @@ class WebhookEndpointTest extends IntegrationTest {
 
     @Test
     void challengeWithoutValueIsABadRequest() {
-        HttpResponse<String> response = send(HttpRequest.newBuilder(url("/webhooks/nylas")).GET().build());
+        HttpResponse<String> response = send(HttpRequest.newBuilder(webhookUrl("")).GET().build());
 
         assertThat(response.statusCode()).isEqualTo(400);
         assertThat(response.body()).contains("\"error\":\"missing_challenge\"");
@@ -112,7 +116,7 @@ class WebhookEndpointTest extends IntegrationTest {
 
     @Test
     void formEncodedBodyIsUnsupportedMediaType() {
-        HttpResponse<String> response = send(HttpRequest.newBuilder(url("/webhooks/nylas"))
+        HttpResponse<String> response = send(HttpRequest.newBuilder(webhookUrl(""))
                 .header("Content-Type", "application/x-www-form-urlencoded")
                 .POST(HttpRequest.BodyPublishers.ofString("id=1&type=event.created")).build());
 
@@ -156,7 +160,7 @@ class WebhookEndpointTest extends IntegrationTest {
         byte[] body = new byte[2 * 1024 * 1024 + 1];
         Arrays.fill(body, (byte) ' ');
 
-        HttpResponse<String> response = send(HttpRequest.newBuilder(url("/webhooks/nylas"))
+        HttpResponse<String> response = send(HttpRequest.newBuilder(webhookUrl(""))
                 .header("Content-Type", "application/json")
                 .header("X-Nylas-Signature", Signing.sign(body, SECRET))
                 .POST(HttpRequest.BodyPublishers.ofByteArray(body)).build());
@@ -170,7 +174,7 @@ class WebhookEndpointTest extends IntegrationTest {
         byte[] body = new byte[2 * 1024 * 1024 + 10];
         Arrays.fill(body, (byte) ' ');
 
-        HttpResponse<String> response = send(HttpRequest.newBuilder(url("/webhooks/nylas"))
+        HttpResponse<String> response = send(HttpRequest.newBuilder(webhookUrl(""))
                 .header("Content-Type", "application/json")
                 .header("X-Nylas-Signature", Signing.sign(body, SECRET))
                 // an InputStream publisher has no length, so the request is sent chunked
@@ -185,7 +189,7 @@ class WebhookEndpointTest extends IntegrationTest {
         String id = Notifications.newId();
         byte[] compressed = gzip(createdNotification(id).getBytes(StandardCharsets.UTF_8));
 
-        HttpResponse<String> response = send(HttpRequest.newBuilder(url("/webhooks/nylas"))
+        HttpResponse<String> response = send(HttpRequest.newBuilder(webhookUrl(""))
                 .header("Content-Type", "application/json")
                 .header("Content-Encoding", "gzip")
                 .header("X-Nylas-Signature", Signing.sign(compressed, SECRET))
@@ -201,7 +205,7 @@ class WebhookEndpointTest extends IntegrationTest {
         Arrays.fill(inflated, (byte) ' ');
         byte[] compressed = gzip(inflated);
 
-        HttpResponse<String> response = send(HttpRequest.newBuilder(url("/webhooks/nylas"))
+        HttpResponse<String> response = send(HttpRequest.newBuilder(webhookUrl(""))
                 .header("Content-Type", "application/json")
                 .header("Content-Encoding", "gzip")
                 .header("X-Nylas-Signature", Signing.sign(compressed, SECRET))
