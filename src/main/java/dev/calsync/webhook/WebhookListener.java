@@ -113,7 +113,10 @@ public class WebhookListener implements DisposableBean {
         if (listener.enabled()) {
             HttpServerOptions options = new HttpServerOptions()
                     .setIdleTimeout((int) listener.idleTimeout().toMillis()).setIdleTimeoutUnit(TimeUnit.MILLISECONDS)
-                    .setMaxInitialLineLength(4096).setMaxHeaderSize(8192);
+                    .setMaxInitialLineLength(4096).setMaxHeaderSize(8192)
+                    // HTTP/1.1 only: no waiting for a first byte to tell HTTP/2 from HTTP/1, so every connection is
+                    // counted (and can be closed) from the moment it opens
+                    .setHttp2ClearTextEnabled(false);
             this.server = vertx.createHttpServer(options).connectionHandler(this::opened).requestHandler(router)
                     .listen(listener.port(), listener.bindAddress()).toCompletionStage().toCompletableFuture()
                     .get(30, TimeUnit.SECONDS);
@@ -132,6 +135,11 @@ public class WebhookListener implements DisposableBean {
         PlatformHttpComponent component = new PlatformHttpComponent();
         component.setEngine(new Engine(this::stored));
         return component;
+    }
+
+    /** Connections open on the listener now. */
+    public int openConnections() {
+        return connections.open();
     }
 
     /** Requests under way (read, stored or answered), for tests and the shutdown drain. */

@@ -40,7 +40,9 @@ class StartupShutdownTest {
     void webhookAndApiAnswerOnlyRetryableStatusesWhileTheServiceStartsAndStops() throws Exception {
         String db = EmbeddedServers.newDatabase("startup_shutdown");
         int port = EmbeddedServers.freePort();
+        int listenerPort = EmbeddedServers.freePort();
         Map<Integer, Integer> webhookStatuses = new ConcurrentHashMap<>();
+        Map<Integer, Integer> listenerStatuses = new ConcurrentHashMap<>();
         Map<Integer, Integer> apiStatuses = new ConcurrentHashMap<>();
         ConcurrentLinkedQueue<String> acknowledged = new ConcurrentLinkedQueue<>();
         AtomicBoolean running = new AtomicBoolean(true);
@@ -56,6 +58,18 @@ class StartupShutdownTest {
                 }
             }
         });
+        Thread listenerLoad = new Thread(() -> {
+            while (running.get()) {
+                String id = newId();
+                int status = post(listenerPort, envelope(id, "event.created", event("grant-1", "evt-" + id, "Early", 100)));
+                if (status > 0) {
+                    listenerStatuses.merge(status, 1, Integer::sum);
+                }
+                if (status == 200) {
+                    acknowledged.add(id);
+                }
+            }
+        });
         Thread apiLoad = new Thread(() -> {
             while (running.get()) {
                 int status = get(port, "/api/v1/events");
@@ -65,11 +79,13 @@ class StartupShutdownTest {
             }
         });
         webhookLoad.start();
+        listenerLoad.start();
         apiLoad.start();
         try {
-            try (RunningService service = RunningService.start(db, Map.of("server.port", port))) {
+            try (RunningService service = RunningService.start(db, Map.of("server.port", port,
+                    "calsync.webhook.listener.port", listenerPort))) {
                 await().atMost(Duration.ofSeconds(20)).until(() -> webhookStatuses.containsKey(200)
-                        && apiStatuses.containsKey(200));
+                        && listenerStatuses.containsKey(200) && apiStatuses.containsKey(200));
                 int before = acknowledged.size();
                 await().atMost(Duration.ofSeconds(20)).until(() -> acknowledged.size() > before + 20);
                 // every acknowledged notification was stored before its 200
@@ -82,6 +98,7 @@ class StartupShutdownTest {
         } finally {
             running.set(false);
             webhookLoad.join();
+            listenerLoad.join();
             apiLoad.join();
         }
         // every notification acknowledged while the service stopped was stored too
@@ -97,6 +114,9 @@ class StartupShutdownTest {
         }
 
         assertThat(webhookStatuses.keySet()).as("webhook statuses during start-up and shutdown: %s", webhookStatuses)
+                .isSubsetOf(RETRIED_OR_DONE);
+        assertThat(listenerStatuses.keySet())
+                .as("webhook listener statuses during start-up and shutdown: %s", listenerStatuses)
                 .isSubsetOf(RETRIED_OR_DONE);
         assertThat(apiStatuses.keySet()).as("API statuses during start-up and shutdown: %s", apiStatuses)
                 .isSubsetOf(RETRIED_OR_DONE);

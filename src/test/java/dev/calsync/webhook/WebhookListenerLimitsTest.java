@@ -1,0 +1,168 @@
+package dev.calsync.webhook;
+
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.net.Socket;
+import java.net.SocketTimeoutException;
+import java.net.URI;
+import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+
+import dev.calsync.support.EmbeddedServers;
+import dev.calsync.support.IntegrationTest;
+import dev.calsync.support.RunningService;
+import dev.calsync.support.Signing;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+
+import static dev.calsync.support.Notifications.envelope;
+import static dev.calsync.support.Notifications.event;
+import static dev.calsync.support.Notifications.newId;
+import static org.assertj.core.api.Assertions.assertThat;
+
+/**
+ * The webhook listener's own limits: a body must arrive whole within {@code calsync.webhook.body-read-timeout}, bodies
+ * still arriving take none of the room of notifications being stored ({@code calsync.webhook.max-in-flight}), idle
+ * connections are closed after {@code idle-timeout}, and at {@code max-connections} the longest-idle connection makes
+ * room for a new one. Small limits here, so each shows within a second or two.
+ */
+class WebhookListenerLimitsTest {
+
+    private static RunningService service;
+    private static URI webhook;
+
+    @BeforeAll
+    static void start() {
+        service = RunningService.start(EmbeddedServers.newDatabase("listener_limits"), Map.of(
+                "calsync.webhook.body-read-timeout", "2s",
+                "calsync.webhook.max-in-flight", "2",
+                "calsync.webhook.listener.idle-timeout", "3s",
+                "calsync.webhook.listener.max-connections", "12"));
+        webhook = service.webhookUrl();
+    }
+
+    @AfterAll
+    static void stop() {
+        service.close();
+    }
+
+    @Test
+    void aBodyTrickledSlowerThanTheDeadlineIsAnswered408AndItsConnectionClosed() throws IOException {
+        try (Socket slow = slowSender(100_000)) {
+            String answer = readAll(slow, 5_000);
+
+            assertThat(answer).startsWith("HTTP/1.1 408").contains("request_timeout");
+        }
+    }
+
+    @Test
+    void slowSendersTakeNoneOfTheRoomOfNotificationsBeingStored() throws IOException {
+        // five bodies arriving slowly, more than calsync.webhook.max-in-flight (2)
+        List<Socket> slow = new ArrayList<>();
+        try {
+            for (int i = 0; i < 5; i++) {
+                slow.add(slowSender(100_000));
+            }
+
+            String id = newId();
+            int status = service.deliver(envelope(id, "event.created", event("grant-1", "evt-" + id, "Standup", 100)))
+                    .statusCode();
+
+            assertThat(status).isEqualTo(200);
+            assertThat(service.jdbc().queryForObject("SELECT count(*) FROM webhook_inbox WHERE notification_id = ?",
+                    Integer.class, id)).isEqualTo(1);
+        } finally {
+            for (Socket s : slow) {
+                s.close();
+            }
+        }
+    }
+
+    @Test
+    void anIdleConnectionIsClosedAfterTheIdleTimeout() throws IOException {
+        try (Socket idle = connect()) {
+            long opened = System.nanoTime();
+
+            assertThat(readAll(idle, 10_000)).isEmpty(); // closed by the listener, nothing sent
+            assertThat((System.nanoTime() - opened) / 1_000_000).isGreaterThanOrEqualTo(2_500);
+        }
+    }
+
+    @Test
+    void idleConnectionsUpToTheLimitCannotShutOutADelivery() throws IOException {
+        List<Socket> idle = new ArrayList<>();
+        try {
+            for (int i = 0; i < 12; i++) {
+                idle.add(connect());
+            }
+            awaitOpenConnections(12);
+
+            String id = newId();
+            String answer = postOnANewConnection(envelope(id, "event.created", event("grant-1", "evt-" + id, "Standup", 100)));
+
+            assertThat(answer).startsWith("HTTP/1.1 200");
+            // the longest-idle connection made room: the first one opened is closed
+            assertThat(readAll(idle.get(0), 1_000)).isEmpty();
+        } finally {
+            for (Socket s : idle) {
+                s.close();
+            }
+        }
+    }
+
+    private static void awaitOpenConnections(int count) {
+        WebhookListener listener = service.bean(WebhookListener.class);
+        org.awaitility.Awaitility.await().atMost(java.time.Duration.ofSeconds(5))
+                .until(() -> listener.openConnections() >= count);
+    }
+
+    private static String postOnANewConnection(String body) throws IOException {
+        byte[] bytes = body.getBytes(StandardCharsets.UTF_8);
+        try (Socket socket = connect()) {
+            OutputStream out = socket.getOutputStream();
+            out.write(("POST /webhooks/nylas HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+                    + "Connection: close\r\nX-Nylas-Signature: " + Signing.sign(bytes, IntegrationTest.SECRET)
+                    + "\r\nContent-Length: " + bytes.length + "\r\n\r\n").getBytes(StandardCharsets.US_ASCII));
+            out.write(bytes);
+            out.flush();
+            return readAll(socket, 10_000);
+        }
+    }
+
+    /** A POST that announces {@code length} bytes and sends ten of them. */
+    private static Socket slowSender(int length) throws IOException {
+        Socket socket = connect();
+        OutputStream out = socket.getOutputStream();
+        out.write(("POST /webhooks/nylas HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+                + "X-Nylas-Signature: 00\r\nContent-Length: " + length + "\r\n\r\n{\"id\":\"sl").getBytes(StandardCharsets.US_ASCII));
+        out.flush();
+        return socket;
+    }
+
+    private static Socket connect() throws IOException {
+        return new Socket(webhook.getHost(), webhook.getPort());
+    }
+
+    /** Everything the server sends until it closes the connection; fails if it is still open after the time-out. */
+    private static String readAll(Socket socket, int timeoutMillis) throws IOException {
+        socket.setSoTimeout(timeoutMillis);
+        InputStream in = socket.getInputStream();
+        StringBuilder text = new StringBuilder();
+        byte[] buffer = new byte[4096];
+        try {
+            int n;
+            while ((n = in.read(buffer)) != -1) {
+                text.append(new String(buffer, 0, n, StandardCharsets.US_ASCII));
+            }
+        } catch (SocketTimeoutException e) {
+            throw new AssertionError("connection still open after " + timeoutMillis + " ms; received: " + text);
+        } catch (java.net.SocketException e) {
+            // reset by the server: closed
+        }
+        return text.toString();
+    }
+}
