@@ -19,5 +19,6 @@ COPY routes /app/routes
 RUN java -XX:ArchiveClassesAtExit=/app/calsync.jsa -Dspring.context.exit=onRefresh -jar /app/calsync.jar \
         --spring.flyway.enabled=false > /tmp/cds-training.log 2>&1 || (cat /tmp/cds-training.log; false)
 USER calsync
-EXPOSE 8080
+# 8080: API, admin, actuator; 8082: the webhook listener
+EXPOSE 8080 8082
 ENTRYPOINT ["java", "-XX:SharedArchiveFile=/app/calsync.jsa", "-jar", "/app/calsync.jar"]

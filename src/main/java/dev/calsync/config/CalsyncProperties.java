@@ -91,14 +91,20 @@ public record CalsyncProperties(
     public record Listener(
             @DefaultValue("true") boolean enabled,
             /* 0: any free port (tests). */
-            @DefaultValue("8081") @Min(0) int port,
+            @DefaultValue("8082") @Min(0) int port,
             @DefaultValue("0.0.0.0") String bindAddress,
             /* Threads the webhook route runs on (it waits on one for its group commit). */
             @DefaultValue("64") @Min(1) int workers,
             /* A connection with no request under way and nothing received for this long is closed. */
             @DefaultValue("30s") Duration idleTimeout,
             /* Open connections at most; past it the longest-idle one is closed to admit a new one. */
-            @DefaultValue("4096") @Min(1) int maxConnections) {
+            @DefaultValue("4096") @Min(1) int maxConnections,
+            /* Bodies being read at once (503 beyond): with the large-body bound, what reading may hold in memory. */
+            @DefaultValue("256") @Min(1) int maxReads,
+            /* Of those, bodies announced over 64 KiB or sent without a length (each may reach max-body-size). */
+            @DefaultValue("8") @Min(1) int maxLargeReads,
+            /* Bodies being read at once from one client address (0: no limit). */
+            @DefaultValue("64") @Min(0) int maxReadsPerAddress) {
     }
 
     /**

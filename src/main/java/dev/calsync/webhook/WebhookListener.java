@@ -70,6 +70,9 @@ public class WebhookListener implements DisposableBean {
     public static final String COMPONENT = "webhook-listener";
     static final String ROUTER = "calsync-webhook-listener-router";
     static final String PATH = WebhookRequestGuard.PATH;
+    /** Bodies announced over this (or without a length) count against {@code max-large-reads}. */
+    static final long LARGE_BODY = 64 * 1024;
+    private static final String READ = "calsync.read";
 
     private static final Logger LOG = LoggerFactory.getLogger(WebhookListener.class);
 
@@ -79,6 +82,7 @@ public class WebhookListener implements DisposableBean {
     private final Vertx vertx;
     private final Router router;
     private final Semaphore storing;
+    private final Reads reads;
     private final AtomicInteger requests = new AtomicInteger();
     private final Connections connections;
     private volatile HttpServer server;
@@ -90,6 +94,7 @@ public class WebhookListener implements DisposableBean {
         this.metrics = metrics;
         this.storing = new Semaphore(settings.maxInFlight());
         CalsyncProperties.Listener listener = settings.listener();
+        this.reads = new Reads(listener.maxReads(), listener.maxLargeReads(), listener.maxReadsPerAddress());
         this.connections = new Connections(listener.maxConnections());
         this.vertx = Vertx.vertx(new VertxOptions()
                 .setEventLoopPoolSize(Math.max(1, Runtime.getRuntime().availableProcessors()))
@@ -161,13 +166,13 @@ public class WebhookListener implements DisposableBean {
     private void admit(RoutingContext ctx) {
         HttpMethod method = ctx.request().method();
         if (!gate.accepting()) {
-            unavailable(ctx, gate.closing() ? "the service is shutting down; retry later"
+            refuseUnread(ctx, 503, "unavailable", gate.closing() ? "the service is shutting down; retry later"
                     : "the service is starting; retry later");
             return;
         }
         if (method != HttpMethod.POST && method != HttpMethod.GET) {
             ctx.response().putHeader("Allow", "GET, POST");
-            answer(ctx.response(), 405, "method_not_allowed", "use POST for notifications, GET for the challenge");
+            refuseUnread(ctx, 405, "method_not_allowed", "use POST for notifications, GET for the challenge");
             return;
         }
         requests.incrementAndGet();
@@ -185,15 +190,25 @@ public class WebhookListener implements DisposableBean {
             return;
         }
         if (!WebhookRequestGuard.isJson(ctx.request().getHeader("Content-Type"))) {
-            answer(ctx.response(), 415, "unsupported_media_type", "Content-Type must be application/json");
+            refuseUnread(ctx, 415, "unsupported_media_type", "Content-Type must be application/json");
             return;
         }
         long limit = settings.maxBodySize().toBytes();
         String length = ctx.request().getHeader("Content-Length");
         if (length != null && announcedOver(length, limit)) {
-            closeAfter(ctx.response(), 413, "payload_too_large", "body exceeds " + limit + " bytes");
+            refuseUnread(ctx, 413, "payload_too_large", "body exceeds " + limit + " bytes");
             return;
         }
+        boolean large = length == null || announcedOver(length, LARGE_BODY);
+        String address = ctx.request().remoteAddress() == null ? "" : ctx.request().remoteAddress().hostAddress();
+        Reads.Read read = reads.begin(address, large);
+        if (read == null) {
+            metrics.webhook("read-limit");
+            refuseUnread(ctx, 503, "unavailable", "too many bodies being read; retry later");
+            return;
+        }
+        ctx.put(READ, read);
+        ctx.addEndHandler(done -> read.answered());
         long deadline = vertx.setTimer(settings.bodyReadTimeout().toMillis(), id -> {
             if (!ctx.request().isEnded() && !ctx.response().ended()) {
                 metrics.webhook("body-timeout");
@@ -205,11 +220,15 @@ public class WebhookListener implements DisposableBean {
         ctx.next();
     }
 
-    /** After the body, before the route: the bound on notifications being stored. */
+    /** After the body, before the route: the body is whole; the bound on notifications being stored. */
     private void stored(RoutingContext ctx) {
         if (ctx.request().method() != HttpMethod.POST) {
             ctx.next();
             return;
+        }
+        Reads.Read read = ctx.get(READ);
+        if (read != null) {
+            read.bodyWhole();
         }
         if (!storing.tryAcquire()) {
             metrics.webhook("busy");
@@ -251,6 +270,21 @@ public class WebhookListener implements DisposableBean {
     private static void unavailable(RoutingContext ctx, String message) {
         ctx.response().putHeader("Retry-After", "1");
         answer(ctx.response(), 503, "unavailable", message);
+    }
+
+    /**
+     * Answers a request whose body has not been read: the connection is closed after the answer (reading a body
+     * only to throw it away would hand a slow sender the time this saves), {@code Retry-After} on a 503.
+     */
+    private static void refuseUnread(RoutingContext ctx, int status, String code, String message) {
+        if (status == 503) {
+            ctx.response().putHeader("Retry-After", "1");
+        }
+        if (ctx.request().isEnded()) {
+            answer(ctx.response(), status, code, message);
+        } else {
+            closeAfter(ctx.response(), status, code, message);
+        }
     }
 
     /** Answers and closes the connection once the answer is out: the rest of the body is not worth reading. */
@@ -308,6 +342,78 @@ public class WebhookListener implements DisposableBean {
         @Override
         public PlatformHttpConsumer createConsumer(PlatformHttpEndpoint endpoint, Processor processor) {
             return new VertxPlatformHttpConsumer(endpoint, processor, getHandlers(), ROUTER);
+        }
+    }
+
+    /**
+     * The bounds on bodies being read: at most {@code max} at once, {@code maxPerAddress} from one client address, and
+     * {@code maxLarge} that may each reach the body limit (held until the answer, so what reading and storing hold in
+     * memory stays bounded). Written by hand: Vert.x reads bodies without a thread, and so without any bound of its
+     * own on how many it reads at once.
+     */
+    static final class Reads {
+        private final Semaphore all;
+        private final Semaphore large;
+        private final int maxPerAddress;
+        private final Map<String, AtomicInteger> byAddress = new ConcurrentHashMap<>();
+
+        Reads(int max, int maxLarge, int maxPerAddress) {
+            this.all = new Semaphore(max);
+            this.large = new Semaphore(maxLarge);
+            this.maxPerAddress = maxPerAddress;
+        }
+
+        /** Starts a read, or returns null when a bound is reached. */
+        Read begin(String address, boolean isLarge) {
+            if (maxPerAddress > 0 && byAddress.computeIfAbsent(address, a -> new AtomicInteger())
+                    .incrementAndGet() > maxPerAddress) {
+                leave(address);
+                return null;
+            }
+            if (!all.tryAcquire()) {
+                leave(address);
+                return null;
+            }
+            if (isLarge && !large.tryAcquire()) {
+                all.release();
+                leave(address);
+                return null;
+            }
+            return new Read(address, isLarge);
+        }
+
+        /** One body's places; each is given back once, whatever order the events come in. */
+        final class Read {
+            private final String address;
+            private final AtomicBoolean reading = new AtomicBoolean(true);
+            private final AtomicBoolean holdingLarge;
+
+            private Read(String address, boolean isLarge) {
+                this.address = address;
+                this.holdingLarge = new AtomicBoolean(isLarge);
+            }
+
+            /** The body is whole: no longer being read (a large one is still held). */
+            void bodyWhole() {
+                if (reading.compareAndSet(true, false)) {
+                    all.release();
+                    leave(address);
+                }
+            }
+
+            /** The request is answered (or its connection gone): nothing is held any more. */
+            void answered() {
+                bodyWhole();
+                if (holdingLarge.compareAndSet(true, false)) {
+                    large.release();
+                }
+            }
+        }
+
+        private void leave(String address) {
+            if (maxPerAddress > 0) {
+                byAddress.computeIfPresent(address, (a, n) -> n.decrementAndGet() <= 0 ? null : n);
+            }
         }
     }
 

@@ -46,7 +46,7 @@ public final class SandboxApplication {
             int port = Integer.parseInt(env("SANDBOX_SIMULATOR_PORT", "8090"));
             NylasSimulator sim = new NylasSimulator(SANDBOX_NYLAS_KEY, port, java.time.Clock.systemUTC());
             // to the webhook's own listener (calsync.webhook.listener.port)
-            String service = "http://127.0.0.1:" + env("CALSYNC_WEBHOOK_LISTENER_PORT", "8081") + "/webhooks/nylas";
+            String service = "http://127.0.0.1:" + env("CALSYNC_WEBHOOK_LISTENER_PORT", "8082") + "/webhooks/nylas";
             sim.deliverWebhooksTo(secret, service);
             defaults.put("calsync.nylas.api-uri", sim.baseUrl());
             defaults.put("calsync.nylas.api-key", SANDBOX_NYLAS_KEY);

@@ -41,7 +41,9 @@ class WebhookListenerLimitsTest {
                 "calsync.webhook.body-read-timeout", "2s",
                 "calsync.webhook.max-in-flight", "2",
                 "calsync.webhook.listener.idle-timeout", "3s",
-                "calsync.webhook.listener.max-connections", "12"));
+                "calsync.webhook.listener.max-connections", "12",
+                "calsync.webhook.listener.max-large-reads", "2",
+                "calsync.webhook.listener.max-reads-per-address", "6"));
         webhook = service.webhookUrl();
     }
 
@@ -65,7 +67,7 @@ class WebhookListenerLimitsTest {
         List<Socket> slow = new ArrayList<>();
         try {
             for (int i = 0; i < 5; i++) {
-                slow.add(slowSender(100_000));
+                slow.add(slowSender(10_000));
             }
 
             String id = newId();
@@ -77,6 +79,49 @@ class WebhookListenerLimitsTest {
                     Integer.class, id)).isEqualTo(1);
         } finally {
             for (Socket s : slow) {
+                s.close();
+            }
+        }
+    }
+
+    @Test
+    void aSenderPastItsAddressLimitIsTurnedAwayWhileOtherAddressesAreServed() throws IOException {
+        List<Socket> slow = new ArrayList<>();
+        try {
+            for (int i = 0; i < 6; i++) {
+                slow.add(slowSender(10_000));
+            }
+
+            try (Socket seventh = slowSender(10_000)) {
+                assertThat(readAll(seventh, 5_000)).startsWith("HTTP/1.1 503").contains("Retry-After");
+            }
+            String id = newId();
+            String answer = postOnANewConnection(envelope(id, "event.created",
+                    event("grant-1", "evt-" + id, "Standup", 100)), "127.0.0.2");
+            assertThat(answer).startsWith("HTTP/1.1 200");
+        } finally {
+            for (Socket s : slow) {
+                s.close();
+            }
+        }
+    }
+
+    @Test
+    void largeBodiesPastTheirBoundAreTurnedAwayWhileSmallOnesAreServed() throws IOException {
+        List<Socket> large = new ArrayList<>();
+        try {
+            large.add(slowSender(1_000_000));
+            large.add(slowSender(1_000_000));
+
+            try (Socket third = slowSender(1_000_000)) {
+                assertThat(readAll(third, 5_000)).startsWith("HTTP/1.1 503");
+            }
+            String id = newId();
+            int status = service.deliver(envelope(id, "event.created", event("grant-1", "evt-" + id, "Standup", 100)))
+                    .statusCode();
+            assertThat(status).isEqualTo(200);
+        } finally {
+            for (Socket s : large) {
                 s.close();
             }
         }
@@ -121,8 +166,13 @@ class WebhookListenerLimitsTest {
     }
 
     private static String postOnANewConnection(String body) throws IOException {
+        return postOnANewConnection(body, "127.0.0.1");
+    }
+
+    /** A signed POST on a connection of its own, from the given loopback address. */
+    private static String postOnANewConnection(String body, String from) throws IOException {
         byte[] bytes = body.getBytes(StandardCharsets.UTF_8);
-        try (Socket socket = connect()) {
+        try (Socket socket = new Socket(webhook.getHost(), webhook.getPort(), java.net.InetAddress.getByName(from), 0)) {
             OutputStream out = socket.getOutputStream();
             out.write(("POST /webhooks/nylas HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
                     + "Connection: close\r\nX-Nylas-Signature: " + Signing.sign(bytes, IntegrationTest.SECRET)
