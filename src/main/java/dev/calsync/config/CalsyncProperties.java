@@ -21,6 +21,7 @@ import org.springframework.validation.annotation.Validated;
 public record CalsyncProperties(
         @DefaultValue("routes") String routesDir,
         @Valid @NotNull @DefaultValue Nylas nylas,
+        @Valid @NotNull @DefaultValue Http http,
         @Valid @NotNull @DefaultValue Webhook webhook,
         @Valid @NotNull @DefaultValue Dedupe dedupe,
         @Valid @NotNull @DefaultValue Inbound inbound,
@@ -67,8 +68,6 @@ public record CalsyncProperties(
             @DefaultValue("256") @Min(1) int storeBatchSize,
             /* Threads writing the inbox, each with a database connection of its own (not from the main pool). */
             @DefaultValue("2") @Min(1) int storeConnections,
-            /* A request's whole body must arrive within this of its head (408 and the connection closed otherwise). */
-            @DefaultValue("3s") Duration bodyReadTimeout,
             @Valid @NotNull @DefaultValue Listener listener) {
         public Webhook {
             secrets = secrets.stream().map(String::trim).filter(s -> !s.isEmpty()).toList();
@@ -78,8 +77,7 @@ public record CalsyncProperties(
         public String toString() {
             return "Webhook[secrets=<" + secrets.size() + " set>, maxBodySize=" + maxBodySize + ", maxInFlight="
                     + maxInFlight + ", storeTimeout=" + storeTimeout + ", storeBatchSize=" + storeBatchSize
-                    + ", storeConnections=" + storeConnections + ", bodyReadTimeout=" + bodyReadTimeout
-                    + ", listener=" + listener + "]";
+                    + ", storeConnections=" + storeConnections + ", listener=" + listener + "]";
         }
     }
 
@@ -98,13 +96,22 @@ public record CalsyncProperties(
             /* A connection with no request under way and nothing received for this long is closed. */
             @DefaultValue("30s") Duration idleTimeout,
             /* Open connections at most; past it the longest-idle one is closed to admit a new one. */
-            @DefaultValue("4096") @Min(1) int maxConnections,
-            /* Bodies being read at once (503 beyond): with the large-body bound, what reading may hold in memory. */
-            @DefaultValue("256") @Min(1) int maxReads,
-            /* Of those, bodies announced over 64 KiB or sent without a length (each may reach max-body-size). */
-            @DefaultValue("8") @Min(1) int maxLargeReads,
+            @DefaultValue("4096") @Min(1) int maxConnections) {
+    }
+
+    /**
+     * How request bodies are read, on the webhook listener and on the application's HTTP port (each server counts its
+     * own): whole within a deadline, and only so many at once, so slow or many senders cannot hold the service.
+     */
+    public record Http(
+            /* A request's whole body must arrive within this of its head (408 and the connection closed otherwise). */
+            @DefaultValue("3s") Duration bodyReadTimeout,
+            /* Bodies being read at once (503 beyond). */
+            @DefaultValue("256") @Min(1) int maxBodyReads,
+            /* Bodies announced over 64 KiB or sent without a length, held at once until answered. */
+            @DefaultValue("8") @Min(1) int maxLargeBodyReads,
             /* Bodies being read at once from one client address (0: no limit). */
-            @DefaultValue("64") @Min(0) int maxReadsPerAddress) {
+            @DefaultValue("64") @Min(0) int maxBodyReadsPerAddress) {
     }
 
     /**
@@ -189,7 +196,9 @@ public record CalsyncProperties(
             /* Secret: from APP_API_TOKEN, never logged. */
             @DefaultValue("") String token,
             /* Secret: from ADMIN_API_TOKEN; when empty the application token is used. */
-            @DefaultValue("") String adminToken) {
+            @DefaultValue("") String adminToken,
+            /* Largest request body of the application and admin APIs (413 above). */
+            @DefaultValue("1MB") DataSize maxBodySize) {
         public String effectiveAdminToken() {
             return adminToken.isEmpty() ? token : adminToken;
         }

@@ -1,5 +1,6 @@
 package dev.calsync.config;
 
+import dev.calsync.http.BodyReads;
 import dev.calsync.webhook.AcceptingGate;
 import dev.calsync.webhook.WebhookListener;
 import io.micrometer.core.instrument.MeterRegistry;
@@ -20,6 +21,12 @@ public class WebhookListenerConfig {
     WebhookListener webhookListener(CamelContext camel, CalsyncProperties properties, AcceptingGate gate,
                                     SyncMetrics metrics, MeterRegistry registry) throws Exception {
         return new WebhookListener(camel, properties, gate, metrics, registry);
+    }
+
+    /** The bounds on request bodies being read on the application's HTTP port (the listener has its own). */
+    @Bean
+    BodyReads serverPortBodyReads(CalsyncProperties properties) {
+        return new BodyReads(properties.http());
     }
 
     @Bean(WebhookListener.COMPONENT)

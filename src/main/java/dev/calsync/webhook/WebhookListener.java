@@ -13,6 +13,7 @@ import java.util.concurrent.atomic.AtomicInteger;
 import dev.calsync.api.ErrorResponses;
 import dev.calsync.config.CalsyncProperties;
 import dev.calsync.config.SyncMetrics;
+import dev.calsync.http.BodyReads;
 import io.micrometer.core.instrument.Gauge;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.vertx.core.Handler;
@@ -53,9 +54,9 @@ import org.springframework.beans.factory.DisposableBean;
  * <li>before anything is read: the start-up/shutdown gate ({@link AcceptingGate}: 503 with {@code Retry-After}, never
  * a 404 that Nylas would not retry), the method (405), JSON only (415), an announced length over
  * {@code calsync.webhook.max-body-size} (413);</li>
- * <li>while the body is read: a deadline for the whole body ({@code calsync.webhook.body-read-timeout}; 408 and the
- * connection closed), so a sender trickling bytes cannot hold a request open; the body limit is Vert.x' body
- * handler's (413);</li>
+ * <li>while the body is read: a deadline for the whole body ({@code calsync.http.body-read-timeout}; 408 and the
+ * connection closed), so a sender trickling bytes cannot hold a request open, and the bounds on bodies read at once
+ * ({@link BodyReads}: 503); the body limit is Vert.x' body handler's (413);</li>
  * <li>once the body is complete: the bound on notifications being stored ({@code calsync.webhook.max-in-flight}; 503
  * {@code busy}), so bodies still arriving never take the room of those being stored;</li>
  * <li>connections: an idle time-out and at most {@code max-connections} open, the longest-idle one closed to admit a
@@ -70,19 +71,18 @@ public class WebhookListener implements DisposableBean {
     public static final String COMPONENT = "webhook-listener";
     static final String ROUTER = "calsync-webhook-listener-router";
     static final String PATH = WebhookRequestGuard.PATH;
-    /** Bodies announced over this (or without a length) count against {@code max-large-reads}. */
-    static final long LARGE_BODY = 64 * 1024;
     private static final String READ = "calsync.read";
 
     private static final Logger LOG = LoggerFactory.getLogger(WebhookListener.class);
 
     private final CalsyncProperties.Webhook settings;
+    private final java.time.Duration bodyReadTimeout;
     private final AcceptingGate gate;
     private final SyncMetrics metrics;
     private final Vertx vertx;
     private final Router router;
     private final Semaphore storing;
-    private final Reads reads;
+    private final BodyReads reads;
     private final AtomicInteger requests = new AtomicInteger();
     private final Connections connections;
     private volatile HttpServer server;
@@ -90,11 +90,12 @@ public class WebhookListener implements DisposableBean {
     public WebhookListener(CamelContext camel, CalsyncProperties properties, AcceptingGate gate, SyncMetrics metrics,
                            MeterRegistry registry) throws Exception {
         this.settings = properties.webhook();
+        this.bodyReadTimeout = properties.http().bodyReadTimeout();
         this.gate = gate;
         this.metrics = metrics;
         this.storing = new Semaphore(settings.maxInFlight());
         CalsyncProperties.Listener listener = settings.listener();
-        this.reads = new Reads(listener.maxReads(), listener.maxLargeReads(), listener.maxReadsPerAddress());
+        this.reads = new BodyReads(properties.http());
         this.connections = new Connections(listener.maxConnections());
         this.vertx = Vertx.vertx(new VertxOptions()
                 .setEventLoopPoolSize(Math.max(1, Runtime.getRuntime().availableProcessors()))
@@ -199,9 +200,9 @@ public class WebhookListener implements DisposableBean {
             refuseUnread(ctx, 413, "payload_too_large", "body exceeds " + limit + " bytes");
             return;
         }
-        boolean large = length == null || announcedOver(length, LARGE_BODY);
+        boolean large = length == null || announcedOver(length, BodyReads.LARGE_BODY);
         String address = ctx.request().remoteAddress() == null ? "" : ctx.request().remoteAddress().hostAddress();
-        Reads.Read read = reads.begin(address, large);
+        BodyReads.Read read = reads.begin(address, large);
         if (read == null) {
             metrics.webhook("read-limit");
             refuseUnread(ctx, 503, "unavailable", "too many bodies being read; retry later");
@@ -209,11 +210,11 @@ public class WebhookListener implements DisposableBean {
         }
         ctx.put(READ, read);
         ctx.addEndHandler(done -> read.answered());
-        long deadline = vertx.setTimer(settings.bodyReadTimeout().toMillis(), id -> {
+        long deadline = vertx.setTimer(bodyReadTimeout.toMillis(), id -> {
             if (!ctx.request().isEnded() && !ctx.response().ended()) {
                 metrics.webhook("body-timeout");
                 closeAfter(ctx.response(), 408, "request_timeout", "the body did not arrive within "
-                        + settings.bodyReadTimeout().toMillis() + " ms");
+                        + bodyReadTimeout.toMillis() + " ms");
             }
         });
         ctx.addEndHandler(done -> vertx.cancelTimer(deadline));
@@ -226,7 +227,7 @@ public class WebhookListener implements DisposableBean {
             ctx.next();
             return;
         }
-        Reads.Read read = ctx.get(READ);
+        BodyReads.Read read = ctx.get(READ);
         if (read != null) {
             read.bodyWhole();
         }
@@ -308,7 +309,7 @@ public class WebhookListener implements DisposableBean {
     @Override
     public void destroy() throws Exception {
         long drainUntil = System.nanoTime()
-                + settings.bodyReadTimeout().plus(settings.storeTimeout()).plus(Duration.ofSeconds(1)).toNanos();
+                + bodyReadTimeout.plus(settings.storeTimeout()).plus(Duration.ofSeconds(1)).toNanos();
         while (requests.get() > 0 && System.nanoTime() < drainUntil) {
             Thread.sleep(20); // the drain has no event to wait on: requests end on Vert.x threads
         }
@@ -342,78 +343,6 @@ public class WebhookListener implements DisposableBean {
         @Override
         public PlatformHttpConsumer createConsumer(PlatformHttpEndpoint endpoint, Processor processor) {
             return new VertxPlatformHttpConsumer(endpoint, processor, getHandlers(), ROUTER);
-        }
-    }
-
-    /**
-     * The bounds on bodies being read: at most {@code max} at once, {@code maxPerAddress} from one client address, and
-     * {@code maxLarge} that may each reach the body limit (held until the answer, so what reading and storing hold in
-     * memory stays bounded). Written by hand: Vert.x reads bodies without a thread, and so without any bound of its
-     * own on how many it reads at once.
-     */
-    static final class Reads {
-        private final Semaphore all;
-        private final Semaphore large;
-        private final int maxPerAddress;
-        private final Map<String, AtomicInteger> byAddress = new ConcurrentHashMap<>();
-
-        Reads(int max, int maxLarge, int maxPerAddress) {
-            this.all = new Semaphore(max);
-            this.large = new Semaphore(maxLarge);
-            this.maxPerAddress = maxPerAddress;
-        }
-
-        /** Starts a read, or returns null when a bound is reached. */
-        Read begin(String address, boolean isLarge) {
-            if (maxPerAddress > 0 && byAddress.computeIfAbsent(address, a -> new AtomicInteger())
-                    .incrementAndGet() > maxPerAddress) {
-                leave(address);
-                return null;
-            }
-            if (!all.tryAcquire()) {
-                leave(address);
-                return null;
-            }
-            if (isLarge && !large.tryAcquire()) {
-                all.release();
-                leave(address);
-                return null;
-            }
-            return new Read(address, isLarge);
-        }
-
-        /** One body's places; each is given back once, whatever order the events come in. */
-        final class Read {
-            private final String address;
-            private final AtomicBoolean reading = new AtomicBoolean(true);
-            private final AtomicBoolean holdingLarge;
-
-            private Read(String address, boolean isLarge) {
-                this.address = address;
-                this.holdingLarge = new AtomicBoolean(isLarge);
-            }
-
-            /** The body is whole: no longer being read (a large one is still held). */
-            void bodyWhole() {
-                if (reading.compareAndSet(true, false)) {
-                    all.release();
-                    leave(address);
-                }
-            }
-
-            /** The request is answered (or its connection gone): nothing is held any more. */
-            void answered() {
-                bodyWhole();
-                if (holdingLarge.compareAndSet(true, false)) {
-                    large.release();
-                }
-            }
-        }
-
-        private void leave(String address) {
-            if (maxPerAddress > 0) {
-                byAddress.computeIfPresent(address, (a, n) -> n.decrementAndGet() <= 0 ? null : n);
-            }
         }
     }
 

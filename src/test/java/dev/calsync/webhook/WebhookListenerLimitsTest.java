@@ -25,7 +25,7 @@ import static dev.calsync.support.Notifications.newId;
 import static org.assertj.core.api.Assertions.assertThat;
 
 /**
- * The webhook listener's own limits: a body must arrive whole within {@code calsync.webhook.body-read-timeout}, bodies
+ * The webhook listener's own limits: a body must arrive whole within {@code calsync.http.body-read-timeout}, bodies
  * still arriving take none of the room of notifications being stored ({@code calsync.webhook.max-in-flight}), idle
  * connections are closed after {@code idle-timeout}, and at {@code max-connections} the longest-idle connection makes
  * room for a new one. Small limits here, so each shows within a second or two.
@@ -38,12 +38,12 @@ class WebhookListenerLimitsTest {
     @BeforeAll
     static void start() {
         service = RunningService.start(EmbeddedServers.newDatabase("listener_limits"), Map.of(
-                "calsync.webhook.body-read-timeout", "2s",
+                "calsync.http.body-read-timeout", "2s",
                 "calsync.webhook.max-in-flight", "2",
                 "calsync.webhook.listener.idle-timeout", "3s",
                 "calsync.webhook.listener.max-connections", "12",
-                "calsync.webhook.listener.max-large-reads", "2",
-                "calsync.webhook.listener.max-reads-per-address", "6"));
+                "calsync.http.max-large-body-reads", "2",
+                "calsync.http.max-body-reads-per-address", "6"));
         webhook = service.webhookUrl();
     }
 

@@ -28,7 +28,8 @@ class WebhookRequestGuardTest {
         CalsyncProperties properties = new Binder(new MapConfigurationPropertySource(
                 Map.of("calsync.webhook.max-in-flight", String.valueOf(maxInFlight))))
                 .bindOrCreate("calsync", CalsyncProperties.class);
-        return new WebhookRequestGuard(properties, new SyncMetrics(registry));
+        return new WebhookRequestGuard(properties, new SyncMetrics(registry),
+                new dev.calsync.http.BodyReads(properties.http()));
     }
 
     private static MockHttpServletRequest notification() {

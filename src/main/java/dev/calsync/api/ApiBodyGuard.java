@@ -1,0 +1,83 @@
+package dev.calsync.api;
+
+import java.io.IOException;
+import java.time.Duration;
+
+import jakarta.servlet.FilterChain;
+import jakarta.servlet.ServletException;
+import jakarta.servlet.http.HttpServletRequest;
+import jakarta.servlet.http.HttpServletResponse;
+
+import dev.calsync.config.CalsyncProperties;
+import dev.calsync.http.BodyReads;
+import dev.calsync.http.ServletBodies;
+import org.springframework.core.Ordered;
+import org.springframework.core.annotation.Order;
+import org.springframework.stereotype.Component;
+import org.springframework.web.filter.OncePerRequestFilter;
+
+/**
+ * The application and admin APIs' request bodies, read once after the token is checked: at most
+ * {@code calsync.api.max-body-size} (413), whole within {@code calsync.http.body-read-timeout} (408, connection
+ * closed), within the server's bounds on bodies being read ({@link BodyReads}: 503 with {@code Retry-After}). The
+ * bytes read are handed on unchanged. A filter for the same reason as the webhook's guard: camel-platform-http reads a
+ * body with no size or time limit.
+ */
+@Component
+@Order(Ordered.HIGHEST_PRECEDENCE + 30)
+public class ApiBodyGuard extends OncePerRequestFilter {
+
+    private final long maxBodyBytes;
+    private final Duration bodyReadTimeout;
+    private final BodyReads reads;
+
+    public ApiBodyGuard(CalsyncProperties properties, BodyReads serverPortBodyReads) {
+        this.maxBodyBytes = properties.api().maxBodySize().toBytes();
+        this.bodyReadTimeout = properties.http().bodyReadTimeout();
+        this.reads = serverPortBodyReads;
+    }
+
+    @Override
+    protected boolean shouldNotFilter(HttpServletRequest request) {
+        String method = request.getMethod();
+        boolean mayHaveBody = "POST".equals(method) || "PUT".equals(method) || "PATCH".equals(method);
+        return !(mayHaveBody && ApiTokenFilter.guards(ApiTokenFilter.path(request)));
+    }
+
+    @Override
+    protected void doFilterInternal(HttpServletRequest request, HttpServletResponse response, FilterChain chain)
+            throws ServletException, IOException {
+        long announced = request.getContentLengthLong();
+        if (announced > maxBodyBytes) {
+            closeAfter(response, 413, "payload_too_large", "body exceeds " + maxBodyBytes + " bytes");
+            return;
+        }
+        BodyReads.Read read = reads.begin(request.getRemoteAddr(), BodyReads.isLarge(announced));
+        if (read == null) {
+            response.setHeader("Retry-After", "1");
+            closeAfter(response, 503, "unavailable", "too many bodies being read; retry later");
+            return;
+        }
+        try {
+            ServletBodies.Body body = ServletBodies.read(request.getInputStream(), maxBodyBytes, bodyReadTimeout);
+            read.bodyWhole();
+            if (body.problem() == ServletBodies.Problem.TOO_LARGE) {
+                closeAfter(response, 413, "payload_too_large", "body exceeds " + maxBodyBytes + " bytes");
+            } else if (body.problem() == ServletBodies.Problem.TOO_SLOW) {
+                closeAfter(response, 408, "request_timeout",
+                        "the body did not arrive within " + bodyReadTimeout.toMillis() + " ms");
+            } else {
+                chain.doFilter(ServletBodies.withBody(request, body.bytes()), response);
+            }
+        } finally {
+            // the API's routes answer within the request: the body is no longer held once the chain returns
+            read.answered();
+        }
+    }
+
+    private static void closeAfter(HttpServletResponse response, int status, String code, String message)
+            throws IOException {
+        response.setHeader("Connection", "close");
+        ErrorResponses.write(response, status, code, message);
+    }
+}
