@@ -46,10 +46,21 @@ import static dev.calsync.support.Notifications.envelope;
  * (seconds to wait for the service to finish processing after a run, 180), {@code load.duplicate-share} (0.1),
  * {@code load.service.jvm} (the service's JVM options, {@code -Xmx256m}), {@code load.jfr} (true: the service
  * records a JFR profile to {@code target/load/calsync.jfr}), {@code load.recipe-dir}, {@code load.jar}, {@code
- * load.seed}, {@code load.runs} (the runs to make, {@code closed,open,burst,pgbench,backlog}), {@code
+ * load.seed}, {@code load.runs} (the runs to make, {@code closed,open,burst,pgbench,backlog,abuse}), {@code
  * load.service.properties} ({@code name=value,...}: settings of the service under test), {@code load.service.cds}
  * (true: the service as the Dockerfile runs it, the jar extracted and started with the class data sharing archive of
  * a training run; {@link #extractedWithArchive}).
+ *
+ * <p>The {@code abuse} run ({@link AbuseDriver}; the recipe's handler first, then the service): {@code
+ * load.abuse.slow-senders} (250) connections each announce a body of 2,000,000 bytes on the webhook and send 512
+ * bytes of it every 500 ms, {@code load.abuse.idle} (2000) connections are made and send nothing, for {@code
+ * load.abuse.seconds} (30); from 8 s on, a correctly signed notification every 200 ms on a connection of its own
+ * (no answer within 15 s: timed out), and the attack holds until the last of them has its outcome. {@code
+ * load.abuse.reconnect} (true): a connection the server cuts off is made again at its next 500 ms tick. Rows: the
+ * probes' answers and latencies; how the server defended itself (slow senders cut off, idle connections closed: how
+ * and when); the first 200 after the attack and the server's open files before, during and after it; memory during
+ * the attack (the service's heap by {@code jstat}, since its actuator shares the attacked listener) and its request
+ * threads at the end of the attack (a thread dump, {@code target/load/abuse-calsync-threads.txt}).
  */
 @Tag("load")
 class LoadBench {
@@ -68,9 +79,14 @@ class LoadBench {
     private static final boolean JFR = Boolean.getBoolean("load.jfr");
     private static final boolean CDS = Boolean.getBoolean("load.service.cds");
     private static final long SEED = Long.getLong("load.seed", 42);
+    private static final int ABUSE_SENDERS = Integer.getInteger("load.abuse.slow-senders", 250);
+    private static final int ABUSE_IDLE = Integer.getInteger("load.abuse.idle", 2_000);
+    private static final int ABUSE_SECONDS = Integer.getInteger("load.abuse.seconds", 30);
+    private static final boolean ABUSE_RECONNECT = Boolean.parseBoolean(System.getProperty("load.abuse.reconnect",
+            "true"));
     /** The runs to make (a quicker look while working on one figure); all of them by default. */
     private static final java.util.Set<String> RUNS = java.util.Set.of(
-            System.getProperty("load.runs", "closed,open,burst,pgbench,backlog").split("\\s*,\\s*"));
+            System.getProperty("load.runs", "closed,open,burst,pgbench,backlog,abuse").split("\\s*,\\s*"));
 
     private static final Path OUTPUT = Path.of("target", "load").toAbsolutePath();
     private static final String SECRET = "load-webhook-secret";
@@ -111,8 +127,8 @@ class LoadBench {
                     String.class);
             NotificationMix nodeMix = new NotificationMix("n", SECRET, GRANTS, DUPLICATES, SEED);
             NotificationMix calsyncMix = new NotificationMix("c", SECRET, GRANTS, DUPLICATES, SEED);
-            LoadDriver node = new LoadDriver(recipe.url("/webhooks/nylas"), nodeMix);
-            LoadDriver service = new LoadDriver(calsync.webhookUrl(), calsyncMix);
+            LoadDriver node = new LoadDriver(webhookUri(recipe), nodeMix);
+            LoadDriver service = new LoadDriver(webhookUri(calsync), calsyncMix);
 
             // start-up: process start to the first 200 on a signed notification
             recipe.start();
@@ -159,6 +175,12 @@ class LoadBench {
                 backlog(calsync, calsyncMix, inbox);
             }
 
+            if (RUNS.contains("abuse")) {
+                log("abuse: %,d slow senders and %,d idle connections for %d s", ABUSE_SENDERS, ABUSE_IDLE,
+                        ABUSE_SECONDS);
+                abuse(recipe, calsync, sampler, inbox);
+            }
+
             sampler.close();
             sampler.report(table);
             if (JFR) {
@@ -176,6 +198,15 @@ class LoadBench {
     }
 
     // ------------------------------------------------------------------------------------------- the service
+
+    /** Where the service's webhook listens: every driver of this benchmark is handed this URI. */
+    private static URI webhookUri(ServiceProcess calsync) {
+        return calsync.webhookUrl();
+    }
+
+    private static URI webhookUri(RecipeHandler recipe) {
+        return recipe.url("/webhooks/nylas");
+    }
 
     private interface Run {
         LoadDriver.Result run() throws Exception;
@@ -229,7 +260,7 @@ class LoadBench {
     private void backlog(ServiceProcess calsync, NotificationMix calsyncMix, JdbcTemplate inbox) throws Exception {
         HttpClient http = LoadDriver.client();
         String row = String.format("backlog of %,d (paused grant, resumed)", BACKLOG);
-        LoadDriver service = new LoadDriver(calsync.webhookUrl(), calsyncMix);
+        LoadDriver service = new LoadDriver(webhookUri(calsync), calsyncMix);
         String expiry = "c-grant-expired";
         String status = service.post(http, calsyncMix.signed(expiry, "grant.expired", envelope(expiry, "grant.expired",
                 Map.of("grant_id", BACKLOG_GRANT), Instant.now().getEpochSecond())));
@@ -242,7 +273,7 @@ class LoadBench {
             return;
         }
         NotificationMix backlogMix = new NotificationMix("b", SECRET, List.of(BACKLOG_GRANT), 0, SEED);
-        LoadDriver ingest = new LoadDriver(calsync.webhookUrl(), backlogMix);
+        LoadDriver ingest = new LoadDriver(webhookUri(calsync), backlogMix);
         LoadDriver.Result acked = ingest.count(32, BACKLOG);
         table.put(row, "calsync", String.format("acknowledged at %,.0f/s (32 connections, p99 %s)",
                 acked.okPerSecond(), ms(acked.millis(99))));
@@ -283,6 +314,186 @@ class LoadBench {
         List<String> states = inbox.queryForList("SELECT state FROM grant_sync_state WHERE grant_id = ?", String.class,
                 BACKLOG_GRANT);
         return states.isEmpty() ? null : states.get(0);
+    }
+
+    // ------------------------------------------------------------------------------------------- abuse
+
+    /**
+     * Slow senders and idle connections against the webhook, the recipe's handler first, then the service
+     * ({@link AbuseDriver}); afterwards the service finishes processing what it acknowledged.
+     */
+    private void abuse(RecipeHandler recipe, ServiceProcess calsync, Sampler sampler, JdbcTemplate inbox)
+            throws Exception {
+        AbuseDriver.Settings settings = new AbuseDriver.Settings(ABUSE_SENDERS, ABUSE_IDLE,
+                Duration.ofSeconds(ABUSE_SECONDS), ABUSE_RECONNECT);
+        abuse("node", webhookUri(recipe), recipe.pid(), false, settings, sampler);
+        AbuseDriver.Result r = abuse("calsync", webhookUri(calsync), calsync.pid(), true, settings, sampler);
+        double drain = settle(inbox);
+        // the probes are ca-ntf-0 ... in the order sent; those after them are the recovery's
+        Long stored = inbox.queryForObject("SELECT count(*) FROM webhook_inbox WHERE notification_id LIKE 'ca-ntf-%'"
+                + " AND substring(notification_id from 8)::int < ?", Long.class, r.probes());
+        table.put("abuse: probes in the inbox once the service caught up", "calsync", String.format("%,d of %,d"
+                        + " (%,d answered 200 in time; the inbox empty again %s s after the run)", stored, r.probes(),
+                r.ok(), Double.isNaN(drain) ? "NOT within " + SETTLE : String.format("%.1f", drain)));
+    }
+
+    private AbuseDriver.Result abuse(String column, URI webhook, long pid, boolean jvm,
+                                     AbuseDriver.Settings settings, Sampler sampler) throws Exception {
+        String row = String.format("abuse: %,d slow senders (Content-Length %,d, %d bytes every 500 ms) and %,d idle"
+                        + " connections for %d s; a signed probe every 200 ms from %d s", settings.slowSenders(),
+                AbuseDriver.ANNOUNCED, AbuseDriver.CHUNK, settings.idleConnections(), ABUSE_SECONDS,
+                AbuseDriver.PROBE_DELAY_SECONDS);
+        log("abuse: %s", column);
+        NotificationMix probes = new NotificationMix(column.charAt(0) + "a", SECRET, GRANTS, 0, SEED);
+        int filesBefore = openFiles(pid);
+        int[] filesAtPeak = {-1};
+        String[] threads = {""};
+        Sampler.Peaks peaks = sampler.peaks();
+        AbuseDriver.Result r;
+        long heapKb;
+        try (HeapWatch heap = jvm ? HeapWatch.start(pid, OUTPUT.resolve("abuse-" + column + "-jstat.log")) : null) {
+            r = new AbuseDriver(webhook, probes).run(settings, () -> {
+                filesAtPeak[0] = openFiles(pid);
+                if (jvm) {
+                    threads[0] = "; " + requestThreads(pid, OUTPUT.resolve("abuse-" + column + "-threads.txt"));
+                }
+            });
+            heapKb = heap == null ? -1 : heap.maxKb();
+        } finally {
+            peaks.stop();
+        }
+        Thread.sleep(1_000); // the server notices the closed connections
+        table.put(row, column, r.probeCell());
+        table.put("abuse: how the server defended itself", column, r.defenceCell());
+        table.put("abuse: afterwards", column, String.format("%s; the server's open files: %,d before, %,d at the"
+                        + " end of the attack, %,d after it; the driver's sockets left open: %d (its open files %,d"
+                        + " before, %,d after)", r.after(), filesBefore, filesAtPeak[0], openFiles(pid), r.leftOpen(),
+                r.driverFdsBefore(), r.driverFdsAfter()));
+        table.put("abuse: memory and threads during the attack", column, jvm
+                ? String.format("heap used max %,d MB (jstat every second), RSS max %,d MB; the actuator answered %d"
+                        + " of %d heap samples%s", heapKb / 1024, peaks.rssKb(column) / 1024,
+                peaks.heapAnswered(column), peaks.heapAsked(column), threads[0])
+                : String.format("RSS max %,d MB", peaks.rssKb(column) / 1024));
+        return r;
+    }
+
+    /** A process's open file descriptors (its sockets among them); -1 where unknown. */
+    private static int openFiles(long pid) {
+        try (var fds = Files.list(Path.of("/proc", String.valueOf(pid), "fd"))) {
+            return (int) fds.count();
+        } catch (Exception e) {
+            return -1;
+        }
+    }
+
+    /** A thread dump of the service ({@code jcmd Thread.print}) to {@code file}, and what its request threads do. */
+    private static String requestThreads(long pid, Path file) {
+        try {
+            Path jcmd = Path.of(System.getProperty("java.home"), "bin", "jcmd");
+            Process p = new ProcessBuilder(jcmd.toString(), String.valueOf(pid), "Thread.print")
+                    .redirectErrorStream(true).redirectOutput(file.toFile()).start();
+            if (!p.waitFor(60, TimeUnit.SECONDS)) {
+                p.destroyForcibly();
+                return "no thread dump within 60 s";
+            }
+            int request = 0;
+            int reading = 0;
+            int guarded = 0;
+            int waiting = 0;
+            for (String block : Files.readString(file).split("\\n\\s*\\n")) {
+                if (!block.matches("(?s)^\"http-nio-[^\"]*-exec-\\d+\".*")) {
+                    continue;
+                }
+                request++;
+                if (block.contains("WebhookRequestGuard.readAtMost")) {
+                    reading++;
+                }
+                if (block.contains("WebhookRequestGuard.doFilterInternal")) {
+                    guarded++;
+                }
+                if (block.contains("TaskQueue.take") || block.contains("TaskQueue.poll")) {
+                    waiting++;
+                }
+            }
+            return String.format("request threads (http-nio-*-exec-*) at the end of the attack: %d, %d of them in"
+                            + " WebhookRequestGuard (each holding one of its calsync.webhook.max-in-flight permits), %d"
+                            + " reading a body (readAtMost), %d waiting for work (%s)", request, guarded, reading,
+                    waiting, OUTPUT.relativize(file));
+        } catch (Exception e) {
+            return "no thread dump (" + e + ")";
+        }
+    }
+
+    /**
+     * The heap in use of a JVM by {@code jstat -gc <pid> 1000} (its shared performance counters: no request to the
+     * process, so it answers while the process's HTTP listener does not): S0U + S1U + EU + OU, the maximum.
+     */
+    private static final class HeapWatch implements AutoCloseable {
+        private final Process process;
+        private final Thread reader;
+        private final AtomicLong maxKb = new AtomicLong(-1);
+
+        private HeapWatch(Process process, Path log) {
+            this.process = process;
+            this.reader = new Thread(() -> read(log), "load-jstat");
+            reader.setDaemon(true);
+            reader.start();
+        }
+
+        static HeapWatch start(long pid, Path log) throws java.io.IOException {
+            Path jstat = Path.of(System.getProperty("java.home"), "bin", "jstat");
+            return new HeapWatch(new ProcessBuilder(jstat.toString(), "-gc", String.valueOf(pid), "1000")
+                    .redirectErrorStream(true).start(), log);
+        }
+
+        private void read(Path log) {
+            List<Integer> used = new ArrayList<>();
+            StringBuilder copy = new StringBuilder();
+            try (var lines = new java.io.BufferedReader(new java.io.InputStreamReader(process.getInputStream()))) {
+                String line;
+                while ((line = lines.readLine()) != null) {
+                    copy.append(line).append('\n');
+                    String[] f = line.trim().split("\\s+");
+                    if (f.length > 0 && "S0C".equals(f[0])) {
+                        used.clear();
+                        for (int i = 0; i < f.length; i++) {
+                            if (List.of("S0U", "S1U", "EU", "OU").contains(f[i])) {
+                                used.add(i);
+                            }
+                        }
+                    } else if (!used.isEmpty() && f.length > used.get(used.size() - 1)) {
+                        try {
+                            double kb = 0;
+                            for (int i : used) {
+                                kb += Double.parseDouble(f[i]);
+                            }
+                            maxKb.accumulateAndGet((long) kb, Math::max);
+                        } catch (NumberFormatException e) {
+                            // not a sample line
+                        }
+                    }
+                }
+            } catch (java.io.IOException e) {
+                // jstat ended
+            } finally {
+                try {
+                    Files.writeString(log, copy);
+                } catch (java.io.IOException e) {
+                    // the log is a convenience
+                }
+            }
+        }
+
+        long maxKb() {
+            return maxKb.get();
+        }
+
+        @Override
+        public void close() throws InterruptedException {
+            process.destroy();
+            process.waitFor(10, TimeUnit.SECONDS);
+            reader.join(5_000);
+        }
     }
 
     // ------------------------------------------------------------------------------------------- pgbench
@@ -494,8 +705,51 @@ class LoadBench {
         private final Map<String, URI> heaps = new LinkedHashMap<>();
         private final Map<String, AtomicLong> maxRss = new LinkedHashMap<>();
         private final Map<String, AtomicLong> maxHeap = new LinkedHashMap<>();
+        private final List<Peaks> windows = new java.util.concurrent.CopyOnWriteArrayList<>();
         private final Thread thread = new Thread(this::run, "load-sampler");
         private volatile boolean running = true;
+
+        /** The maxima from now until {@link Peaks#stop}, besides those of the whole run. */
+        Peaks peaks() {
+            Peaks p = new Peaks();
+            windows.add(p);
+            return p;
+        }
+
+        final class Peaks {
+            private final Map<String, AtomicLong> rss = new java.util.concurrent.ConcurrentHashMap<>();
+            private final Map<String, AtomicLong> asked = new java.util.concurrent.ConcurrentHashMap<>();
+            private final Map<String, AtomicLong> answered = new java.util.concurrent.ConcurrentHashMap<>();
+
+            void stop() {
+                windows.remove(this);
+            }
+
+            private static void max(Map<String, AtomicLong> values, String name, long value) {
+                values.computeIfAbsent(name, n -> new AtomicLong()).accumulateAndGet(value, Math::max);
+            }
+
+            private static void add(Map<String, AtomicLong> values, String name) {
+                values.computeIfAbsent(name, n -> new AtomicLong()).incrementAndGet();
+            }
+
+            private static long get(Map<String, AtomicLong> values, String name) {
+                AtomicLong v = values.get(name);
+                return v == null ? 0 : v.get();
+            }
+
+            long rssKb(String name) {
+                return get(rss, name);
+            }
+
+            long heapAsked(String name) {
+                return get(asked, name);
+            }
+
+            long heapAnswered(String name) {
+                return get(answered, name);
+            }
+        }
 
         void watch(String name, long pid, URI heap) {
             pids.put(name, pid);
@@ -514,14 +768,22 @@ class LoadBench {
         private void run() {
             Pattern value = Pattern.compile("\"value\":([0-9.Ee+]+)");
             while (running) {
-                pids.forEach((name, pid) -> maxRss.get(name).accumulateAndGet(rssKb(pid), Math::max));
+                pids.forEach((name, pid) -> {
+                    long rss = rssKb(pid);
+                    maxRss.get(name).accumulateAndGet(rss, Math::max);
+                    windows.forEach(w -> Peaks.max(w.rss, name, rss));
+                });
                 heaps.forEach((name, uri) -> {
+                    List<Peaks> asking = List.copyOf(windows);
+                    asking.forEach(w -> Peaks.add(w.asked, name));
                     try {
                         String body = probe.send(HttpRequest.newBuilder(uri).timeout(Duration.ofSeconds(5)).build(),
                                 HttpResponse.BodyHandlers.ofString()).body();
                         Matcher m = value.matcher(body);
                         if (m.find()) {
-                            maxHeap.get(name).accumulateAndGet((long) Double.parseDouble(m.group(1)), Math::max);
+                            long used = (long) Double.parseDouble(m.group(1));
+                            maxHeap.get(name).accumulateAndGet(used, Math::max);
+                            asking.forEach(w -> Peaks.add(w.answered, name));
                         }
                     } catch (Exception e) {
                         // a sample missed under load; the next one counts
