@@ -51,7 +51,8 @@ import static dev.calsync.support.Notifications.envelope;
  * (true: the service as the Dockerfile runs it, the jar extracted and started with the class data sharing archive of
  * a training run; {@link #extractedWithArchive}).
  *
- * <p>The {@code abuse} run ({@link AbuseDriver}; the recipe's handler first, then the service): {@code
+ * <p>The {@code abuse} run ({@link AbuseDriver}; the recipe's handler first, then the service's webhook listener,
+ * then the webhook the service keeps on its application port, rows "abuse on SERVER_PORT"): {@code
  * load.abuse.slow-senders} (250) connections each announce a body of 2,000,000 bytes on the webhook and send 512
  * bytes of it every 500 ms, {@code load.abuse.idle} (2000) connections are made and send nothing, for {@code
  * load.abuse.seconds} (30); from 8 s on, a correctly signed notification every 200 ms on a connection of its own
@@ -326,36 +327,48 @@ class LoadBench {
             throws Exception {
         AbuseDriver.Settings settings = new AbuseDriver.Settings(ABUSE_SENDERS, ABUSE_IDLE,
                 Duration.ofSeconds(ABUSE_SECONDS), ABUSE_RECONNECT);
-        abuse("node", webhookUri(recipe), recipe.pid(), false, settings, sampler);
-        AbuseDriver.Result r = abuse("calsync", webhookUri(calsync), calsync.pid(), true, settings, sampler);
+        abuse("node", "abuse", "na", webhookUri(recipe), recipe.pid(), false, settings, sampler);
+        AbuseDriver.Result r = abuse("calsync", "abuse", "ca", webhookUri(calsync), calsync.pid(), true, settings,
+                sampler);
+        stored("abuse", "ca", r, inbox);
+        // the same attack on the webhook kept on the application's HTTP port (Tomcat)
+        AbuseDriver.Result onServerPort = abuse("calsync", "abuse on SERVER_PORT", "sa",
+                calsync.url("/webhooks/nylas"), calsync.pid(), true, settings, sampler);
+        stored("abuse on SERVER_PORT", "sa", onServerPort, inbox);
+    }
+
+    /** How many of the probes reached the inbox once the service caught up. */
+    private void stored(String rowPrefix, String idPrefix, AbuseDriver.Result r, JdbcTemplate inbox)
+            throws InterruptedException {
         double drain = settle(inbox);
-        // the probes are ca-ntf-0 ... in the order sent; those after them are the recovery's
-        Long stored = inbox.queryForObject("SELECT count(*) FROM webhook_inbox WHERE notification_id LIKE 'ca-ntf-%'"
-                + " AND substring(notification_id from 8)::int < ?", Long.class, r.probes());
-        table.put("abuse: probes in the inbox once the service caught up", "calsync", String.format("%,d of %,d"
+        // the probes are <idPrefix>-ntf-0 ... in the order sent; those after them are the recovery's
+        Long stored = inbox.queryForObject("SELECT count(*) FROM webhook_inbox WHERE notification_id LIKE ?"
+                + " AND substring(notification_id from 8)::int < ?", Long.class, idPrefix + "-ntf-%", r.probes());
+        table.put(rowPrefix + ": probes in the inbox once the service caught up", "calsync", String.format("%,d of %,d"
                         + " (%,d answered 200 in time; the inbox empty again %s s after the run)", stored, r.probes(),
                 r.ok(), Double.isNaN(drain) ? "NOT within " + SETTLE : String.format("%.1f", drain)));
     }
 
-    private AbuseDriver.Result abuse(String column, URI webhook, long pid, boolean jvm,
-                                     AbuseDriver.Settings settings, Sampler sampler) throws Exception {
-        String row = String.format("abuse: %,d slow senders (Content-Length %,d, %d bytes every 500 ms) and %,d idle"
+    private AbuseDriver.Result abuse(String column, String rowPrefix, String idPrefix, URI webhook, long pid,
+                                     boolean jvm, AbuseDriver.Settings settings, Sampler sampler) throws Exception {
+        String row = String.format(rowPrefix + ": %,d slow senders (Content-Length %,d, %d bytes every 500 ms) and %,d idle"
                         + " connections for %d s; a signed probe every 200 ms from %d s", settings.slowSenders(),
                 AbuseDriver.ANNOUNCED, AbuseDriver.CHUNK, settings.idleConnections(), ABUSE_SECONDS,
                 AbuseDriver.PROBE_DELAY_SECONDS);
         log("abuse: %s", column);
-        NotificationMix probes = new NotificationMix(column.charAt(0) + "a", SECRET, GRANTS, 0, SEED);
+        NotificationMix probes = new NotificationMix(idPrefix, SECRET, GRANTS, 0, SEED);
         int filesBefore = openFiles(pid);
         int[] filesAtPeak = {-1};
         String[] threads = {""};
         Sampler.Peaks peaks = sampler.peaks();
         AbuseDriver.Result r;
         long heapKb;
-        try (HeapWatch heap = jvm ? HeapWatch.start(pid, OUTPUT.resolve("abuse-" + column + "-jstat.log")) : null) {
+        String files = "abuse-" + idPrefix + "-" + column;
+        try (HeapWatch heap = jvm ? HeapWatch.start(pid, OUTPUT.resolve(files + "-jstat.log")) : null) {
             r = new AbuseDriver(webhook, probes).run(settings, () -> {
                 filesAtPeak[0] = openFiles(pid);
                 if (jvm) {
-                    threads[0] = "; " + requestThreads(pid, OUTPUT.resolve("abuse-" + column + "-threads.txt"));
+                    threads[0] = "; " + requestThreads(pid, OUTPUT.resolve(files + "-threads.txt"));
                 }
             });
             heapKb = heap == null ? -1 : heap.maxKb();
@@ -364,12 +377,12 @@ class LoadBench {
         }
         Thread.sleep(1_000); // the server notices the closed connections
         table.put(row, column, r.probeCell());
-        table.put("abuse: how the server defended itself", column, r.defenceCell());
-        table.put("abuse: afterwards", column, String.format("%s; the server's open files: %,d before, %,d at the"
+        table.put(rowPrefix + ": how the server defended itself", column, r.defenceCell());
+        table.put(rowPrefix + ": afterwards", column, String.format("%s; the server's open files: %,d before, %,d at the"
                         + " end of the attack, %,d after it; the driver's sockets left open: %d (its open files %,d"
                         + " before, %,d after)", r.after(), filesBefore, filesAtPeak[0], openFiles(pid), r.leftOpen(),
                 r.driverFdsBefore(), r.driverFdsAfter()));
-        table.put("abuse: memory and threads during the attack", column, jvm
+        table.put(rowPrefix + ": memory and threads during the attack", column, jvm
                 ? String.format("heap used max %,d MB (jstat every second), RSS max %,d MB; the actuator answered %d"
                         + " of %d heap samples%s", heapKb / 1024, peaks.rssKb(column) / 1024,
                 peaks.heapAnswered(column), peaks.heapAsked(column), threads[0])
@@ -405,7 +418,7 @@ class LoadBench {
                     continue;
                 }
                 request++;
-                if (block.contains("WebhookRequestGuard.readAtMost")) {
+                if (block.contains("ServletBodies.read")) {
                     reading++;
                 }
                 if (block.contains("WebhookRequestGuard.doFilterInternal")) {
@@ -416,8 +429,7 @@ class LoadBench {
                 }
             }
             return String.format("request threads (http-nio-*-exec-*) at the end of the attack: %d, %d of them in"
-                            + " WebhookRequestGuard (each holding one of its calsync.webhook.max-in-flight permits), %d"
-                            + " reading a body (readAtMost), %d waiting for work (%s)", request, guarded, reading,
+                            + " WebhookRequestGuard, %d reading a body (ServletBodies.read), %d waiting for work (%s)", request, guarded, reading,
                     waiting, OUTPUT.relativize(file));
         } catch (Exception e) {
             return "no thread dump (" + e + ")";
