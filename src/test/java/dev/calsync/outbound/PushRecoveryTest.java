@@ -56,7 +56,12 @@ class PushRecoveryTest {
     }
 
     private int put(RunningService service, String id, String title) throws Exception {
+        return put(service, id, title, GRANT);
+    }
+
+    private int put(RunningService service, String id, String title, String grant) throws Exception {
         Map<String, Object> body = new LinkedHashMap<>(OutboundPushTest.body(title));
+        body.put("grant_id", grant);
         return http.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + service.port() + "/api/v1/events/" + id))
                 .header("Authorization", "Bearer " + IntegrationTest.API_TOKEN)
                 .header("Content-Type", "application/json")
@@ -148,6 +153,28 @@ class PushRecoveryTest {
             for (int i = 0; i < 8; i++) {
                 assertThat(nylas.countWithKey1(GRANT, "rec-d" + i, true)).isLessThanOrEqualTo(1);
             }
+        }
+    }
+
+    @Test
+    void aGrantWhoseCallsKeepFailingOpensOnlyItsOwnCircuit() throws Exception {
+        String db = EmbeddedServers.newDatabase("push_grant_circuit");
+        nylas.faults.failingGrants.add("grant-failing");
+        try (RunningService service = RunningService.start(db, settings(true))) {
+            for (int i = 0; i < 12; i++) {
+                put(service, "rec-f" + i, "Failing " + i, "grant-failing");
+            }
+            await().atMost(Duration.ofSeconds(30)).until(() -> nylas.calls("POST 503") >= 5);
+
+            // while the failing grant's calls keep failing, another grant's changes go straight through
+            for (int i = 0; i < 6; i++) {
+                put(service, "rec-h" + i, "Healthy " + i, GRANT);
+            }
+            await().atMost(Duration.ofSeconds(8)).until(() -> service.jdbc().queryForObject(
+                    "SELECT count(*) FROM event_sync_map WHERE sync_state = 'synced' AND internal_id LIKE 'rec-h%'",
+                    Integer.class) == 6);
+            assertThat(service.jdbc().queryForObject("SELECT count(*) FROM event_sync_map WHERE sync_state = 'synced'"
+                    + " AND internal_id LIKE 'rec-f%'", Integer.class)).isZero();
         }
     }
 

@@ -381,6 +381,10 @@ public final class NylasSimulator implements AutoCloseable {
             if (status == null && faults.roll(faults.rate5xx)) {
                 status = List.of(500, 502, 503).get(faults.nextInt(3));
             }
+            String[] grantPath = exchange.getRequestURI().getRawPath().split("/");
+            if (status == null && grantPath.length > 3 && faults.failingGrants.contains(grantPath[3])) {
+                status = 503;
+            }
             if (status != null) {
                 if (status == 429) {
                     exchange.getResponseHeaders().set("Retry-After", String.valueOf(faults.retryAfterSeconds));

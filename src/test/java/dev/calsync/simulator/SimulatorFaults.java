@@ -15,6 +15,8 @@ public final class SimulatorFaults {
     public volatile int retryAfterSeconds = 1;
     /** API: answer 500, 502 or 503. */
     public volatile double rate5xx;
+    /** Grants whose every call is answered 503, as when one provider account keeps failing. */
+    public final java.util.Set<String> failingGrants = java.util.concurrent.ConcurrentHashMap.newKeySet();
     /** API writes: apply the write, then close the connection without an answer. */
     public volatile double rateLostResponse;
     /** API: added latency per call, in milliseconds. */
@@ -42,6 +44,7 @@ public final class SimulatorFaults {
     }
 
     public synchronized void reset() {
+        failingGrants.clear();
         random = new Random(1);
         rate429 = 0;
         retryAfterSeconds = 1;
