@@ -57,11 +57,7 @@ public class InboundPlanner {
         m.setHeader(CALENDAR_ID, string(event.get("calendar_id")));
         String hint = recordHint(event);
         m.setHeader(RECORD_HINT, hint == null ? "" : hint);
-        try {
-            m.setHeader(REMOTE_METADATA, event.get("metadata") == null ? null : JSON.writeValueAsString(event.get("metadata")));
-        } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
-            throw new IllegalArgumentException(e);
-        }
+        m.setHeader(REMOTE_METADATA, metadataJson(event));
     }
 
     /**
@@ -258,6 +254,15 @@ public class InboundPlanner {
             record.put(field, event.get(field));
         }
         return record;
+    }
+
+    /** The event's {@code metadata} as JSON text (what the mapping row keeps of it), or null. */
+    public static String metadataJson(Map<String, Object> event) {
+        try {
+            return event.get("metadata") == null ? null : JSON.writeValueAsString(event.get("metadata"));
+        } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
+            throw new IllegalArgumentException(e);
+        }
     }
 
     /** The record id we stamped on an event ({@code metadata.key1}), or null. */

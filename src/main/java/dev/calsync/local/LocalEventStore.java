@@ -80,6 +80,44 @@ public class LocalEventStore {
         }));
     }
 
+    /**
+     * {@link #upsert} for many records at once (route {@code local-upsert-batch}, a reconciliation's bulk import):
+     * one transaction, the mapping rows locked as {@code upsert} locks one, the writable records in one multi-row
+     * statement. Returns the ids of the records refused (a delete or an application change came in meanwhile).
+     */
+    public List<String> upsertAll(@Body List<Map<String, Object>> records) {
+        return tx.execute(t -> {
+            List<String> ids = records.stream().map(r -> (String) r.get("id")).toList();
+            List<String> refused = mappings.lockNotWritableByCalendar(ids);
+            List<Map<String, Object>> writable = records.stream().filter(r -> !refused.contains(r.get("id"))).toList();
+            if (!writable.isEmpty()) {
+                jdbc.update("""
+                        INSERT INTO app_event (id, grant_id, calendar_id, title, description, location, when_json,
+                                               participants)
+                        SELECT u.id, u.grant_id, u.calendar_id, u.title, u.description, u.location,
+                               CAST(u.when_json AS jsonb), CAST(u.participants AS jsonb)
+                          FROM unnest(CAST(? AS text[]), CAST(? AS text[]), CAST(? AS text[]), CAST(? AS text[]),
+                                      CAST(? AS text[]), CAST(? AS text[]), CAST(? AS text[]), CAST(? AS text[]))
+                               AS u(id, grant_id, calendar_id, title, description, location, when_json, participants)
+                        ON CONFLICT (id) DO UPDATE SET grant_id = excluded.grant_id, calendar_id = excluded.calendar_id,
+                            title = excluded.title, description = excluded.description, location = excluded.location,
+                            when_json = excluded.when_json, participants = excluded.participants, updated_at = now()
+                        """,
+                        column(writable, r -> r.get("id")), column(writable, r -> r.get("grant_id")),
+                        column(writable, r -> r.get("calendar_id")), column(writable, r -> r.get("title")),
+                        column(writable, r -> r.get("description")), column(writable, r -> r.get("location")),
+                        column(writable, r -> write(r.get("when"))),
+                        column(writable, r -> write(r.get("participants") == null ? List.of() : r.get("participants"))));
+            }
+            return refused;
+        });
+    }
+
+    private static String[] column(List<Map<String, Object>> records,
+                                   java.util.function.Function<Map<String, Object>, Object> value) {
+        return records.stream().map(value).map(v -> v == null ? null : v.toString()).toArray(String[]::new);
+    }
+
     /** Creates or replaces a record as the application wrote it ({@code PUT /api/v1/events/{id}}). */
     public void save(Map<String, Object> record) {
         write(record);

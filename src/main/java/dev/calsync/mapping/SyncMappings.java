@@ -52,6 +52,54 @@ public class SyncMappings {
                 recordId, eventId, grantId, calendarId);
     }
 
+    /** One new calendar event of a bulk import: its record id, event id, calendar, content hash, time and metadata. */
+    public record Imported(String recordId, String eventId, String calendarId, String contentHash, Long remoteUpdatedAt,
+                           String remoteMetadata) {
+    }
+
+    /**
+     * insert-pending for many new calendar events of one grant in one statement (a bulk import); the record ids
+     * actually inserted. An event some other writer mapped meanwhile (any unique key taken) is left out: the caller
+     * applies it the one-by-one way.
+     */
+    public List<String> insertAllFromCalendar(String grantId, List<Imported> events) {
+        if (events.isEmpty()) {
+            return List.of();
+        }
+        return jdbc.queryForList("""
+                INSERT INTO event_sync_map (internal_id, nylas_event_id, grant_id, calendar_id, source, sync_state)
+                SELECT u.internal_id, u.nylas_event_id, ?, u.calendar_id, 'calendar', 'pending'
+                  FROM unnest(CAST(? AS text[]), CAST(? AS text[]), CAST(? AS text[]))
+                       AS u(internal_id, nylas_event_id, calendar_id)
+                ON CONFLICT DO NOTHING RETURNING internal_id""", String.class, grantId,
+                events.stream().map(Imported::recordId).toArray(String[]::new),
+                events.stream().map(Imported::eventId).toArray(String[]::new),
+                events.stream().map(Imported::calendarId).toArray(String[]::new));
+    }
+
+    /** mark-synced for many records of a bulk import in one statement, by the same rule; the rows marked. */
+    public int markAllSynced(List<Imported> events) {
+        if (events.isEmpty()) {
+            return 0;
+        }
+        return jdbc.update("""
+                UPDATE event_sync_map SET nylas_event_id = u.nylas_event_id, calendar_id = u.calendar_id,
+                       content_hash = u.content_hash,
+                       remote_updated_at = coalesce(u.remote_updated_at, event_sync_map.remote_updated_at),
+                       remote_metadata = coalesce(CAST(u.remote_metadata AS jsonb), event_sync_map.remote_metadata),
+                       source = 'calendar', sync_state = 'synced', attempts = 0, last_error = NULL, updated_at = now()
+                  FROM unnest(CAST(? AS text[]), CAST(? AS text[]), CAST(? AS text[]), CAST(? AS text[]),
+                              CAST(? AS bigint[]), CAST(? AS text[]))
+                       AS u(internal_id, nylas_event_id, calendar_id, content_hash, remote_updated_at, remote_metadata)
+                 WHERE event_sync_map.internal_id = u.internal_id AND\s""" + WRITABLE_BY_CALENDAR,
+                events.stream().map(Imported::recordId).toArray(String[]::new),
+                events.stream().map(Imported::eventId).toArray(String[]::new),
+                events.stream().map(Imported::calendarId).toArray(String[]::new),
+                events.stream().map(Imported::contentHash).toArray(String[]::new),
+                events.stream().map(Imported::remoteUpdatedAt).toArray(Long[]::new),
+                events.stream().map(Imported::remoteMetadata).toArray(String[]::new));
+    }
+
     /**
      * mark-synced: the local record holds the event's content now. Never over a tombstone, a pending delete or an
      * application change that is still on its way (those are newer). 1 when the row was marked.
@@ -72,6 +120,20 @@ public class SyncMappings {
     /** Whether an inbound write may still change this record (see {@link #WRITABLE_BY_CALENDAR}). */
     public boolean writableByCalendar(@Header(RECORD_ID) String recordId) {
         return Boolean.TRUE.equals(lockIfWritableByCalendar(recordId)); // outside a transaction the lock ends at once
+    }
+
+    /**
+     * {@link #lockIfWritableByCalendar} for many records: locks their rows ({@code FOR SHARE}, until the caller's
+     * transaction ends, in id order so two callers never deadlock) and returns the ids an inbound write may not change
+     * (a record without a row may be written).
+     */
+    public List<String> lockNotWritableByCalendar(List<String> recordIds) {
+        if (recordIds.isEmpty()) {
+            return List.of();
+        }
+        return jdbc.queryForList("SELECT internal_id FROM (SELECT internal_id, " + WRITABLE_BY_CALENDAR
+                + " AS writable FROM event_sync_map WHERE internal_id = ANY(?) ORDER BY internal_id FOR SHARE) locked"
+                + " WHERE NOT writable", String.class, (Object) recordIds.toArray(String[]::new));
     }
 
     /**

@@ -5,6 +5,7 @@ import java.time.Clock;
 import java.time.LocalDate;
 import java.time.ZoneOffset;
 import java.util.ArrayList;
+import java.util.Collection;
 import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -14,7 +15,9 @@ import java.util.Objects;
 import com.fasterxml.jackson.core.type.TypeReference;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.calsync.config.CalsyncProperties;
+import dev.calsync.inbound.InboundPlan;
 import dev.calsync.inbound.InboundPlanner;
+import dev.calsync.mapping.SyncMappings;
 import dev.calsync.nylas.NylasRequests;
 import org.apache.camel.Exchange;
 import org.apache.camel.Message;
@@ -31,6 +34,10 @@ import org.springframework.stereotype.Component;
  */
 @Component("reconciler")
 public class Reconciler {
+
+    static final String LOCAL_UPSERT_BATCH = "local-upsert-batch";
+    private static final String IMPORTS = "reconcileImports";
+    private static final String ONE_BY_ONE = "reconcileOneByOne";
 
     private static final Logger LOG = LoggerFactory.getLogger(Reconciler.class);
     static final String REPORT = "reconcileReport";
@@ -168,7 +175,8 @@ public class Reconciler {
                             r.created++;
                         }
                         r.plan(relink ? "relink" : "create", hint, eventId);
-                        repairs.add(repair("apply", event, hint));
+                        // a new event that carries no record id of ours: imported with the page's others in one batch
+                        repairs.add(repair(hint == null ? "import" : "apply", event, hint));
                     }
                     case TOMBSTONED -> {
                         if ("app".equals(mapping.get("source"))) {
@@ -298,6 +306,93 @@ public class Reconciler {
         if (!r.dryRun && !failed.isEmpty()) {
             mappings.requeueFailed(r.grantId, r.calendarId);
         }
+    }
+
+    /**
+     * The page's new events ({@code import} repairs), planned for a batch import as one by one would plan them
+     * ({@link InboundPlanner#planUpsert}): kept in a property for {@link #insertImports}; the body becomes the repairs
+     * left for one by one. When the local store offers no batch route (a replacement {@code local-store.camel.yaml}
+     * without {@code local-upsert-batch}) every import stays one by one, as {@code apply}.
+     */
+    @SuppressWarnings("unchecked")
+    public void importPage(Exchange exchange) {
+        List<Map<String, Object>> repairs = exchange.getMessage().getBody(List.class);
+        boolean batchStore = exchange.getContext().getRoute(LOCAL_UPSERT_BATCH) != null;
+        List<Map<String, Object>> rest = new ArrayList<>();
+        List<Import> imports = new ArrayList<>();
+        for (Map<String, Object> repair : repairs) {
+            if (!"import".equals(repair.get("action"))) {
+                rest.add(repair);
+            } else if (!batchStore) {
+                rest.add(asApply(repair));
+            } else {
+                Map<String, Object> event = (Map<String, Object>) repair.get("event");
+                InboundPlan plan = planner.planUpsert(event, null);
+                imports.add(new Import(repair, plan.record(), new SyncMappings.Imported(plan.recordId(),
+                        (String) event.get("id"), (String) event.get("calendar_id"), plan.contentHash(),
+                        plan.remoteUpdatedAt(), InboundPlanner.metadataJson(event))));
+            }
+        }
+        exchange.setProperty(IMPORTS, imports);
+        exchange.setProperty(ONE_BY_ONE, rest);
+        exchange.getMessage().setBody(rest);
+    }
+
+    /**
+     * In the import's transaction: the mapping rows of the new events, pending, in one statement; their records left
+     * in the variable {@code importRecords} for {@code direct:local-upsert-batch}. An event another writer mapped
+     * meanwhile goes back to the body, one by one, as {@code apply}.
+     */
+    @SuppressWarnings("unchecked")
+    public void insertImports(Exchange exchange) {
+        List<Import> imports = exchange.getProperty(IMPORTS, List.class);
+        List<String> inserted = mappings.insertAllFromCalendar(report(exchange).grantId,
+                imports.stream().map(Import::mapping).toList());
+        List<Map<String, Object>> rest = exchange.getProperty(ONE_BY_ONE, List.class);
+        List<Import> taken = new ArrayList<>();
+        for (Import i : imports) {
+            if (inserted.contains(i.mapping().recordId())) {
+                taken.add(i);
+            } else {
+                rest.add(asApply(i.repair()));
+            }
+        }
+        exchange.setProperty(IMPORTS, taken);
+        exchange.setVariable("importRecords", taken.stream().map(Import::record).toList());
+    }
+
+    /** After {@code direct:local-upsert-batch}: the records it wrote are marked synced (those it refused stay). */
+    @SuppressWarnings("unchecked")
+    public void imported(Exchange exchange) {
+        List<Import> imports = exchange.getProperty(IMPORTS, List.class);
+        exchange.removeProperty(IMPORTS);
+        Collection<String> refused = exchange.getVariable("importRefused", Collection.class);
+        mappings.markAllSynced(imports.stream().map(Import::mapping)
+                .filter(m -> refused == null || !refused.contains(m.recordId())).toList());
+    }
+
+    /** The batch failed and was rolled back: its events go one by one, where one that cannot be applied is skipped. */
+    @SuppressWarnings("unchecked")
+    public void importFailed(Exchange exchange) {
+        List<Import> imports = exchange.getProperty(IMPORTS, List.class);
+        exchange.removeProperty(IMPORTS);
+        Throwable error = exchange.getProperty(Exchange.EXCEPTION_CAUGHT, Throwable.class);
+        LOG.warn("Reconciliation {}: batch import of {} events failed ({}); importing them one by one",
+                report(exchange).runId, imports.size(), error == null ? "?" : error.toString());
+        // the body may be whatever the failed step left: the repairs left for one by one are in the property
+        List<Map<String, Object>> rest = exchange.getProperty(ONE_BY_ONE, List.class);
+        imports.forEach(i -> rest.add(asApply(i.repair())));
+        exchange.getMessage().setBody(rest);
+    }
+
+    /** One new event of a batch import: its repair, its record, its mapping row. */
+    private record Import(Map<String, Object> repair, Map<String, Object> record, SyncMappings.Imported mapping) {
+    }
+
+    private static Map<String, Object> asApply(Map<String, Object> repair) {
+        Map<String, Object> apply = new LinkedHashMap<>(repair);
+        apply.put("action", "apply");
+        return apply;
     }
 
     /** Prepares one repair for the route: headers of the live-sync routes and, for apply/delete, the event. */

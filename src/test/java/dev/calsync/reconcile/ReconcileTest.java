@@ -15,6 +15,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.calsync.inbound.EventCanonicalizer;
 import dev.calsync.support.IntegrationTest;
+import dev.calsync.support.Notifications;
 import org.junit.jupiter.api.Test;
 import org.springframework.beans.factory.annotation.Autowired;
 
@@ -125,6 +126,32 @@ class ReconcileTest extends IntegrationTest {
         assertThat(run.path("status").asText()).isEqualTo("succeeded");
         awaitSettled();
         assertBothSidesEqual();
+    }
+
+    @Test
+    void newEventsAreImportedInOneBatchPerPageWithTheSameResultAsOneByOne() throws Exception {
+        NYLAS.faults.rateDrop = 1; // the calendar's events never reached the service by webhook
+        List<String> ids = new ArrayList<>();
+        for (int i = 0; i < 25; i++) {
+            ids.add((String) NYLAS.userCreates(GRANT, "primary", fields("Imported " + i)).get("id"));
+        }
+        await().atMost(Duration.ofSeconds(30)).until(NYLAS::webhooksQuiet);
+        NYLAS.faults.rateDrop = 0;
+
+        JsonNode run = reconcile(false);
+
+        assertThat(run.path("status").asText()).isEqualTo("succeeded");
+        assertThat(run.path("created").asInt()).isEqualTo(25);
+        assertThat(count("SELECT count(*) FROM event_sync_map WHERE sync_state = 'synced' AND source = 'calendar'"
+                + " AND content_hash IS NOT NULL AND remote_updated_at IS NOT NULL")).isEqualTo(25);
+        assertBothSidesEqual();
+        // what the import stored is what live sync would have: the same event again is "unchanged"
+        Map<String, Object> again = NYLAS.liveEvents(GRANT, "primary").stream()
+                .filter(e -> ids.get(7).equals(e.get("id"))).findFirst().orElseThrow();
+        String notification = Notifications.newId();
+        deliver(Notifications.envelope(notification, "event.updated", again));
+        awaitStatus(notification, "processed");
+        assertThat(notificationRow(notification)).containsEntry("outcome", "unchanged");
     }
 
     @Test

@@ -56,6 +56,8 @@ public abstract class IntegrationTest {
     protected CamelContext camel;
     @Autowired
     protected dev.calsync.webhook.WebhookListener webhookListener;
+    @Autowired
+    protected dev.calsync.nylas.GrantCircuits grantCircuits;
 
     @DynamicPropertySource
     static void servers(DynamicPropertyRegistry registry) {
@@ -105,6 +107,8 @@ public abstract class IntegrationTest {
             redis.delete(keys);
         }
         NYLAS.reset();
+        // a grant whose calls failed in the previous test starts this one with a closed circuit
+        grantCircuits.reset();
         // every change on the simulated calendar comes back to this service as a signed webhook
         NYLAS.deliverWebhooksTo(SECRET, webhookUrl("").toString());
         NYLAS.webhookRetryDelay(java.time.Duration.ofMillis(50), 3);
