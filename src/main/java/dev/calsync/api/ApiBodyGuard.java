@@ -70,8 +70,8 @@ public class ApiBodyGuard extends OncePerRequestFilter {
                 chain.doFilter(ServletBodies.withBody(request, body.bytes()), response);
             }
         } finally {
-            // the API's routes answer within the request: the body is no longer held once the chain returns
-            read.answered();
+            // camel-platform-http answers asynchronously: the body is held until the answer is out
+            dev.calsync.webhook.WebhookRequestGuard.whenAnswered(request, read::answered);
         }
     }
 

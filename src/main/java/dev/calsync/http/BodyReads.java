@@ -50,9 +50,7 @@ public final class BodyReads {
     /** Starts a read, or returns null when a bound is reached. */
     public Read begin(String address, boolean isLarge) {
         String key = address == null ? "" : address;
-        if (maxPerAddress > 0 && byAddress.computeIfAbsent(key, a -> new AtomicInteger())
-                .incrementAndGet() > maxPerAddress) {
-            leave(key);
+        if (maxPerAddress > 0 && !enter(key)) {
             return null;
         }
         if (!all.tryAcquire()) {
@@ -65,6 +63,20 @@ public final class BodyReads {
             return null;
         }
         return new Read(key, isLarge);
+    }
+
+    /** Takes one of the address' places, atomically with the count's creation and removal; false when none is left. */
+    private boolean enter(String address) {
+        boolean[] entered = {false};
+        byAddress.compute(address, (a, n) -> {
+            AtomicInteger count = n == null ? new AtomicInteger() : n;
+            if (count.get() < maxPerAddress) {
+                count.incrementAndGet();
+                entered[0] = true;
+            }
+            return count.get() == 0 ? null : count;
+        });
+        return entered[0];
     }
 
     private void leave(String address) {

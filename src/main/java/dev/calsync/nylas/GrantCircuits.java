@@ -23,7 +23,7 @@ import org.springframework.stereotype.Component;
  * failure here (it is back-pressure, handled by the caller's retry), only {@link NylasRetryableException}s (5xx) and
  * I/O failures are.
  * <p>
- * Breakers live in a map keyed by grant; closed ones not used for {@link #IDLE} are dropped when the map grows past
+ * Breakers live in a map keyed by grant; those of grants idle for {@link #IDLE} are dropped when the map grows past
  * {@link #TRACKED}, so 100,000 grants never mean 100,000 breakers in memory. Written by hand around resilience4j
  * because Camel's circuit breaker EIP has one breaker per route node, not one per key.
  */
@@ -33,11 +33,13 @@ public class GrantCircuits {
     static final String PERMITTED = "calsync.grantCircuit";
     static final int TRACKED = 10_000;
     static final Duration IDLE = Duration.ofMinutes(10);
+    static final Duration SWEEP_EVERY = Duration.ofSeconds(30);
 
     private static final Logger LOG = LoggerFactory.getLogger(GrantCircuits.class);
 
     private final CircuitBreakerConfig config;
     private final Map<String, Tracked> breakers = new ConcurrentHashMap<>();
+    private volatile long lastSweepNanos = System.nanoTime();
 
     @Autowired
     public GrantCircuits(MeterRegistry registry) {
@@ -45,7 +47,9 @@ public class GrantCircuits {
                 .slidingWindowType(CircuitBreakerConfig.SlidingWindowType.COUNT_BASED)
                 .slidingWindowSize(20).minimumNumberOfCalls(5).failureRateThreshold(50)
                 .waitDurationInOpenState(Duration.ofSeconds(10)).permittedNumberOfCallsInHalfOpenState(2)
-                .automaticTransitionFromOpenToHalfOpenEnabled(false)
+                // after the wait an open circuit turns half-open by itself, so the gauge counts only circuits that
+                // are open now, also of grants that stopped calling
+                .automaticTransitionFromOpenToHalfOpenEnabled(true)
                 .recordExceptions(NylasRetryableException.class, IOException.class)
                 .build());
         Gauge.builder("calsync.nylas.open.circuits", this, GrantCircuits::open)
@@ -106,18 +110,21 @@ public class GrantCircuits {
         long now = System.nanoTime();
         Tracked tracked = breakers.computeIfAbsent(grant, g -> new Tracked(CircuitBreaker.of("nylas-" + g, config)));
         tracked.lastUsedNanos = now;
-        if (breakers.size() > TRACKED) {
+        if (breakers.size() > TRACKED && now - lastSweepNanos > SWEEP_EVERY.toNanos()) {
+            lastSweepNanos = now;
             forgetIdle(now);
         }
         return tracked.breaker;
     }
 
-    /** Drops closed breakers not used for {@link #IDLE}: a grant that calls again starts with a fresh one. */
+    /**
+     * Drops the breakers of grants that made no call for {@link #IDLE}, whatever their state (the wait of an open
+     * one is long over): a grant that calls again starts with a fresh one. At most every {@link #SWEEP_EVERY}.
+     */
     private void forgetIdle(long now) {
         int before = breakers.size();
-        breakers.entrySet().removeIf(e -> e.getValue().breaker.getState() == CircuitBreaker.State.CLOSED
-                && now - e.getValue().lastUsedNanos > IDLE.toNanos());
-        LOG.debug("Grant circuits: {} tracked, {} after dropping idle closed ones", before, breakers.size());
+        breakers.entrySet().removeIf(e -> now - e.getValue().lastUsedNanos > IDLE.toNanos());
+        LOG.debug("Grant circuits: {} tracked, {} after dropping idle ones", before, breakers.size());
     }
 
     private record Call(CircuitBreaker breaker, long startNanos) {

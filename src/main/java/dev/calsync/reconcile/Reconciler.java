@@ -365,10 +365,11 @@ public class Reconciler {
     @SuppressWarnings("unchecked")
     public void imported(Exchange exchange) {
         List<Import> imports = exchange.getProperty(IMPORTS, List.class);
-        exchange.removeProperty(IMPORTS);
         Collection<String> refused = exchange.getVariable("importRefused", Collection.class);
         mappings.markAllSynced(imports.stream().map(Import::mapping)
                 .filter(m -> refused == null || !refused.contains(m.recordId())).toList());
+        // only now: should the statement fail, importFailed still has the page's new events to go one by one
+        exchange.removeProperty(IMPORTS);
     }
 
     /** The batch failed and was rolled back: its events go one by one, where one that cannot be applied is skipped. */
@@ -376,6 +377,9 @@ public class Reconciler {
     public void importFailed(Exchange exchange) {
         List<Import> imports = exchange.getProperty(IMPORTS, List.class);
         exchange.removeProperty(IMPORTS);
+        if (imports == null) {
+            imports = List.of();
+        }
         Throwable error = exchange.getProperty(Exchange.EXCEPTION_CAUGHT, Throwable.class);
         LOG.warn("Reconciliation {}: batch import of {} events failed ({}); importing them one by one",
                 report(exchange).runId, imports.size(), error == null ? "?" : error.toString());

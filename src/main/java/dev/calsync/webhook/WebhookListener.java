@@ -72,6 +72,7 @@ public class WebhookListener implements DisposableBean {
     static final String ROUTER = "calsync-webhook-listener-router";
     static final String PATH = WebhookRequestGuard.PATH;
     private static final String READ = "calsync.read";
+    private static final String STORED = "calsync.stored";
 
     private static final Logger LOG = LoggerFactory.getLogger(WebhookListener.class);
 
@@ -84,6 +85,8 @@ public class WebhookListener implements DisposableBean {
     private final Semaphore storing;
     private final BodyReads reads;
     private final AtomicInteger requests = new AtomicInteger();
+    /** The storing place of each request on its way to the route, given back when the route has finished it. */
+    private final Map<io.vertx.core.http.HttpServerRequest, Runnable> storingPlaces = new ConcurrentHashMap<>();
     private final Connections connections;
     private volatile HttpServer server;
 
@@ -123,9 +126,16 @@ public class WebhookListener implements DisposableBean {
                     // HTTP/1.1 only: no waiting for a first byte to tell HTTP/2 from HTTP/1, so every connection is
                     // counted (and can be closed) from the moment it opens
                     .setHttp2ClearTextEnabled(false);
-            this.server = vertx.createHttpServer(options).connectionHandler(this::opened).requestHandler(router)
-                    .listen(listener.port(), listener.bindAddress()).toCompletionStage().toCompletableFuture()
-                    .get(30, TimeUnit.SECONDS);
+            try {
+                this.server = vertx.createHttpServer(options).connectionHandler(this::opened).requestHandler(router)
+                        .listen(listener.port(), listener.bindAddress()).toCompletionStage().toCompletableFuture()
+                        .get(30, TimeUnit.SECONDS);
+            } catch (Exception e) {
+                // Vert.x' threads are not daemons: left running they would keep a failed start's JVM alive
+                vertx.close();
+                throw new IllegalStateException("The webhook listener cannot listen on " + listener.bindAddress() + ":"
+                        + listener.port() + " (calsync.webhook.listener.port): " + e.getMessage(), e);
+            }
             LOG.info("Webhook listener on {}:{}{}", listener.bindAddress(), server.actualPort(), PATH);
         }
     }
@@ -139,7 +149,7 @@ public class WebhookListener implements DisposableBean {
     /** The Camel component {@value #COMPONENT}: camel-platform-http on this listener's router. */
     public PlatformHttpComponent component() {
         PlatformHttpComponent component = new PlatformHttpComponent();
-        component.setEngine(new Engine(this::stored));
+        component.setEngine(new Engine(this::stored, this::routeTakes));
         return component;
     }
 
@@ -209,7 +219,12 @@ public class WebhookListener implements DisposableBean {
             return;
         }
         ctx.put(READ, read);
-        ctx.addEndHandler(done -> read.answered());
+        // a request that ends before its body was whole gives its read back here; after that, its storing place does
+        ctx.addEndHandler(done -> {
+            if (ctx.get(STORED) == null) {
+                read.answered();
+            }
+        });
         long deadline = vertx.setTimer(bodyReadTimeout.toMillis(), id -> {
             if (!ctx.request().isEnded() && !ctx.response().ended()) {
                 metrics.webhook("body-timeout");
@@ -221,31 +236,56 @@ public class WebhookListener implements DisposableBean {
         ctx.next();
     }
 
-    /** After the body, before the route: the body is whole; the bound on notifications being stored. */
+    /**
+     * After the body, before the route: the body is whole; the bound on notifications being stored. The place is
+     * given back when the route has finished with the request ({@link #routeTakes}), not when the connection ends, so
+     * a client that hangs up cannot leave a store running outside the bound.
+     */
     private void stored(RoutingContext ctx) {
         if (ctx.request().method() != HttpMethod.POST) {
             ctx.next();
             return;
         }
         BodyReads.Read read = ctx.get(READ);
+        ctx.put(STORED, Boolean.TRUE);
         if (read != null) {
             read.bodyWhole();
         }
+        if (ctx.response().ended() || ctx.response().closed()) {
+            // answered already (the body deadline): the body that arrived after it is not stored
+            if (read != null) {
+                read.answered();
+            }
+            return;
+        }
         if (!storing.tryAcquire()) {
+            if (read != null) {
+                read.answered();
+            }
             metrics.webhook("busy");
             unavailable(ctx, "too many notifications in flight; retry later");
             return;
         }
         AtomicBoolean released = new AtomicBoolean();
-        ctx.addEndHandler(done -> {
+        storingPlaces.put(ctx.request(), () -> {
             if (released.compareAndSet(false, true)) {
                 storing.release();
+                if (read != null) {
+                    read.answered();
+                }
             }
         });
         ctx.next();
     }
 
+    /** The route takes a request: the storing place is given back when it returns (see {@link Engine}). */
+    private Runnable routeTakes(io.vertx.core.http.HttpServerRequest request) {
+        Runnable place = request == null ? null : storingPlaces.remove(request);
+        return place == null ? () -> { } : place;
+    }
+
     private void failed(RoutingContext ctx) {
+        routeTakes(ctx.request()).run(); // the route will not take this request: its place, if any, is free again
         if (ctx.response().ended()) {
             return;
         }
@@ -288,10 +328,16 @@ public class WebhookListener implements DisposableBean {
         }
     }
 
-    /** Answers and closes the connection once the answer is out: the rest of the body is not worth reading. */
+    /**
+     * Answers and closes the connection once the answer is out: the rest of the body is not worth reading. (Vert.x
+     * keeps a connection open whatever the response's {@code Connection} header says, so it is closed here.)
+     */
     private static void closeAfter(HttpServerResponse response, int status, String code, String message) {
-        response.putHeader("Connection", "close");
-        answer(response, status, code, message);
+        if (response.ended() || response.closed()) {
+            return;
+        }
+        response.putHeader("Connection", "close").setStatusCode(status).putHeader("Content-Type", "application/json")
+                .end(ErrorResponses.body(code, message)).onComplete(done -> response.close());
     }
 
     private static void answer(HttpServerResponse response, int status, String code, String message) {
@@ -310,7 +356,8 @@ public class WebhookListener implements DisposableBean {
     public void destroy() throws Exception {
         long drainUntil = System.nanoTime()
                 + bodyReadTimeout.plus(settings.storeTimeout()).plus(Duration.ofSeconds(1)).toNanos();
-        while (requests.get() > 0 && System.nanoTime() < drainUntil) {
+        while ((requests.get() > 0 || storing.availablePermits() < settings.maxInFlight())
+                && System.nanoTime() < drainUntil) {
             Thread.sleep(20); // the drain has no event to wait on: requests end on Vert.x threads
         }
         if (requests.get() > 0) {
@@ -331,8 +378,12 @@ public class WebhookListener implements DisposableBean {
      * engine keeps the {@code platform-http} component.
      */
     static final class Engine extends VertxPlatformHttpEngine {
-        Engine(Handler<RoutingContext> afterBody) {
+        private final java.util.function.Function<io.vertx.core.http.HttpServerRequest, Runnable> routeTakes;
+
+        Engine(Handler<RoutingContext> afterBody,
+               java.util.function.Function<io.vertx.core.http.HttpServerRequest, Runnable> routeTakes) {
             setHandlers(java.util.List.of(afterBody));
+            this.routeTakes = routeTakes;
         }
 
         @Override
@@ -342,7 +393,26 @@ public class WebhookListener implements DisposableBean {
 
         @Override
         public PlatformHttpConsumer createConsumer(PlatformHttpEndpoint endpoint, Processor processor) {
-            return new VertxPlatformHttpConsumer(endpoint, processor, getHandlers(), ROUTER);
+            // the route runs synchronously on a worker thread: the storing place is given back when it returns
+            Processor guarded = exchange -> {
+                org.apache.camel.component.platform.http.vertx.HttpMessage message =
+                        exchange.getIn(org.apache.camel.component.platform.http.vertx.HttpMessage.class);
+                Runnable done = routeTakes.apply(message == null ? null : message.getRequest());
+                try {
+                    processor.process(exchange);
+                } finally {
+                    done.run();
+                }
+            };
+            return new VertxPlatformHttpConsumer(endpoint, guarded, getHandlers(), ROUTER) {
+                @Override
+                protected void handleRequest(RoutingContext ctx) {
+                    if (isSuspended()) {
+                        routeTakes.apply(ctx.request()).run(); // answered 503 at once, never routed
+                    }
+                    super.handleRequest(ctx);
+                }
+            };
         }
     }
 
@@ -353,8 +423,8 @@ public class WebhookListener implements DisposableBean {
      */
     static final class Connections {
         private final int max;
-        private final Map<HttpConnection, Boolean> open = new LinkedHashMap<>();
-        private final Map<HttpConnection, AtomicInteger> busy = new ConcurrentHashMap<>();
+        /** Open connections, least recently active first, with the requests each has under way. */
+        private final LinkedHashMap<HttpConnection, int[]> open = new LinkedHashMap<>(16, 0.75f, true);
 
         Connections(int max) {
             this.max = max;
@@ -365,40 +435,34 @@ public class WebhookListener implements DisposableBean {
         }
 
         /**
-         * Records a new connection. At the limit, returns the connection to close: the longest-idle one, or the new
-         * one itself when every open connection has a request under way; else null.
+         * Records a new connection. At the limit, returns the connection to close: the one idle the longest, or the
+         * new one itself when every open connection has a request under way; else null.
          */
         synchronized HttpConnection opened(HttpConnection connection) {
             if (open.size() >= max) {
-                for (Iterator<HttpConnection> it = open.keySet().iterator(); it.hasNext(); ) {
-                    HttpConnection candidate = it.next();
-                    AtomicInteger requests = busy.get(candidate);
-                    if (requests == null || requests.get() == 0) {
+                for (Iterator<Map.Entry<HttpConnection, int[]>> it = open.entrySet().iterator(); it.hasNext(); ) {
+                    Map.Entry<HttpConnection, int[]> candidate = it.next();
+                    if (candidate.getValue()[0] == 0) {
                         it.remove();
-                        busy.remove(candidate);
-                        open.put(connection, Boolean.TRUE);
-                        return candidate;
+                        open.put(connection, new int[1]);
+                        return candidate.getKey();
                     }
                 }
                 return connection;
             }
-            open.put(connection, Boolean.TRUE);
+            open.put(connection, new int[1]);
             return null;
         }
 
         synchronized void closed(HttpConnection connection) {
             open.remove(connection);
-            busy.remove(connection);
         }
 
-        void busy(HttpConnection connection, boolean started) {
-            if (started) {
-                busy.computeIfAbsent(connection, c -> new AtomicInteger()).incrementAndGet();
-            } else {
-                busy.computeIfPresent(connection, (c, requests) -> {
-                    requests.decrementAndGet();
-                    return requests;
-                });
+        /** A request starts or ends on the connection; either moves it to the most recently active end. */
+        synchronized void busy(HttpConnection connection, boolean started) {
+            int[] requests = open.get(connection);
+            if (requests != null) {
+                requests[0] += started ? 1 : -1;
             }
         }
     }

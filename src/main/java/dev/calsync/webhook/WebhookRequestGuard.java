@@ -133,7 +133,7 @@ public class WebhookRequestGuard extends OncePerRequestFilter {
     }
 
     /** Runs {@code done} when the request is answered: at once, or when camel-platform-http's async cycle ends. */
-    static void whenAnswered(HttpServletRequest request, Runnable done) {
+    public static void whenAnswered(HttpServletRequest request, Runnable done) {
         if (!request.isAsyncStarted()) {
             done.run();
             return;

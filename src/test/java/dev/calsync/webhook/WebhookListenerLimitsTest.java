@@ -53,11 +53,26 @@ class WebhookListenerLimitsTest {
     }
 
     @Test
-    void aBodyTrickledSlowerThanTheDeadlineIsAnswered408AndItsConnectionClosed() throws IOException {
+    void aBodyTrickledSlowerThanTheDeadlineIsAnswered408AndItsConnectionClosed() throws Exception {
         try (Socket slow = slowSender(100_000)) {
-            String answer = readAll(slow, 5_000);
+            // the sender goes on trickling (so the idle time-out never comes): only the listener's close ends it
+            Thread trickle = new Thread(() -> {
+                try {
+                    for (int i = 0; i < 50; i++) {
+                        slow.getOutputStream().write(' ');
+                        slow.getOutputStream().flush();
+                        Thread.sleep(200);
+                    }
+                } catch (IOException | InterruptedException e) {
+                    // closed by the listener
+                }
+            });
+            trickle.start();
+
+            String answer = readAll(slow, 6_000);
 
             assertThat(answer).startsWith("HTTP/1.1 408").contains("request_timeout");
+            trickle.join();
         }
     }
 
