@@ -1,6 +1,7 @@
 package dev.calsync.reconcile;
 
 import java.util.LinkedHashMap;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
@@ -40,6 +41,8 @@ public class ReconcileRuns {
     static final int SCHEDULE_BATCH = 1_000;
     /** Queued runs read per claim for each free slot (so one busy grant at the head does not stall the claim). */
     private static final int CANDIDATES_PER_SLOT = 8;
+    /** Claim statements per poll at most (each one leaves out the grants the ones before picked). */
+    private static final int CLAIM_ROUNDS = 3;
 
     private static final String QUEUE_SQL = """
             INSERT INTO reconcile_run (run_id, grant_id, calendar_id, dry_run, status, trigger, conflict_policy,
@@ -177,28 +180,57 @@ public class ReconcileRuns {
      */
     public List<String> claim(Exchange exchange) {
         jdbc.update(EXPIRE_SQL);
-        int free = config.concurrency() - active.size();
-        List<String> claimed = free <= 0 ? List.of() : jdbc.queryForList("""
-                WITH candidates AS (
-                    SELECT run_id, grant_id, queued_at FROM reconcile_run r
-                     WHERE status = 'queued'
-                       AND NOT EXISTS (SELECT 1 FROM reconcile_run x WHERE x.grant_id = r.grant_id AND x.status = 'running')
-                       AND NOT EXISTS (SELECT 1 FROM grant_sync_state g WHERE g.grant_id = r.grant_id AND g.state = 'paused')
-                     ORDER BY queued_at LIMIT ? FOR UPDATE SKIP LOCKED),
-                picked AS (
-                    SELECT run_id FROM (SELECT DISTINCT ON (grant_id) run_id, queued_at FROM candidates
-                                         ORDER BY grant_id, queued_at) one_per_grant
-                     ORDER BY queued_at LIMIT ?)
-                UPDATE reconcile_run r
-                   SET status = 'running', started_at = now(), lease_until = now() + make_interval(secs => ?),
-                       claim_token = ?
-                  FROM picked WHERE r.run_id = picked.run_id
-                RETURNING r.run_id""", String.class, free * CANDIDATES_PER_SLOT, free, config.lease().toSeconds(),
-                UUID.randomUUID().toString());
+        List<String> claimed = new ArrayList<>();
+        List<String> grants = new ArrayList<>();
+        // one grant's many queued calendars (a resumed grant) fill the oldest candidates: the next round leaves out
+        // the grants already picked, so every free place can go to another grant
+        for (int round = 0; round < CLAIM_ROUNDS; round++) {
+            int free = config.concurrency() - active.size() - claimed.size();
+            if (free <= 0) {
+                break;
+            }
+            List<Map<String, Object>> picked = jdbc.queryForList("""
+                    WITH candidates AS (
+                        SELECT run_id, grant_id, queued_at FROM reconcile_run r
+                         WHERE status = 'queued' AND grant_id <> ALL(?)
+                           AND NOT EXISTS (SELECT 1 FROM reconcile_run x WHERE x.grant_id = r.grant_id
+                                                                          AND x.status = 'running')
+                           AND NOT EXISTS (SELECT 1 FROM grant_sync_state g WHERE g.grant_id = r.grant_id
+                                                                              AND g.state = 'paused')
+                         ORDER BY queued_at LIMIT ? FOR UPDATE SKIP LOCKED),
+                    picked AS (
+                        SELECT run_id FROM (SELECT DISTINCT ON (grant_id) run_id, queued_at FROM candidates
+                                             ORDER BY grant_id, queued_at) one_per_grant
+                         ORDER BY queued_at LIMIT ?)
+                    UPDATE reconcile_run r
+                       SET status = 'running', started_at = now(), lease_until = now() + make_interval(secs => ?),
+                           claim_token = ?
+                      FROM picked WHERE r.run_id = picked.run_id
+                    RETURNING r.run_id, r.grant_id""", grants.toArray(String[]::new), free * CANDIDATES_PER_SLOT, free,
+                    config.lease().toSeconds(), UUID.randomUUID().toString());
+            picked.forEach(row -> {
+                claimed.add((String) row.get("run_id"));
+                grants.add((String) row.get("grant_id"));
+            });
+            if (picked.isEmpty() || picked.size() == free) {
+                break;
+            }
+        }
         // this instance's work from now on: the next claim counts them against the concurrency
         active.addAll(claimed);
         exchange.setProperty(Exchange.SCHEDULER_POLLED_MESSAGES, !claimed.isEmpty());
         return claimed;
+    }
+
+    /**
+     * Gives claimed runs that have not started working back to the queue (their lease and claim cleared), so any
+     * instance claims them at once; they no longer count against this instance's concurrency.
+     */
+    public int release(java.util.Collection<String> runIds) {
+        active.removeAll(runIds);
+        return runIds.isEmpty() ? 0 : jdbc.update("""
+                UPDATE reconcile_run SET status = 'queued', started_at = queued_at, lease_until = NULL, claim_token = NULL
+                 WHERE run_id = ANY(?) AND status = 'running'""", (Object) runIds.toArray(String[]::new));
     }
 
     /** Queues runs for every calendar of a grant that was just resumed (events were missed while it was expired). */

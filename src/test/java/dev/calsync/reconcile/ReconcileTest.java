@@ -397,6 +397,32 @@ class ReconcileTest extends IntegrationTest {
     }
 
     @Test
+    void aGrantWithManyQueuedCalendarsDoesNotHoldBackOtherGrantsRuns() throws Exception {
+        camel.getRouteController().stopRoute("reconcile-poll");
+        List<String> claimed = List.of();
+        try {
+            // one grant resumed with 40 calendars, queued first; then three other grants' calendars
+            for (int i = 0; i < 40; i++) {
+                runs.queue("grant-many", "cal-" + i, false, "grant-resumed", "newest-wins", "delete");
+            }
+            for (String grant : List.of("grant-b", "grant-c", "grant-d")) {
+                runs.queue(grant, "primary", false, "api", "newest-wins", "delete");
+            }
+
+            claimed = runs.claim(new org.apache.camel.support.DefaultExchange(camel));
+
+            // every free place of calsync.reconcile.concurrency (4) is used, one run per grant
+            assertThat(claimed).hasSize(4);
+            assertThat(jdbc.queryForList("SELECT DISTINCT grant_id FROM reconcile_run WHERE status = 'running'",
+                    String.class)).containsExactlyInAnyOrder("grant-many", "grant-b", "grant-c", "grant-d");
+        } finally {
+            runs.release(claimed);
+            jdbc.update("DELETE FROM reconcile_run");
+            camel.getRouteController().startRoute("reconcile-poll");
+        }
+    }
+
+    @Test
     void aPausedGrantsCalendarKeepsItsSlotAndGetsNoRun() throws Exception {
         putRecord("rec-p", "Paused soon");
         awaitSettled();
