@@ -72,7 +72,7 @@ final class AbuseDriver {
     /** Connections opened at once, and how often: 5,000 a second, so a listen backlog of 100 keeps up. */
     private static final int OPEN_BATCH = 50;
     private static final long OPEN_PACE = TimeUnit.MILLISECONDS.toNanos(10);
-    static final long FAILED = Long.MAX_VALUE;
+    static final long FAILED = LoadDriver.FAILED;
 
     /** What the attack is made of. */
     record Settings(int slowSenders, int idleConnections, Duration attack, boolean reconnect) {
@@ -93,13 +93,7 @@ final class AbuseDriver {
 
         /** Latency at this percentile, in milliseconds; infinite for a probe that timed out. */
         double millis(double percentile) {
-            if (latencies.length == 0) {
-                return Double.NaN;
-            }
-            long[] sorted = latencies.clone();
-            Arrays.sort(sorted);
-            long v = sorted[(int) Math.min(sorted.length - 1, Math.ceil(sorted.length * percentile / 100) - 1)];
-            return v == FAILED ? Double.POSITIVE_INFINITY : v / 1e6;
+            return LoadDriver.percentileMillis(latencies, percentile);
         }
 
         /** The probes' figures, for one table cell. */

@@ -48,6 +48,17 @@ final class LoadDriver {
      * What one run measured; latencies in nanoseconds (of every answer, whatever its status), {@link #FAILED} for no
      * answer within the budget.
      */
+    /** The latency (nanoseconds, {@link #FAILED} for none) at this percentile, in milliseconds; NaN when empty. */
+    static double percentileMillis(long[] latencies, double percentile) {
+        if (latencies.length == 0) {
+            return Double.NaN;
+        }
+        long[] sorted = latencies.clone();
+        Arrays.sort(sorted);
+        long v = sorted[(int) Math.min(sorted.length - 1, Math.ceil(sorted.length * percentile / 100) - 1)];
+        return v == FAILED ? Double.POSITIVE_INFINITY : v / 1e6;
+    }
+
     record Result(int sent, int ok, Map<String, Integer> answers, long nanos, long[] latencies) {
 
         double okPerSecond() {
@@ -56,13 +67,7 @@ final class LoadDriver {
 
         /** Latency at this percentile, in milliseconds; infinite when it is a failed one. */
         double millis(double percentile) {
-            if (latencies.length == 0) {
-                return Double.NaN;
-            }
-            long[] sorted = latencies.clone();
-            Arrays.sort(sorted);
-            long v = sorted[(int) Math.min(sorted.length - 1, Math.ceil(sorted.length * percentile / 100) - 1)];
-            return v == FAILED ? Double.POSITIVE_INFINITY : v / 1e6;
+            return percentileMillis(latencies, percentile);
         }
 
         long overBudget() {

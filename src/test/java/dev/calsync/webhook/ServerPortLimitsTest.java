@@ -1,24 +1,19 @@
 package dev.calsync.webhook;
 
 import java.io.IOException;
-import java.io.InputStream;
-import java.io.OutputStream;
-import java.net.InetAddress;
 import java.net.Socket;
-import java.net.SocketTimeoutException;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
-import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 
 import dev.calsync.support.EmbeddedServers;
 import dev.calsync.support.IntegrationTest;
+import dev.calsync.support.RawHttp;
 import dev.calsync.support.RunningService;
-import dev.calsync.support.Signing;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -158,46 +153,16 @@ class ServerPortLimitsTest {
 
     /** A request that announces {@code length} bytes and sends ten of them. */
     private static Socket slowly(String method, String path, int length, String from) throws IOException {
-        Socket socket = new Socket("127.0.0.1", port, InetAddress.getByName(from), 0);
-        OutputStream out = socket.getOutputStream();
-        out.write((method + " " + path + " HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
-                + "Authorization: Bearer " + IntegrationTest.API_TOKEN + "\r\nX-Nylas-Signature: 00\r\n"
-                + "Content-Length: " + length + "\r\n\r\n{\"id\":\"sl").getBytes(StandardCharsets.US_ASCII));
-        out.flush();
-        return socket;
+        return RawHttp.slowly(URI.create("http://127.0.0.1:" + port), method, path, length, from);
     }
 
     private static String postSigned(String from) throws IOException {
         String id = newId();
-        byte[] bytes = envelope(id, "event.created", event("grant-1", "evt-" + id, "Standup", 100))
-                .getBytes(StandardCharsets.UTF_8);
-        try (Socket socket = new Socket("127.0.0.1", port, InetAddress.getByName(from), 0)) {
-            OutputStream out = socket.getOutputStream();
-            out.write(("POST /webhooks/nylas HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
-                    + "Connection: close\r\nX-Nylas-Signature: " + Signing.sign(bytes, IntegrationTest.SECRET)
-                    + "\r\nContent-Length: " + bytes.length + "\r\n\r\n").getBytes(StandardCharsets.US_ASCII));
-            out.write(bytes);
-            out.flush();
-            return readAll(socket, 10_000);
-        }
+        return RawHttp.postSigned(URI.create("http://127.0.0.1:" + port),
+                envelope(id, "event.created", event("grant-1", "evt-" + id, "Standup", 100)), from);
     }
 
-    /** Everything the server sends until it closes the connection; fails if it is still open after the time-out. */
     private static String readAll(Socket socket, int timeoutMillis) throws IOException {
-        socket.setSoTimeout(timeoutMillis);
-        InputStream in = socket.getInputStream();
-        StringBuilder text = new StringBuilder();
-        byte[] buffer = new byte[4096];
-        try {
-            int n;
-            while ((n = in.read(buffer)) != -1) {
-                text.append(new String(buffer, 0, n, StandardCharsets.US_ASCII));
-            }
-        } catch (SocketTimeoutException e) {
-            throw new AssertionError("connection still open after " + timeoutMillis + " ms; received: " + text);
-        } catch (java.net.SocketException e) {
-            // reset by the server: closed
-        }
-        return text.toString();
+        return RawHttp.readAll(socket, timeoutMillis);
     }
 }

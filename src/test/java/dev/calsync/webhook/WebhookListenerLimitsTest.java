@@ -1,20 +1,15 @@
 package dev.calsync.webhook;
 
 import java.io.IOException;
-import java.io.InputStream;
-import java.io.OutputStream;
 import java.net.Socket;
-import java.net.SocketTimeoutException;
 import java.net.URI;
-import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 
 import dev.calsync.support.EmbeddedServers;
-import dev.calsync.support.IntegrationTest;
+import dev.calsync.support.RawHttp;
 import dev.calsync.support.RunningService;
-import dev.calsync.support.Signing;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -186,48 +181,19 @@ class WebhookListenerLimitsTest {
 
     /** A signed POST on a connection of its own, from the given loopback address. */
     private static String postOnANewConnection(String body, String from) throws IOException {
-        byte[] bytes = body.getBytes(StandardCharsets.UTF_8);
-        try (Socket socket = new Socket(webhook.getHost(), webhook.getPort(), java.net.InetAddress.getByName(from), 0)) {
-            OutputStream out = socket.getOutputStream();
-            out.write(("POST /webhooks/nylas HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
-                    + "Connection: close\r\nX-Nylas-Signature: " + Signing.sign(bytes, IntegrationTest.SECRET)
-                    + "\r\nContent-Length: " + bytes.length + "\r\n\r\n").getBytes(StandardCharsets.US_ASCII));
-            out.write(bytes);
-            out.flush();
-            return readAll(socket, 10_000);
-        }
+        return RawHttp.postSigned(webhook, body, from);
     }
 
     /** A POST that announces {@code length} bytes and sends ten of them. */
     private static Socket slowSender(int length) throws IOException {
-        Socket socket = connect();
-        OutputStream out = socket.getOutputStream();
-        out.write(("POST /webhooks/nylas HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
-                + "X-Nylas-Signature: 00\r\nContent-Length: " + length + "\r\n\r\n{\"id\":\"sl").getBytes(StandardCharsets.US_ASCII));
-        out.flush();
-        return socket;
+        return RawHttp.slowly(webhook, "POST", "/webhooks/nylas", length, "127.0.0.1");
     }
 
     private static Socket connect() throws IOException {
         return new Socket(webhook.getHost(), webhook.getPort());
     }
 
-    /** Everything the server sends until it closes the connection; fails if it is still open after the time-out. */
     private static String readAll(Socket socket, int timeoutMillis) throws IOException {
-        socket.setSoTimeout(timeoutMillis);
-        InputStream in = socket.getInputStream();
-        StringBuilder text = new StringBuilder();
-        byte[] buffer = new byte[4096];
-        try {
-            int n;
-            while ((n = in.read(buffer)) != -1) {
-                text.append(new String(buffer, 0, n, StandardCharsets.US_ASCII));
-            }
-        } catch (SocketTimeoutException e) {
-            throw new AssertionError("connection still open after " + timeoutMillis + " ms; received: " + text);
-        } catch (java.net.SocketException e) {
-            // reset by the server: closed
-        }
-        return text.toString();
+        return RawHttp.readAll(socket, timeoutMillis);
     }
 }
