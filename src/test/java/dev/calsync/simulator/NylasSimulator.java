@@ -54,8 +54,8 @@ public final class NylasSimulator implements AutoCloseable {
 
     private final ObjectMapper json = new ObjectMapper();
     private final HttpServer server;
-    private final java.util.Queue<String> requestLog = new java.util.concurrent.ConcurrentLinkedQueue<>();
-    private final ExecutorService serverThreads = Executors.newFixedThreadPool(8);
+    private final java.util.Queue<TimedRequest> requestLog = new java.util.concurrent.ConcurrentLinkedQueue<>();
+    private final ExecutorService serverThreads;
     private final ExecutorService deliveryThreads = Executors.newCachedThreadPool();
     private final HttpClient webhookClient = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(2)).build();
     private final String apiKey;
@@ -93,8 +93,19 @@ public final class NylasSimulator implements AutoCloseable {
     }
 
     public NylasSimulator(String apiKey, int port, Clock clock) {
+        this(apiKey, port, clock, 8);
+    }
+
+    /**
+     * {@code serverThreads}: API calls answered at once (each holds its thread for {@code faults.latencyMillis}), so
+     * at most {@code serverThreads / latency} calls per second; a benchmark with many concurrent callers raises it.
+     */
+    public NylasSimulator(String apiKey, int port, Clock clock, int serverThreads) {
         this.apiKey = apiKey;
         this.clock = clock;
+        AtomicInteger threadIds = new AtomicInteger();
+        this.serverThreads = Executors.newFixedThreadPool(serverThreads,
+                r -> new Thread(r, "nylas-simulator-" + threadIds.incrementAndGet()));
         try {
             server = HttpServer.create(new InetSocketAddress("127.0.0.1", port), 0);
         } catch (IOException e) {
@@ -102,7 +113,7 @@ public final class NylasSimulator implements AutoCloseable {
         }
         server.createContext("/v3/grants/", this::api);
         server.createContext("/_sim/", new SimulatorControl(this, json));
-        server.setExecutor(serverThreads);
+        server.setExecutor(this.serverThreads);
         server.start();
     }
 
@@ -314,7 +325,19 @@ public final class NylasSimulator implements AutoCloseable {
 
     /** Every API request received since the last reset, as {@code "METHOD raw-path?raw-query"}, oldest first. */
     public List<String> requests() {
+        return requestLog.stream().map(TimedRequest::line).toList();
+    }
+
+    /** Every API request received since the last reset, with the time it arrived, oldest first. */
+    public List<TimedRequest> timedRequests() {
         return List.copyOf(requestLog);
+    }
+
+    /**
+     * One API request: when it arrived (epoch ms, before the injected latency), its grant (null when the path has
+     * none) and {@code "METHOD raw-path?raw-query"}.
+     */
+    public record TimedRequest(long atMillis, String grantId, String line) {
     }
 
     /** Calls answered, by {@code "METHOD status"} (e.g. {@code "POST 200"}), or lost ({@code "POST lost"}). */
@@ -362,7 +385,10 @@ public final class NylasSimulator implements AutoCloseable {
         try (exchange) {
             String method = exchange.getRequestMethod();
             String rawQuery = exchange.getRequestURI().getRawQuery();
-            requestLog.add(method + " " + exchange.getRequestURI().getRawPath() + (rawQuery == null ? "" : "?" + rawQuery));
+            String rawPath = exchange.getRequestURI().getRawPath();
+            String[] segments = rawPath.split("/");
+            requestLog.add(new TimedRequest(clock.millis(), segments.length > 3 ? decode(segments[3]) : null,
+                    method + " " + rawPath + (rawQuery == null ? "" : "?" + rawQuery)));
             if (faults.latencyMillis > 0) {
                 sleep(faults.latencyMillis);
             }
