@@ -72,6 +72,8 @@ public class WebhookListener implements DisposableBean {
     static final String ROUTER = "calsync-webhook-listener-router";
     static final String PATH = WebhookRequestGuard.PATH;
     private static final String READ = "calsync.read";
+    /** How long a refused request's body is read and dropped before its connection closes. */
+    private static final long LINGER_MILLIS = 1_000;
     private static final String STORED = "calsync.stored";
 
     private static final Logger LOG = LoggerFactory.getLogger(WebhookListener.class);
@@ -228,7 +230,7 @@ public class WebhookListener implements DisposableBean {
         long deadline = vertx.setTimer(bodyReadTimeout.toMillis(), id -> {
             if (!ctx.request().isEnded() && !ctx.response().ended()) {
                 metrics.webhook("body-timeout");
-                closeAfter(ctx.response(), 408, "request_timeout", "the body did not arrive within "
+                closeAfter(ctx, 0, 408, "request_timeout", "the body did not arrive within "
                         + bodyReadTimeout.toMillis() + " ms");
             }
         });
@@ -291,7 +293,7 @@ public class WebhookListener implements DisposableBean {
         }
         if (ctx.statusCode() == 413) {
             long limit = settings.maxBodySize().toBytes();
-            closeAfter(ctx.response(), 413, "payload_too_large", "body exceeds " + limit + " bytes");
+            closeAfter(ctx, LINGER_MILLIS, 413, "payload_too_large", "body exceeds " + limit + " bytes");
             return;
         }
         if (ctx.failure() != null) {
@@ -317,27 +319,42 @@ public class WebhookListener implements DisposableBean {
      * Answers a request whose body has not been read: the connection is closed after the answer (reading a body
      * only to throw it away would hand a slow sender the time this saves), {@code Retry-After} on a 503.
      */
-    private static void refuseUnread(RoutingContext ctx, int status, String code, String message) {
+    private void refuseUnread(RoutingContext ctx, int status, String code, String message) {
         if (status == 503) {
             ctx.response().putHeader("Retry-After", "1");
         }
         if (ctx.request().isEnded()) {
             answer(ctx.response(), status, code, message);
         } else {
-            closeAfter(ctx.response(), status, code, message);
+            closeAfter(ctx, LINGER_MILLIS, status, code, message);
         }
     }
 
     /**
-     * Answers and closes the connection once the answer is out: the rest of the body is not worth reading. (Vert.x
-     * keeps a connection open whatever the response's {@code Connection} header says, so it is closed here.)
+     * Answers and closes the connection: the rest of the body is not worth keeping. (Vert.x keeps a connection open
+     * whatever the response's {@code Connection} header says, so it is closed here.) With {@code lingerMillis}, the
+     * rest of the body is read and dropped for at most that long first, as servers commonly linger: a client that
+     * sends its whole body before it reads (most do) then gets the answer instead of a reset connection. A sender
+     * past the body deadline gets no linger.
      */
-    private static void closeAfter(HttpServerResponse response, int status, String code, String message) {
+    private void closeAfter(RoutingContext ctx, long lingerMillis, int status, String code, String message) {
+        HttpServerResponse response = ctx.response();
         if (response.ended() || response.closed()) {
             return;
         }
         response.putHeader("Connection", "close").setStatusCode(status).putHeader("Content-Type", "application/json")
-                .end(ErrorResponses.body(code, message)).onComplete(done -> response.close());
+                .end(ErrorResponses.body(code, message)).onComplete(done -> {
+                    if (lingerMillis <= 0 || ctx.request().isEnded()) {
+                        response.close();
+                        return;
+                    }
+                    long linger = vertx.setTimer(lingerMillis, id -> response.close());
+                    ctx.request().handler(dropped -> { }).endHandler(end -> {
+                        vertx.cancelTimer(linger);
+                        response.close();
+                    });
+                    ctx.request().resume();
+                });
     }
 
     private static void answer(HttpServerResponse response, int status, String code, String message) {

@@ -56,6 +56,32 @@ class ReconcileInstancesTest {
         }
     }
 
+    @Test
+    void aWorkerThatFinishesARunClaimsTheNextWithoutWaitingForThePoll() throws Exception {
+        String db = EmbeddedServers.newDatabase("reconcile_worker_claims");
+        try (NylasSimulator nylas = new NylasSimulator("claims-key")) {
+            // one worker, and a poll far apart: runs after the first are claimed by the worker that finished
+            Map<String, Object> settings = Map.of("calsync.nylas.api-uri", nylas.baseUrl(),
+                    "calsync.nylas.api-key", "claims-key", "calsync.reconcile.concurrency", "1",
+                    "calsync.reconcile.poll-delay-millis", "600000",
+                    "calsync.dedupe.redis-key-prefix", "calsync-claims:notification");
+            try (RunningService service = RunningService.start(db, settings)) {
+                ReconcileRuns runs = service.bean(ReconcileRuns.class);
+                List<String> ids = new java.util.ArrayList<>();
+                for (String grant : List.of("g-1", "g-2", "g-3", "g-4")) {
+                    ids.add((String) runs.queue(grant, "primary", false, "api", "newest-wins", "delete").get("run_id"));
+                }
+                // one claim, as a poll makes it (the next poll is ten minutes away)
+                service.bean(org.apache.camel.CamelContext.class).createProducerTemplate()
+                        .sendBody("direct:reconcile-claim", null);
+
+                await().atMost(Duration.ofSeconds(60)).until(() -> service.jdbc().queryForObject(
+                        "SELECT count(*) FROM reconcile_run WHERE status = 'succeeded' AND run_id = ANY(?)",
+                        Integer.class, (Object) ids.toArray(String[]::new)) == 4);
+            }
+        }
+    }
+
     private CompletableFuture<String> start(RunningService service) {
         return CompletableFuture.supplyAsync(() -> {
             try {

@@ -77,7 +77,7 @@ class RouteFilesTest extends IntegrationTest {
                 "inbound-event-upsert", "inbound-event-delete", "inbound-event-refetch", "nylas-get-event",
                 "mapping-find-by-record", "mapping-find-by-event", "mapping-insert-pending", "mapping-mark-synced", "mapping-tombstone",
                 "mapping-delete-duplicate", "mapping-delete-again", "admin-grants-list", "admin-grant-resume",
-                "grant-pause", "grant-update", "local-upsert", "local-upsert-batch", "local-delete", "reconcile-import", "reconcile-import-batch",
+                "grant-pause", "grant-update", "local-upsert", "local-upsert-batch", "local-delete", "reconcile-import", "reconcile-import-batch", "reconcile-claim",
                 "app-event-get", "app-events-list", "admin-notifications-list", "admin-notification-replay",
                 "app-event-put", "app-event-delete", "admin-push-replay", "json-response",
                 "outbound-poll", "push-record", "push-create", "push-update", "push-delete", "nylas-create-event",
