@@ -38,6 +38,9 @@ public final class SandboxApplication {
         if (System.getenv("SPRING_DATA_REDIS_URL") == null) {
             defaults.put("spring.data.redis.url", "redis://127.0.0.1:" + EmbeddedServers.redisPort());
         }
+        // the sandbox listens on loopback only (SERVER_ADDRESS, CALSYNC_WEBHOOK_LISTENER_BIND_ADDRESS open it up)
+        defaults.put("server.address", env("SERVER_ADDRESS", "127.0.0.1"));
+        defaults.put("calsync.webhook.listener.bind-address", env("CALSYNC_WEBHOOK_LISTENER_BIND_ADDRESS", "127.0.0.1"));
         String secret = env("NYLAS_WEBHOOK_SECRET", SANDBOX_WEBHOOK_SECRET);
         defaults.put("calsync.webhook.secrets", secret);
         defaults.put("calsync.api.token", env("APP_API_TOKEN", SANDBOX_API_TOKEN));

@@ -64,6 +64,9 @@ public abstract class IntegrationTest {
         EmbeddedServers.springProperties().forEach((k, v) -> registry.add(k, () -> v));
         registry.add("calsync.webhook.secrets", () -> SECRET + "," + ROTATED_SECRET);
         registry.add("calsync.webhook.listener.port", () -> "0");
+        // servers of the tests listen on loopback only
+        registry.add("server.address", () -> "127.0.0.1");
+        registry.add("calsync.webhook.listener.bind-address", () -> "127.0.0.1");
         registry.add("calsync.api.token", () -> API_TOKEN);
         registry.add("calsync.api.admin-token", () -> ADMIN_TOKEN);
         registry.add("calsync.nylas.api-key", () -> NYLAS_API_KEY);

@@ -30,6 +30,9 @@ public final class RunningService implements AutoCloseable {
         Map<String, Object> p = new LinkedHashMap<>();
         p.put("server.port", "0");
         p.put("calsync.webhook.listener.port", "0");
+        // on loopback only
+        p.put("server.address", "127.0.0.1");
+        p.put("calsync.webhook.listener.bind-address", "127.0.0.1");
         p.put("spring.datasource.url", jdbcUrl);
         p.put("spring.datasource.username", "postgres");
         p.put("spring.datasource.password", "postgres");

@@ -47,7 +47,9 @@ public final class ServiceProcess implements AutoCloseable {
         this.port = port;
         this.webhookPort = EmbeddedServers.freePort();
         this.arguments = new ArrayList<>(List.of("--server.port=" + port,
-                "--calsync.webhook.listener.port=" + webhookPort));
+                "--calsync.webhook.listener.port=" + webhookPort,
+                // on loopback only
+                "--server.address=127.0.0.1", "--calsync.webhook.listener.bind-address=127.0.0.1"));
         properties.forEach((k, v) -> arguments.add("--" + k + "=" + v));
         this.environment = environment;
         Runtime.getRuntime().addShutdownHook(killOnExit);
