@@ -172,6 +172,30 @@ public class ReconcileRuns {
     }
 
     /**
+     * One claim round: the oldest queued runs (leaving out the grants in the first parameter, a {@code text[]}), at
+     * most the second parameter of them read, one per grant, at most the third parameter taken; lease seconds and
+     * claim token follow. Public for the scale benchmark, which explains it with a whole sweep queued.
+     */
+    public static final String CLAIM_SQL = """
+            WITH candidates AS (
+                SELECT run_id, grant_id, queued_at FROM reconcile_run r
+                 WHERE status = 'queued' AND grant_id <> ALL(?)
+                   AND NOT EXISTS (SELECT 1 FROM reconcile_run x WHERE x.grant_id = r.grant_id
+                                                                  AND x.status = 'running')
+                   AND NOT EXISTS (SELECT 1 FROM grant_sync_state g WHERE g.grant_id = r.grant_id
+                                                                      AND g.state = 'paused')
+                 ORDER BY queued_at LIMIT ? FOR UPDATE SKIP LOCKED),
+            picked AS (
+                SELECT run_id FROM (SELECT DISTINCT ON (grant_id) run_id, queued_at FROM candidates
+                                     ORDER BY grant_id, queued_at) one_per_grant
+                 ORDER BY queued_at LIMIT ?)
+            UPDATE reconcile_run r
+               SET status = 'running', started_at = now(), lease_until = now() + make_interval(secs => ?),
+                   claim_token = ?
+              FROM picked WHERE r.run_id = picked.run_id
+            RETURNING r.run_id, r.grant_id""";
+
+    /**
      * Claims queued runs for this instance: at most {@code calsync.reconcile.concurrency} minus the runs it is
      * working on, oldest first, one per grant and none of a grant that already has a run going (so one grant with
      * many calendars does not take every slot) and none of a paused grant (they wait for its resume), with {@code
@@ -189,24 +213,8 @@ public class ReconcileRuns {
             if (free <= 0) {
                 break;
             }
-            List<Map<String, Object>> picked = jdbc.queryForList("""
-                    WITH candidates AS (
-                        SELECT run_id, grant_id, queued_at FROM reconcile_run r
-                         WHERE status = 'queued' AND grant_id <> ALL(?)
-                           AND NOT EXISTS (SELECT 1 FROM reconcile_run x WHERE x.grant_id = r.grant_id
-                                                                          AND x.status = 'running')
-                           AND NOT EXISTS (SELECT 1 FROM grant_sync_state g WHERE g.grant_id = r.grant_id
-                                                                              AND g.state = 'paused')
-                         ORDER BY queued_at LIMIT ? FOR UPDATE SKIP LOCKED),
-                    picked AS (
-                        SELECT run_id FROM (SELECT DISTINCT ON (grant_id) run_id, queued_at FROM candidates
-                                             ORDER BY grant_id, queued_at) one_per_grant
-                         ORDER BY queued_at LIMIT ?)
-                    UPDATE reconcile_run r
-                       SET status = 'running', started_at = now(), lease_until = now() + make_interval(secs => ?),
-                           claim_token = ?
-                      FROM picked WHERE r.run_id = picked.run_id
-                    RETURNING r.run_id, r.grant_id""", grants.toArray(String[]::new), free * CANDIDATES_PER_SLOT, free,
+            List<Map<String, Object>> picked = jdbc.queryForList(CLAIM_SQL, grants.toArray(String[]::new),
+                    free * CANDIDATES_PER_SLOT, free,
                     config.lease().toSeconds(), UUID.randomUUID().toString());
             picked.forEach(row -> {
                 claimed.add((String) row.get("run_id"));

@@ -881,11 +881,14 @@ class ScaleBench {
                         vacuums = rs.getLong(2);
                     }
                     String plan;
-                    try (var ps = c.prepareStatement("EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) " + CLAIM_SQL)) {
-                        ps.setInt(1, CONCURRENCY * 8);
-                        ps.setInt(2, CONCURRENCY);
-                        ps.setLong(3, 900);
-                        ps.setString(4, "scale-explain");
+                    // the service's own claim statement, its first round (no grant left out)
+                    try (var ps = c.prepareStatement("EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) "
+                            + dev.calsync.reconcile.ReconcileRuns.CLAIM_SQL)) {
+                        ps.setArray(1, c.createArrayOf("text", new String[0]));
+                        ps.setInt(2, CONCURRENCY * 8);
+                        ps.setInt(3, CONCURRENCY);
+                        ps.setLong(4, 900);
+                        ps.setString(5, "scale-explain");
                         try (ResultSet rs = ps.executeQuery()) {
                             rs.next();
                             plan = rs.getString(1);
@@ -935,21 +938,4 @@ class ScaleBench {
               FROM pg_stat_user_tables r, pg_stat_user_tables m, pg_stat_user_tables e
              WHERE r.relname = 'reconcile_run' AND m.relname = 'event_sync_map' AND e.relname = 'app_event'""";
 
-    /** The claim of {@code ReconcileRuns.claim}, copied: what its cost is with a whole sweep queued. */
-    private static final String CLAIM_SQL = """
-            WITH candidates AS (
-                SELECT run_id, grant_id, queued_at FROM reconcile_run r
-                 WHERE status = 'queued'
-                   AND NOT EXISTS (SELECT 1 FROM reconcile_run x WHERE x.grant_id = r.grant_id AND x.status = 'running')
-                   AND NOT EXISTS (SELECT 1 FROM grant_sync_state g WHERE g.grant_id = r.grant_id AND g.state = 'paused')
-                 ORDER BY queued_at LIMIT ? FOR UPDATE SKIP LOCKED),
-            picked AS (
-                SELECT run_id FROM (SELECT DISTINCT ON (grant_id) run_id, queued_at FROM candidates
-                                     ORDER BY grant_id, queued_at) one_per_grant
-                 ORDER BY queued_at LIMIT ?)
-            UPDATE reconcile_run r
-               SET status = 'running', started_at = now(), lease_until = now() + make_interval(secs => ?),
-                   claim_token = ?
-              FROM picked WHERE r.run_id = picked.run_id
-            RETURNING r.run_id""";
 }
