@@ -47,37 +47,16 @@ public class ApiBodyGuard extends OncePerRequestFilter {
     @Override
     protected void doFilterInternal(HttpServletRequest request, HttpServletResponse response, FilterChain chain)
             throws ServletException, IOException {
-        long announced = request.getContentLengthLong();
-        if (announced > maxBodyBytes) {
-            closeAfter(response, 413, "payload_too_large", "body exceeds " + maxBodyBytes + " bytes");
-            return;
-        }
-        BodyReads.Read read = reads.begin(request.getRemoteAddr(), BodyReads.isLarge(announced));
-        if (read == null) {
-            response.setHeader("Retry-After", "1");
-            closeAfter(response, 503, "unavailable", "too many bodies being read; retry later");
+        ServletBodies.Accepted body = ServletBodies.accept(request, response, reads, maxBodyBytes, bodyReadTimeout,
+                counted -> { });
+        if (body == null) {
             return;
         }
         try {
-            ServletBodies.Body body = ServletBodies.read(request.getInputStream(), maxBodyBytes, bodyReadTimeout);
-            read.bodyWhole();
-            if (body.problem() == ServletBodies.Problem.TOO_LARGE) {
-                closeAfter(response, 413, "payload_too_large", "body exceeds " + maxBodyBytes + " bytes");
-            } else if (body.problem() == ServletBodies.Problem.TOO_SLOW) {
-                closeAfter(response, 408, "request_timeout",
-                        "the body did not arrive within " + bodyReadTimeout.toMillis() + " ms");
-            } else {
-                chain.doFilter(ServletBodies.withBody(request, body.bytes()), response);
-            }
+            chain.doFilter(ServletBodies.withBody(request, body.bytes()), response);
         } finally {
             // camel-platform-http answers asynchronously: the body is held until the answer is out
-            dev.calsync.webhook.WebhookRequestGuard.whenAnswered(request, read::answered);
+            ServletBodies.whenAnswered(request, body.read()::answered);
         }
-    }
-
-    private static void closeAfter(HttpServletResponse response, int status, String code, String message)
-            throws IOException {
-        response.setHeader("Connection", "close");
-        ErrorResponses.write(response, status, code, message);
     }
 }

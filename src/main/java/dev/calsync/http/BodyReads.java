@@ -37,6 +37,19 @@ public final class BodyReads {
         this.maxPerAddress = maxPerAddress;
     }
 
+    /** The answer's message when a bound is reached (503). */
+    public static final String TOO_MANY = "too many bodies being read; retry later";
+
+    /** The answer's message for a body over its limit (413). */
+    public static String tooLarge(long limit) {
+        return "body exceeds " + limit + " bytes";
+    }
+
+    /** The answer's message for a body not whole within the deadline (408). */
+    public static String tooSlow(java.time.Duration deadline) {
+        return "the body did not arrive within " + deadline.toMillis() + " ms";
+    }
+
     /** Bodies being read now. */
     public int reading() {
         return max - all.availablePermits();

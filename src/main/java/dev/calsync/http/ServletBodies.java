@@ -8,11 +8,16 @@ import java.net.SocketTimeoutException;
 import java.nio.charset.Charset;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.function.Consumer;
 
+import jakarta.servlet.AsyncEvent;
+import jakarta.servlet.AsyncListener;
 import jakarta.servlet.ReadListener;
 import jakarta.servlet.ServletInputStream;
 import jakarta.servlet.http.HttpServletRequest;
 import jakarta.servlet.http.HttpServletRequestWrapper;
+import jakarta.servlet.http.HttpServletResponse;
 
 /**
  * Reading a request body on the servlet side once, up front, capped in size and in time, and handing the exact bytes
@@ -20,6 +25,96 @@ import jakarta.servlet.http.HttpServletRequestWrapper;
  * few bytes at a time would otherwise hold a thread for as long as it likes.
  */
 public final class ServletBodies {
+
+    /** A body read whole, and its place in the port's bounds ({@link BodyReads.Read#answered} gives it back). */
+    public record Accepted(byte[] bytes, BodyReads.Read read) {
+    }
+
+    /**
+     * Reads a request's body once, under the port's bounds, at most {@code limit} bytes and whole within
+     * {@code deadline}; or answers the refusal itself and returns null: 413 for a body over the limit (announced or
+     * read), 503 with {@code Retry-After} when a bound is reached, 408 when too slow, each closing the connection
+     * (the rest of the body is not read to be thrown away). {@code counted} hears {@code read-limit} and
+     * {@code body-timeout}. The caller gives the place back once the request is answered ({@link #whenAnswered}).
+     */
+    public static Accepted accept(HttpServletRequest request, HttpServletResponse response, BodyReads reads,
+                                  long limit, Duration deadline, Consumer<String> counted) throws IOException {
+        long announced = request.getContentLengthLong();
+        if (announced > limit) {
+            refuse(response, 413, "payload_too_large", BodyReads.tooLarge(limit));
+            return null;
+        }
+        BodyReads.Read read = reads.begin(request.getRemoteAddr(), BodyReads.isLarge(announced));
+        if (read == null) {
+            counted.accept("read-limit");
+            response.setHeader("Retry-After", "1");
+            refuse(response, 503, "unavailable", BodyReads.TOO_MANY);
+            return null;
+        }
+        Body body;
+        try {
+            body = read(request.getInputStream(), limit, deadline);
+        } catch (IOException | RuntimeException e) {
+            read.answered();
+            throw e;
+        }
+        read.bodyWhole();
+        if (body.ok()) {
+            return new Accepted(body.bytes(), read);
+        }
+        read.answered();
+        if (body.problem() == Problem.TOO_LARGE) {
+            refuse(response, 413, "payload_too_large", BodyReads.tooLarge(limit));
+        } else {
+            counted.accept("body-timeout");
+            refuse(response, 408, "request_timeout", BodyReads.tooSlow(deadline));
+        }
+        return null;
+    }
+
+    /** A refusal whose connection is closed after the answer. */
+    public static void refuse(HttpServletResponse response, int status, String code, String message)
+            throws IOException {
+        response.setHeader("Connection", "close");
+        dev.calsync.api.ErrorResponses.write(response, status, code, message);
+    }
+
+    /**
+     * Runs {@code done} once when the request is answered: at once, or when camel-platform-http's asynchronous cycle
+     * ends (completed, timed out or failed).
+     */
+    public static void whenAnswered(HttpServletRequest request, Runnable done) {
+        if (!request.isAsyncStarted()) {
+            done.run();
+            return;
+        }
+        AtomicBoolean ran = new AtomicBoolean();
+        Runnable once = () -> {
+            if (ran.compareAndSet(false, true)) {
+                done.run();
+            }
+        };
+        request.getAsyncContext().addListener(new AsyncListener() {
+            @Override
+            public void onComplete(AsyncEvent event) {
+                once.run();
+            }
+
+            @Override
+            public void onTimeout(AsyncEvent event) {
+                once.run();
+            }
+
+            @Override
+            public void onError(AsyncEvent event) {
+                once.run();
+            }
+
+            @Override
+            public void onStartAsync(AsyncEvent event) {
+            }
+        });
+    }
 
     /** What reading gave: the body, or why there is none. */
     public record Body(byte[] bytes, Problem problem) {

@@ -90,8 +90,15 @@ public class LocalEventStore {
             List<String> ids = records.stream().map(r -> (String) r.get("id")).toList();
             List<String> refused = mappings.lockNotWritableByCalendar(ids);
             List<Map<String, Object>> writable = records.stream().filter(r -> !refused.contains(r.get("id"))).toList();
-            if (!writable.isEmpty()) {
-                jdbc.update("""
+            writeAll(writable);
+            return refused;
+        });
+    }
+
+    /** Creates or replaces the records in one multi-row statement. */
+    private void writeAll(List<Map<String, Object>> writable) {
+        if (!writable.isEmpty()) {
+            jdbc.update("""
                         INSERT INTO app_event (id, grant_id, calendar_id, title, description, location, when_json,
                                                participants)
                         SELECT u.id, u.grant_id, u.calendar_id, u.title, u.description, u.location,
@@ -108,9 +115,7 @@ public class LocalEventStore {
                         column(writable, r -> r.get("description")), column(writable, r -> r.get("location")),
                         column(writable, r -> write(r.get("when"))),
                         column(writable, r -> write(r.get("participants") == null ? List.of() : r.get("participants"))));
-            }
-            return refused;
-        });
+        }
     }
 
     private static String[] column(List<Map<String, Object>> records,
@@ -124,16 +129,7 @@ public class LocalEventStore {
     }
 
     private void write(Map<String, Object> record) {
-        jdbc.update("""
-                INSERT INTO app_event (id, grant_id, calendar_id, title, description, location, when_json, participants)
-                VALUES (?, ?, ?, ?, ?, ?, CAST(? AS jsonb), CAST(? AS jsonb))
-                ON CONFLICT (id) DO UPDATE SET grant_id = excluded.grant_id, calendar_id = excluded.calendar_id,
-                    title = excluded.title, description = excluded.description, location = excluded.location,
-                    when_json = excluded.when_json, participants = excluded.participants, updated_at = now()
-                """,
-                record.get("id"), record.get("grant_id"), record.get("calendar_id"), record.get("title"),
-                record.get("description"), record.get("location"), write(record.get("when")),
-                write(record.get("participants") == null ? List.of() : record.get("participants")));
+        writeAll(List.of(record));
     }
 
     /** Removes a record; removing one that is not there is not an error. */

@@ -77,7 +77,7 @@ public class SyncMappings {
                 events.stream().map(Imported::calendarId).toArray(String[]::new));
     }
 
-    /** mark-synced for many records of a bulk import in one statement, by the same rule; the rows marked. */
+    /** mark-synced for many records (a bulk import) in one statement, by the same rule; the rows marked. */
     public int markAllSynced(List<Imported> events) {
         if (events.isEmpty()) {
             return 0;
@@ -108,13 +108,8 @@ public class SyncMappings {
                           @Header(CALENDAR_ID) String calendarId, @Header("CalsyncContentHash") String contentHash,
                           @Header("CalsyncRemoteUpdatedAt") Long remoteUpdatedAt,
                           @Header("CalsyncRemoteMetadata") String remoteMetadata) {
-        return jdbc.update("""
-                UPDATE event_sync_map SET nylas_event_id = ?, calendar_id = ?, content_hash = ?,
-                       remote_updated_at = coalesce(CAST(? AS bigint), remote_updated_at),
-                       remote_metadata = coalesce(CAST(? AS jsonb), remote_metadata),
-                       source = 'calendar', sync_state = 'synced', attempts = 0, last_error = NULL, updated_at = now()
-                 WHERE internal_id = ?""" + " AND " + WRITABLE_BY_CALENDAR,
-                eventId, calendarId, contentHash, remoteUpdatedAt, remoteMetadata, recordId);
+        return markAllSynced(List.of(new Imported(recordId, eventId, calendarId, contentHash, remoteUpdatedAt,
+                remoteMetadata)));
     }
 
     /** Whether an inbound write may still change this record (see {@link #WRITABLE_BY_CALENDAR}). */

@@ -346,8 +346,8 @@ public class Reconciler {
     @SuppressWarnings("unchecked")
     public void insertImports(Exchange exchange) {
         List<Import> imports = exchange.getProperty(IMPORTS, List.class);
-        List<String> inserted = mappings.insertAllFromCalendar(report(exchange).grantId,
-                imports.stream().map(Import::mapping).toList());
+        java.util.Set<String> inserted = java.util.Set.copyOf(mappings.insertAllFromCalendar(report(exchange).grantId,
+                imports.stream().map(Import::mapping).toList()));
         List<Map<String, Object>> rest = exchange.getProperty(ONE_BY_ONE, List.class);
         List<Import> taken = new ArrayList<>();
         for (Import i : imports) {

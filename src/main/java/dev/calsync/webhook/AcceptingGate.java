@@ -51,6 +51,11 @@ public class AcceptingGate extends OncePerRequestFilter {
         return closing;
     }
 
+    /** Why a request is turned away while the service is not accepting. */
+    public String refusal() {
+        return closing ? "the service is shutting down; retry later" : "the service is starting; retry later";
+    }
+
     @EventListener(ContextClosedEvent.class)
     void close() {
         if (!closing) {
@@ -70,8 +75,7 @@ public class AcceptingGate extends OncePerRequestFilter {
             throws ServletException, IOException {
         if (!accepting()) {
             response.setHeader("Retry-After", "1");
-            ErrorResponses.write(response, 503, "unavailable",
-                    closing ? "the service is shutting down; retry later" : "the service is starting; retry later");
+            ErrorResponses.write(response, 503, "unavailable", refusal());
             return;
         }
         chain.doFilter(request, response);

@@ -83,7 +83,6 @@ public class WebhookListener implements DisposableBean {
     private final AcceptingGate gate;
     private final SyncMetrics metrics;
     private final Vertx vertx;
-    private final Router router;
     private final Semaphore storing;
     private final BodyReads reads;
     private final AtomicInteger requests = new AtomicInteger();
@@ -105,7 +104,7 @@ public class WebhookListener implements DisposableBean {
         this.vertx = Vertx.vertx(new VertxOptions()
                 .setEventLoopPoolSize(Math.max(1, Runtime.getRuntime().availableProcessors()))
                 .setWorkerPoolSize(listener.workers()));
-        this.router = Router.router(vertx);
+        Router router = Router.router(vertx);
         router.route(PATH).handler(this::admit);
         // the Camel consumer's route comes between these two: it adds itself when the route starts
         router.route(PATH).last().handler(ctx -> unavailable(ctx, "the webhook route is not running; retry later"));
@@ -160,11 +159,6 @@ public class WebhookListener implements DisposableBean {
         return connections.open();
     }
 
-    /** Requests under way (read, stored or answered), for tests and the shutdown drain. */
-    public int requests() {
-        return requests.get();
-    }
-
     private void opened(HttpConnection connection) {
         HttpConnection evicted = connections.opened(connection);
         if (evicted != null) {
@@ -179,8 +173,7 @@ public class WebhookListener implements DisposableBean {
     private void admit(RoutingContext ctx) {
         HttpMethod method = ctx.request().method();
         if (!gate.accepting()) {
-            refuseUnread(ctx, 503, "unavailable", gate.closing() ? "the service is shutting down; retry later"
-                    : "the service is starting; retry later");
+            refuseUnread(ctx, 503, "unavailable", gate.refusal());
             return;
         }
         if (method != HttpMethod.POST && method != HttpMethod.GET) {
@@ -209,7 +202,7 @@ public class WebhookListener implements DisposableBean {
         long limit = settings.maxBodySize().toBytes();
         String length = ctx.request().getHeader("Content-Length");
         if (length != null && announcedOver(length, limit)) {
-            refuseUnread(ctx, 413, "payload_too_large", "body exceeds " + limit + " bytes");
+            refuseUnread(ctx, 413, "payload_too_large", BodyReads.tooLarge(limit));
             return;
         }
         boolean large = length == null || announcedOver(length, BodyReads.LARGE_BODY);
@@ -217,7 +210,7 @@ public class WebhookListener implements DisposableBean {
         BodyReads.Read read = reads.begin(address, large);
         if (read == null) {
             metrics.webhook("read-limit");
-            refuseUnread(ctx, 503, "unavailable", "too many bodies being read; retry later");
+            refuseUnread(ctx, 503, "unavailable", BodyReads.TOO_MANY);
             return;
         }
         ctx.put(READ, read);
@@ -230,8 +223,7 @@ public class WebhookListener implements DisposableBean {
         long deadline = vertx.setTimer(bodyReadTimeout.toMillis(), id -> {
             if (!ctx.request().isEnded() && !ctx.response().ended()) {
                 metrics.webhook("body-timeout");
-                closeAfter(ctx, 0, 408, "request_timeout", "the body did not arrive within "
-                        + bodyReadTimeout.toMillis() + " ms");
+                closeAfter(ctx, 0, 408, "request_timeout", BodyReads.tooSlow(bodyReadTimeout));
             }
         });
         ctx.addEndHandler(done -> vertx.cancelTimer(deadline));
@@ -293,7 +285,7 @@ public class WebhookListener implements DisposableBean {
         }
         if (ctx.statusCode() == 413) {
             long limit = settings.maxBodySize().toBytes();
-            closeAfter(ctx, LINGER_MILLIS, 413, "payload_too_large", "body exceeds " + limit + " bytes");
+            closeAfter(ctx, LINGER_MILLIS, 413, "payload_too_large", BodyReads.tooLarge(limit));
             return;
         }
         if (ctx.failure() != null) {

@@ -3,10 +3,7 @@ package dev.calsync.webhook;
 import java.io.IOException;
 import java.time.Duration;
 import java.util.concurrent.Semaphore;
-import java.util.concurrent.atomic.AtomicBoolean;
 
-import jakarta.servlet.AsyncEvent;
-import jakarta.servlet.AsyncListener;
 import jakarta.servlet.FilterChain;
 import jakarta.servlet.ServletException;
 import jakarta.servlet.http.HttpServletRequest;
@@ -69,104 +66,30 @@ public class WebhookRequestGuard extends OncePerRequestFilter {
     protected void doFilterInternal(HttpServletRequest request, HttpServletResponse response, FilterChain chain)
             throws ServletException, IOException {
         if (!isJson(request.getContentType())) {
-            refuseUnread(response, 415, "unsupported_media_type", "Content-Type must be application/json");
+            ServletBodies.refuse(response, 415, "unsupported_media_type", "Content-Type must be application/json");
             return;
         }
-        long announced = request.getContentLengthLong();
-        if (announced > maxBodyBytes) {
-            refuseUnread(response, 413, "payload_too_large", "body exceeds " + maxBodyBytes + " bytes");
+        ServletBodies.Accepted body = ServletBodies.accept(request, response, reads, maxBodyBytes, bodyReadTimeout,
+                metrics::webhook);
+        if (body == null) {
             return;
         }
-        BodyReads.Read read = reads.begin(request.getRemoteAddr(), BodyReads.isLarge(announced));
-        if (read == null) {
-            metrics.webhook("read-limit");
+        // only now, with the body whole, does the request take a place among the notifications being stored
+        if (!inFlight.tryAcquire()) {
+            body.read().answered();
+            metrics.webhook("busy");
             response.setHeader("Retry-After", "1");
-            refuseUnread(response, 503, "unavailable", "too many bodies being read; retry later");
+            ErrorResponses.write(response, 503, "unavailable", "too many notifications in flight; retry later");
             return;
         }
-        Runnable answered = once(read::answered);
         try {
-            ServletBodies.Body body = ServletBodies.read(request.getInputStream(), maxBodyBytes, bodyReadTimeout);
-            read.bodyWhole();
-            if (!body.ok()) {
-                refuseRead(response, body.problem());
-                return;
-            }
-            if (!inFlight.tryAcquire()) {
-                metrics.webhook("busy");
-                response.setHeader("Retry-After", "1");
-                ErrorResponses.write(response, 503, "unavailable", "too many notifications in flight; retry later");
-                return;
-            }
-            Runnable release = once(() -> {
-                inFlight.release();
-                answered.run();
-            });
-            try {
-                chain.doFilter(ServletBodies.withBody(request, body.bytes()), response);
-            } finally {
-                whenAnswered(request, release);
-            }
+            chain.doFilter(ServletBodies.withBody(request, body.bytes()), response);
         } finally {
-            if (!request.isAsyncStarted()) {
-                answered.run();
-            }
+            ServletBodies.whenAnswered(request, () -> {
+                inFlight.release();
+                body.read().answered();
+            });
         }
-    }
-
-    private void refuseRead(HttpServletResponse response, ServletBodies.Problem problem) throws IOException {
-        response.setHeader("Connection", "close");
-        if (problem == ServletBodies.Problem.TOO_LARGE) {
-            ErrorResponses.write(response, 413, "payload_too_large", "body exceeds " + maxBodyBytes + " bytes");
-        } else {
-            metrics.webhook("body-timeout");
-            ErrorResponses.write(response, 408, "request_timeout",
-                    "the body did not arrive within " + bodyReadTimeout.toMillis() + " ms");
-        }
-    }
-
-    /** A refusal before the body is read: the connection is closed rather than the body read to throw it away. */
-    static void refuseUnread(HttpServletResponse response, int status, String code, String message)
-            throws IOException {
-        response.setHeader("Connection", "close");
-        ErrorResponses.write(response, status, code, message);
-    }
-
-    /** Runs {@code done} when the request is answered: at once, or when camel-platform-http's async cycle ends. */
-    public static void whenAnswered(HttpServletRequest request, Runnable done) {
-        if (!request.isAsyncStarted()) {
-            done.run();
-            return;
-        }
-        request.getAsyncContext().addListener(new AsyncListener() {
-            @Override
-            public void onComplete(AsyncEvent event) {
-                done.run();
-            }
-
-            @Override
-            public void onTimeout(AsyncEvent event) {
-                done.run();
-            }
-
-            @Override
-            public void onError(AsyncEvent event) {
-                done.run();
-            }
-
-            @Override
-            public void onStartAsync(AsyncEvent event) {
-            }
-        });
-    }
-
-    static Runnable once(Runnable action) {
-        AtomicBoolean done = new AtomicBoolean();
-        return () -> {
-            if (done.compareAndSet(false, true)) {
-                action.run();
-            }
-        };
     }
 
     /** Requests in flight now (for tests and the gauge). */
