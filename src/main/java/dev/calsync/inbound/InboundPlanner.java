@@ -6,6 +6,7 @@ import java.util.Map;
 import java.util.Objects;
 import java.util.UUID;
 
+import dev.calsync.mapping.ClaimMappings;
 import org.apache.camel.Exchange;
 import org.apache.camel.Message;
 import org.springframework.stereotype.Component;
@@ -37,6 +38,8 @@ public class InboundPlanner {
     public static final String REMOTE_UPDATED_AT = "CalsyncRemoteUpdatedAt";
     public static final String REMOTE_METADATA = "CalsyncRemoteMetadata";
     public static final String OUTCOME = "outcome";
+    /** Variable: true when the claim already read this event's mapping rows ({@code byRecord}, {@code byEvent}). */
+    public static final String MAPPINGS_PREFETCHED = "mappingsPrefetched";
     /** Set on an event fetched from Nylas to settle a same-second tie: it is applied as the current state. */
     public static final String AUTHORITATIVE = "CalsyncAuthoritative";
 
@@ -48,7 +51,11 @@ public class InboundPlanner {
         this.canonicalizer = canonicalizer;
     }
 
-    /** Sets the headers the mapping lookups use: grant, event id, calendar and the metadata.key1 record hint. */
+    /**
+     * Sets the headers the mapping lookups use: grant, event id, calendar and the metadata.key1 record hint; when the
+     * claim already read the mapping rows for exactly these keys ({@link ClaimMappings}), sets them as {@code
+     * byRecord} and {@code byEvent} and the variable {@code mappingsPrefetched}, so the lookups are skipped.
+     */
     public void lookupKeys(Exchange exchange) {
         Map<String, Object> event = event(exchange);
         Message m = exchange.getMessage();
@@ -58,6 +65,16 @@ public class InboundPlanner {
         String hint = recordHint(event);
         m.setHeader(RECORD_HINT, hint == null ? "" : hint);
         m.setHeader(REMOTE_METADATA, metadataJson(event));
+        // the rows the claim read for these keys, used once (a refetched event looks up again)
+        ClaimMappings.Found found = exchange.getVariable(ClaimMappings.KEY, ClaimMappings.Found.class);
+        exchange.removeVariable(ClaimMappings.KEY);
+        boolean prefetched = found != null && found.answers(hint, m.getHeader(GRANT_ID, String.class),
+                m.getHeader(EVENT_ID, String.class));
+        if (prefetched) {
+            exchange.setVariable("byRecord", found.byRecord());
+            exchange.setVariable("byEvent", found.byEvent());
+        }
+        exchange.setVariable(MAPPINGS_PREFETCHED, prefetched);
     }
 
     /**

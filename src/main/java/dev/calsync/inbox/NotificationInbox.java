@@ -45,8 +45,8 @@ public class NotificationInbox {
                      WHERE status = 'processing' AND lease_until <= now()
                      ORDER BY lease_until LIMIT ? FOR UPDATE SKIP LOCKED) expired
              WHERE i.notification_id = expired.notification_id
-            RETURNING i.notification_id, i.type, i.grant_id, i.notified_at, i.payload::text AS payload, i.attempts,
-                      i.claim_token
+            RETURNING i.notification_id, i.type, i.grant_id, i.object_id, i.notified_at, i.payload::text AS payload,
+                      i.attempts, i.claim_token, i.payload #>> '{data,object,metadata,key1}' AS record_hint
             """;
 
     /*
@@ -87,8 +87,8 @@ public class NotificationInbox {
                    lease_until = now() + make_interval(secs => ?), claim_token = gen_random_uuid()::text
               FROM batch
              WHERE i.notification_id = batch.notification_id
-            RETURNING i.notification_id, i.type, i.grant_id, i.notified_at, i.payload::text AS payload, i.attempts,
-                      i.claim_token
+            RETURNING i.notification_id, i.type, i.grant_id, i.object_id, i.notified_at, i.payload::text AS payload,
+                      i.attempts, i.claim_token, i.payload #>> '{data,object,metadata,key1}' AS record_hint
             """;
 
     /** Candidate rows read per free slot of a batch, so rows of one busy event do not starve the others. */

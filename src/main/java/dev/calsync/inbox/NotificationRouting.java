@@ -5,6 +5,7 @@ import java.util.Map;
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.core.type.TypeReference;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.calsync.mapping.ClaimMappings;
 import org.apache.camel.Exchange;
 import org.apache.camel.Message;
 import org.springframework.stereotype.Component;
@@ -43,6 +44,11 @@ public class NotificationRouting {
         m.setHeader(NOTIFIED_AT, row.get("notified_at"));
         m.setHeader(TOPIC, topic(type));
         m.setHeader(TRUNCATED, type.endsWith(".truncated"));
+        // the mapping rows the claim read for this notification, if it read them (ClaimMappings)
+        Object prefetched = row.get(ClaimMappings.KEY);
+        if (prefetched != null) {
+            exchange.setVariable(ClaimMappings.KEY, prefetched);
+        }
         Map<String, Object> payload = json.readValue((String) row.get("payload"), MAP);
         m.setBody(((Map<?, ?>) payload.get("data")).get("object"));
     }

@@ -49,7 +49,9 @@ import static dev.calsync.support.Notifications.envelope;
  * load.seed}, {@code load.runs} (the runs to make, {@code closed,open,burst,pgbench,backlog,abuse}), {@code
  * load.service.properties} ({@code name=value,...}: settings of the service under test), {@code load.service.cds}
  * (true: the service as the Dockerfile runs it, the jar extracted and started with the class data sharing archive of
- * a training run; {@link #extractedWithArchive}).
+ * a training run; {@link #extractedWithArchive}), {@code load.pg-statements} (true: the cluster loads
+ * pg_stat_statements and the backlog run writes what each statement cost while the backlog drained to {@code
+ * target/load/pg-statements.txt}; lock waits over 5 ms go to {@code target/load/postgres.log}).
  *
  * <p>The {@code abuse} run ({@link AbuseDriver}; the recipe's handler first, then the service's webhook listener,
  * then the webhook the service keeps on its application port, rows "abuse on SERVER_PORT"): {@code
@@ -79,6 +81,7 @@ class LoadBench {
     private static final String SERVICE_JVM = System.getProperty("load.service.jvm", "-Xmx256m");
     private static final boolean JFR = Boolean.getBoolean("load.jfr");
     private static final boolean CDS = Boolean.getBoolean("load.service.cds");
+    private static final boolean PG_STATEMENTS = Boolean.getBoolean("load.pg-statements");
     private static final long SEED = Long.getLong("load.seed", 42);
     private static final int ABUSE_SENDERS = Integer.getInteger("load.abuse.slow-senders", 250);
     private static final int ABUSE_IDLE = Integer.getInteger("load.abuse.idle", 2_000);
@@ -112,8 +115,13 @@ class LoadBench {
             jar = extractedWithArchive(jar, archive);
             jvm.add("-XX:SharedArchiveFile=" + archive);
         }
-        try (PostgresServer postgres = PostgresServer.create(OUTPUT.resolve("postgres.log"),
-                List.of("max_connections = 150", "shared_buffers = 256MB"));
+        List<String> postgresSettings = new java.util.ArrayList<>(List.of("max_connections = 150",
+                "shared_buffers = 256MB"));
+        if (PG_STATEMENTS) {
+            postgresSettings.addAll(List.of("shared_preload_libraries = 'pg_stat_statements'",
+                    "pg_stat_statements.track = all", "log_lock_waits = on", "deadlock_timeout = '5ms'"));
+        }
+        try (PostgresServer postgres = PostgresServer.create(OUTPUT.resolve("postgres.log"), postgresSettings);
              NylasSimulator nylas = new NylasSimulator("load-nylas-key");
              ServiceProcess calsync = new ServiceProcess(jar, OUTPUT,
                      EmbeddedServers.freePort(), jvm, serviceProperties(postgres, nylas, redisPort),
@@ -279,6 +287,10 @@ class LoadBench {
         table.put(row, "calsync", String.format("acknowledged at %,.0f/s (32 connections, p99 %s)",
                 acked.okPerSecond(), ms(acked.millis(99))));
         long total = waiting(inbox);
+        if (PG_STATEMENTS) {
+            inbox.execute("CREATE EXTENSION IF NOT EXISTS pg_stat_statements");
+            inbox.execute("SELECT pg_stat_statements_reset()");
+        }
         HttpResponse<String> resumed = http.send(HttpRequest.newBuilder(
                         calsync.url("/admin/grants/" + BACKLOG_GRANT + "/resume"))
                 .header("Authorization", "Bearer " + ADMIN_TOKEN).POST(HttpRequest.BodyPublishers.noBody()).build(),
@@ -309,6 +321,39 @@ class LoadBench {
         table.put(row, "calsync drain", String.format("%,.0f/s over the first 10%%, %,.0f/s from 85%% to 95%% (x%.2f);"
                         + " all %,d processed in %s s", first, late, late / first, total,
                 Double.isNaN(at[3]) ? "NOT " + (limit - start) / 1_000_000_000L : String.format("%.0f", at[3])));
+        if (PG_STATEMENTS) {
+            writeStatementStatistics(inbox, OUTPUT.resolve("pg-statements.txt"), total);
+        }
+        StringBuilder timeline = new StringBuilder("second after the first | notifications processed\n");
+        inbox.query("""
+                SELECT s.second, count(*) AS n FROM (
+                    SELECT floor(extract(epoch FROM processed_at - min(processed_at) OVER ()))::int AS second
+                      FROM webhook_inbox WHERE grant_id = ? AND processed_at IS NOT NULL) s
+                 GROUP BY s.second ORDER BY s.second""", rs -> {
+            timeline.append(rs.getInt("second")).append(" | ").append(rs.getLong("n")).append('\n');
+        }, BACKLOG_GRANT);
+        // the drain second by second (processed_at of the backlog grant's rows)
+        Files.writeString(OUTPUT.resolve("backlog-drain.txt"), timeline);
+    }
+
+    /**
+     * What PostgreSQL spent on each statement while the backlog drained ({@code load.pg-statements=true}: the
+     * cluster loads pg_stat_statements): calls, calls per notification and execution time, most time first.
+     */
+    private static void writeStatementStatistics(JdbcTemplate inbox, Path file, long notifications)
+            throws java.io.IOException {
+        StringBuilder out = new StringBuilder(String.format("backlog of %,d notifications drained%n"
+                + "calls | per notification | total ms | mean ms | rows | statement%n", notifications));
+        inbox.query("""
+                SELECT calls, total_exec_time, mean_exec_time, rows, regexp_replace(query, '\\s+', ' ', 'g') AS query
+                  FROM pg_stat_statements WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database())
+                 ORDER BY total_exec_time DESC LIMIT 40""", rs -> {
+            out.append(String.format("%,d | %.2f | %,.0f | %.3f | %,d | %s%n", rs.getLong("calls"),
+                    rs.getLong("calls") / (double) notifications, rs.getDouble("total_exec_time"),
+                    rs.getDouble("mean_exec_time"), rs.getLong("rows"), rs.getString("query")));
+        });
+        Files.writeString(file, out);
+        log("statement statistics of the drain: %s", file);
     }
 
     private static String grantState(JdbcTemplate inbox) {
