@@ -111,9 +111,9 @@ class LoadBench {
         Path jar = ServiceProcess.packagedJar("load.jar");
         List<String> jvm = jvmOptions();
         if (CDS) {
-            Path archive = OUTPUT.resolve("calsync.jsa");
+            Path archive = OUTPUT.resolve(aotCache() ? "calsync.aot" : "calsync.jsa");
             jar = extractedWithArchive(jar, archive);
-            jvm.add("-XX:SharedArchiveFile=" + archive);
+            jvm.add((aotCache() ? "-XX:AOTCache=" : "-XX:SharedArchiveFile=") + archive);
         }
         List<String> postgresSettings = new java.util.ArrayList<>(List.of("max_connections = 150",
                 "shared_buffers = 256MB"));
@@ -447,7 +447,7 @@ class LoadBench {
     /** A thread dump of the service ({@code jcmd Thread.print}) to {@code file}, and what its request threads do. */
     private static String requestThreads(long pid, Path file) {
         try {
-            Path jcmd = Path.of(System.getProperty("java.home"), "bin", "jcmd");
+            Path jcmd = ServiceProcess.java().resolveSibling("jcmd");
             Process p = new ProcessBuilder(jcmd.toString(), String.valueOf(pid), "Thread.print")
                     .redirectErrorStream(true).redirectOutput(file.toFile()).start();
             if (!p.waitFor(60, TimeUnit.SECONDS)) {
@@ -498,7 +498,7 @@ class LoadBench {
         }
 
         static HeapWatch start(long pid, Path log) throws java.io.IOException {
-            Path jstat = Path.of(System.getProperty("java.home"), "bin", "jstat");
+            Path jstat = ServiceProcess.java().resolveSibling("jstat");
             return new HeapWatch(new ProcessBuilder(jstat.toString(), "-gc", String.valueOf(pid), "1000")
                     .redirectErrorStream(true).start(), log);
         }
@@ -617,7 +617,7 @@ class LoadBench {
      * Returns the extracted jar.
      */
     private static Path extractedWithArchive(Path packaged, Path archive) throws Exception {
-        Path java = Path.of(System.getProperty("java.home"), "bin", "java");
+        Path java = ServiceProcess.java();
         Path extracted = OUTPUT.resolve("extracted");
         if (Files.exists(extracted)) {
             try (var files = Files.walk(extracted)) {
@@ -630,17 +630,24 @@ class LoadBench {
         Path jar = extracted.resolve(packaged.getFileName());
         List<String> training = new ArrayList<>(List.of(java.toString()));
         training.addAll(List.of(SERVICE_JVM.trim().split("\\s+")));
-        training.addAll(List.of("-XX:ArchiveClassesAtExit=" + archive, "-Dspring.context.exit=onRefresh",
-                "-jar", jar.toString(), "--spring.flyway.enabled=false"));
+        // Java 25 on: the AOT cache (JEP 483/514: classes loaded and linked, method profiles), else CDS
+        training.add(aotCache() ? "-XX:AOTCacheOutput=" + archive : "-XX:ArchiveClassesAtExit=" + archive);
+        training.addAll(List.of("-Dspring.context.exit=onRefresh", "-jar", jar.toString(),
+                "--spring.flyway.enabled=false"));
         long start = System.nanoTime();
         run(OUTPUT.resolve("cds-training.log"), training.toArray(String[]::new));
         if (!Files.exists(archive)) {
             throw new IllegalStateException("the training run wrote no archive; see "
                     + OUTPUT.resolve("cds-training.log"));
         }
-        log("extracted to %s, class data sharing archive %s (training run %.1f s)", extracted, archive,
+        log("extracted to %s, %s %s (training run %.1f s)", extracted, aotCache() ? "AOT cache" : "CDS archive", archive,
                 (System.nanoTime() - start) / 1e9);
         return jar;
+    }
+
+    /** Whether the service's Java has the AOT cache ({@code -XX:AOTCache}, Java 25 on) the Dockerfile uses. */
+    private static boolean aotCache() throws java.io.IOException {
+        return ServiceProcess.javaFeature() >= 25;
     }
 
     private static void run(Path output, String... command) throws Exception {
@@ -678,7 +685,7 @@ class LoadBench {
     }
 
     private static void dumpFlightRecording(long pid) throws Exception {
-        Path jcmd = Path.of(System.getProperty("java.home"), "bin", "jcmd");
+        Path jcmd = ServiceProcess.java().resolveSibling("jcmd");
         Process p = new ProcessBuilder(jcmd.toString(), String.valueOf(pid), "JFR.dump",
                 "filename=" + OUTPUT.resolve("calsync.jfr")).redirectErrorStream(true)
                 .redirectOutput(OUTPUT.resolve("jfr-dump.log").toFile()).start();

@@ -70,6 +70,26 @@ public final class ServiceProcess implements AutoCloseable {
         }
     }
 
+    /**
+     * The {@code java} the service runs on: system property {@code service.java-home} (a JDK's or JRE's directory,
+     * e.g. to measure the container's Java 25 form), else this JVM's.
+     */
+    public static Path java() {
+        return Path.of(System.getProperty("service.java-home", System.getProperty("java.home")), "bin", "java");
+    }
+
+    /** The feature release of {@link #java()} (17, 21, 25...), from its {@code release} file. */
+    public static int javaFeature() throws IOException {
+        Path release = java().getParent().getParent().resolve("release");
+        for (String line : Files.readAllLines(release)) {
+            if (line.startsWith("JAVA_VERSION=")) {
+                String version = line.substring("JAVA_VERSION=".length()).replace("\"", "");
+                return Integer.parseInt(version.split("[.+-]")[0]);
+            }
+        }
+        throw new IllegalStateException("no JAVA_VERSION in " + release);
+    }
+
     public URI url(String path) {
         return URI.create("http://127.0.0.1:" + port + path);
     }
@@ -81,8 +101,7 @@ public final class ServiceProcess implements AutoCloseable {
 
     public synchronized void start() {
         int next = generation + 1;
-        List<String> command = new ArrayList<>(List.of(
-                Path.of(System.getProperty("java.home"), "bin", "java").toString()));
+        List<String> command = new ArrayList<>(List.of(java().toString()));
         command.addAll(jvmOptions);
         command.add("-jar");
         command.add(jar.toString());
