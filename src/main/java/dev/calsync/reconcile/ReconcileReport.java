@@ -1,5 +1,7 @@
 package dev.calsync.reconcile;
 
+import org.apache.camel.Exchange;
+
 import java.util.ArrayList;
 import java.util.HashSet;
 import java.util.LinkedHashMap;
@@ -25,6 +27,8 @@ public final class ReconcileReport {
 
     String pageToken;
     boolean morePages = true;
+    /** The next page's GET, started while the current page is applied ({@code Reconciler.prefetchNextPage}). */
+    java.util.concurrent.CompletableFuture<Exchange> nextPage;
     int pages;
     int eventsSeen;
     int created;
@@ -73,6 +77,11 @@ public final class ReconcileReport {
     }
 
     /** Whether the listing has another page (read by the reconcile-run loop). */
+    /** Whether the next page was already asked for (the route takes it instead of asking again). */
+    public boolean getPrefetched() {
+        return nextPage != null;
+    }
+
     public boolean getMorePages() {
         return morePages;
     }

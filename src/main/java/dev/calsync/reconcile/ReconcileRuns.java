@@ -200,9 +200,10 @@ public class ReconcileRuns {
      * working on, oldest first, one per grant and none of a grant that already has a run going (so one grant with
      * many calendars does not take every slot) and none of a paused grant (they wait for its resume), with {@code
      * SKIP LOCKED} so instances claim in parallel. Runs whose
-     * lease ran out (their instance died) are failed first. Returns the claimed run ids.
+     * lease ran out (their instance died) are failed first. Returns the claimed run ids. One claim at a time on an
+     * instance (the poll, a worker that finished, an operator's request), so together they never exceed the cap.
      */
-    public List<String> claim(Exchange exchange) {
+    public synchronized List<String> claim(Exchange exchange) {
         jdbc.update(EXPIRE_SQL);
         List<String> claimed = new ArrayList<>();
         List<String> grants = new ArrayList<>();

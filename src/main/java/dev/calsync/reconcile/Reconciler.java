@@ -21,6 +21,7 @@ import dev.calsync.mapping.SyncMappings;
 import dev.calsync.nylas.NylasRequests;
 import org.apache.camel.Exchange;
 import org.apache.camel.Message;
+import org.apache.camel.ProducerTemplate;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import org.springframework.jdbc.core.JdbcTemplate;
@@ -51,10 +52,12 @@ public class Reconciler {
     private final ReconcileRuns runs;
     private final CalsyncProperties.Reconcile config;
     private final Clock clock;
+    private final ProducerTemplate producer;
 
     public Reconciler(JdbcTemplate jdbc, dev.calsync.mapping.SyncMappings mappings, InboundPlanner planner,
                       ObjectMapper json, NylasRequests nylas, ReconcileRuns runs,
-                      CalsyncProperties properties, Clock clock) {
+                      CalsyncProperties properties, Clock clock, ProducerTemplate producer) {
+        this.producer = producer;
         this.jdbc = jdbc;
         this.mappings = mappings;
         this.planner = planner;
@@ -97,8 +100,41 @@ public class Reconciler {
         exchange.getMessage().setBody(null);
     }
 
-    /** Reads a page answer and decides what each event needs; the body becomes the repairs to make. */
-    public List<Map<String, Object>> decidePage(Exchange exchange) throws java.io.IOException {
+    /**
+     * Starts the GET of the run's next page in the background ({@code direct:reconcile-prefetch-page}, the same calls,
+     * throttle and circuit as any page), so its round trip overlaps the work on the page just read; a run reads its
+     * pages one ahead at most. Nothing when this was the last page.
+     */
+    public void prefetchNextPage(Exchange exchange) {
+        ReconcileReport r = report(exchange);
+        if (r.morePages && r.nextPage == null) {
+            Exchange request = exchange.copy();
+            request.getMessage().setBody(null);
+            r.nextPage = producer.asyncSend("direct:reconcile-prefetch-page", request);
+        }
+    }
+
+    /**
+     * Takes the page {@link #prefetchNextPage} asked for, as if the route had just called Nylas: its answer, or the
+     * failure it met (then the run's retry asks for the page again, in the foreground).
+     */
+    public void takePrefetchedPage(Exchange exchange) throws Exception {
+        ReconcileReport r = report(exchange);
+        java.util.concurrent.CompletableFuture<Exchange> next = r.nextPage;
+        r.nextPage = null;
+        Exchange answered = next.get();
+        if (answered.getException() != null) {
+            throw answered.getException();
+        }
+        exchange.getMessage().setHeaders(new HashMap<>(answered.getMessage().getHeaders()));
+        exchange.getMessage().setBody(answered.getMessage().getBody());
+    }
+
+    /**
+     * Reads a page answer: the body becomes its events, and the report learns where the next page starts (so it can
+     * be asked for before these events are decided).
+     */
+    public List<Map<String, Object>> readPage(Exchange exchange) throws java.io.IOException {
         ReconcileReport r = report(exchange);
         String body = nylas.checked(exchange);
         if (body == null) {
@@ -118,11 +154,23 @@ public class Reconciler {
         List<Map<String, Object>> events = page.get("data") instanceof List<?> l ? (List<Map<String, Object>>) l
                 : List.of();
         r.pages++;
+        r.pageToken = page.get("next_cursor") instanceof String s && !s.isBlank() ? s : null;
+        r.morePages = r.pageToken != null;
+        return events;
+    }
+
+    /**
+     * Decides what each event of the page ({@link #readPage}) needs; the body becomes the repairs to make. The run's
+     * lease is renewed first (here, not in {@code readPage}, so the renewal does not delay asking for the next page);
+     * a run given up meanwhile stops.
+     */
+    public List<Map<String, Object>> decidePage(Exchange exchange) {
+        ReconcileReport r = report(exchange);
         if (!runs.renew(r.runId)) {
             throw new IllegalStateException("run " + r.runId + " was given up (lease expired)");
         }
-        r.pageToken = page.get("next_cursor") instanceof String s && !s.isBlank() ? s : null;
-        r.morePages = r.pageToken != null;
+        @SuppressWarnings("unchecked")
+        List<Map<String, Object>> events = exchange.getMessage().getBody(List.class);
         return decide(r, events);
     }
 
@@ -250,23 +298,35 @@ public class Reconciler {
      */
     public List<Map<String, Object>> missing(Exchange exchange) throws java.io.IOException {
         ReconcileReport r = report(exchange);
-        List<Map<String, Object>> candidates = jdbc.queryForList("""
+        // row by row: only the records not listed are kept, and only their time is parsed; a record whose event was
+        // listed is in the window (the listing asked for the window)
+        List<Map<String, Object>> gone = new ArrayList<>();
+        int[] inWindow = {0};
+        jdbc.query("""
                 SELECT m.internal_id, m.nylas_event_id, e.when_json::text AS when_json
                   FROM event_sync_map m JOIN app_event e ON e.id = m.internal_id
                  WHERE m.grant_id = ? AND m.calendar_id = ? AND m.sync_state = 'synced'
-                   AND m.nylas_event_id IS NOT NULL AND m.updated_at < ?""", r.grantId, r.calendarId, r.startedAt);
-        List<Map<String, Object>> inWindow = new ArrayList<>();
-        for (Map<String, Object> c : candidates) {
-            Object when = c.get("when_json") == null ? null : json.readValue((String) c.get("when_json"), Map.class);
-            if (overlaps(when, r.windowStart, r.windowEnd)) {
-                inWindow.add(c);
+                   AND m.nylas_event_id IS NOT NULL AND m.updated_at < ?""", row -> {
+            String eventId = row.getString("nylas_event_id");
+            if (r.seen.contains(eventId)) {
+                inWindow[0]++;
+                return;
             }
-        }
-        List<Map<String, Object>> gone = inWindow.stream()
-                .filter(c -> !r.seen.contains((String) c.get("nylas_event_id"))).toList();
-        if (!gone.isEmpty() && (gone.size() == inWindow.size() || (gone.size() > config.maxDeletesWithoutGuard()
-                && gone.size() > config.maxDeleteShare() * inWindow.size()))) {
-            throw new MassDeleteGuardException(gone.size(), inWindow.size());
+            String whenJson = row.getString("when_json");
+            Object when;
+            try {
+                when = whenJson == null ? null : json.readValue(whenJson, Map.class);
+            } catch (java.io.IOException e) {
+                throw new java.io.UncheckedIOException(e);
+            }
+            if (overlaps(when, r.windowStart, r.windowEnd)) {
+                inWindow[0]++;
+                gone.add(Map.of("internal_id", row.getString("internal_id"), "nylas_event_id", eventId));
+            }
+        }, r.grantId, r.calendarId, r.startedAt);
+        if (!gone.isEmpty() && (gone.size() == inWindow[0] || (gone.size() > config.maxDeletesWithoutGuard()
+                && gone.size() > config.maxDeleteShare() * inWindow[0]))) {
+            throw new MassDeleteGuardException(gone.size(), inWindow[0]);
         }
         List<Map<String, Object>> repairs = new ArrayList<>();
         for (Map<String, Object> g : gone) {

@@ -77,6 +77,12 @@ class ReconcileBenchmark {
         await().atMost(Duration.ofMinutes(10)).pollInterval(Duration.ofMillis(50)).until(() -> java.util.Set.of("succeeded", "failed").contains(
                 service.jdbc().queryForObject("SELECT status FROM reconcile_run WHERE run_id = ?", String.class, runId)));
         Duration took = Duration.ofNanos(System.nanoTime() - started);
+        Map<String, Object> times = service.jdbc().queryForMap("""
+                SELECT extract(epoch FROM started_at - queued_at) AS waited, extract(epoch FROM finished_at - started_at)
+                       AS ran, started_at, finished_at FROM reconcile_run WHERE run_id = ?""", runId);
+        System.out.printf("  run %s: queued to claimed %.3f s, claimed to finished %.3f s (%s to %s)%n", runId,
+                ((Number) times.get("waited")).doubleValue(), ((Number) times.get("ran")).doubleValue(),
+                times.get("started_at"), times.get("finished_at"));
         assertThat(service.jdbc().queryForObject("SELECT status FROM reconcile_run WHERE run_id = ?", String.class,
                 runId)).isEqualTo("succeeded");
         return took;

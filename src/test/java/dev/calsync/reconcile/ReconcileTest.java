@@ -169,6 +169,39 @@ class ReconcileTest extends IntegrationTest {
     }
 
     @Test
+    void aPageAskedForAheadThatFailsIsAskedForAgainAndTheRunSucceeds() throws Exception {
+        NYLAS.pauseWebhooks(); // never delivered
+        for (int i = 0; i < 250; i++) {
+            NYLAS.userCreates(GRANT, "primary", fields("Missed " + i));
+        }
+        // the first page is answered; the second, asked for while the first is applied, is throttled twice
+        NYLAS.failNext(0, 429, 429);
+
+        JsonNode run = reconcile(false);
+
+        assertThat(run.path("status").asText()).as(run.toString()).isEqualTo("succeeded");
+        assertThat(run.path("pages").asInt()).isEqualTo(2);
+        assertThat(run.path("created").asInt()).isEqualTo(250);
+        assertThat(NYLAS.calls("GET 429")).isEqualTo(2);
+        assertThat(count("SELECT count(*) FROM app_event WHERE title LIKE 'Missed %'")).isEqualTo(250);
+    }
+
+    @Test
+    void aRequestedRunStartsAtOnceWithoutWaitingForThePoll() throws Exception {
+        NYLAS.pauseWebhooks(); // never delivered
+        NYLAS.userCreates(GRANT, "primary", fields("Missed"));
+        camel.getRouteController().stopRoute("reconcile-poll");
+        try {
+            JsonNode run = reconcile(false);
+
+            assertThat(run.path("status").asText()).as(run.toString()).isEqualTo("succeeded");
+            assertThat(run.path("created").asInt()).isEqualTo(1);
+        } finally {
+            camel.getRouteController().startRoute("reconcile-poll");
+        }
+    }
+
+    @Test
     void anEventTheApplicationRefusesIsSkippedAndReportedAndTheOthersAreApplied() throws Exception {
         NYLAS.pauseWebhooks();
         String poison = (String) NYLAS.userCreates(GRANT, "primary", fields("Poison")).get("id");

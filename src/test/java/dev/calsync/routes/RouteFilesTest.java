@@ -83,7 +83,7 @@ class RouteFilesTest extends IntegrationTest {
                 "outbound-poll", "push-record", "push-create", "push-update", "push-delete", "nylas-create-event",
                 "nylas-update-event", "nylas-delete-event", "nylas-find-by-record", "nylas-call",
                 "reconcile-scheduled", "reconcile-poll", "reconcile-worker", "reconcile-lease-renewal", "reconcile-purge", "reconcile-grant",
-                "reconcile-run", "reconcile-list-page", "reconcile-repair",
+                "reconcile-run", "reconcile-next-page", "reconcile-prefetch-page", "reconcile-list-page", "reconcile-repair",
                 "admin-reconcile-start", "admin-reconcile-get");
         // REST verbs are inlined into their direct: route; their description stays on the verb
         assertThat(camel.getRoutes()).filteredOn(r -> !r.getEndpoint().getEndpointUri().startsWith("rest:"))

@@ -191,7 +191,10 @@ public final class NylasSimulator implements AutoCloseable {
         });
     }
 
-    /** The next API calls answer these statuses (with the error envelope), whatever the faults say. */
+    /**
+     * The next API calls answer these statuses (with the error envelope), whatever the faults say; {@code 0}: that
+     * call is answered as usual (to fail a later one).
+     */
     public void failNext(int... statuses) {
         for (int s : statuses) {
             scripted.add(s);
@@ -401,6 +404,9 @@ public final class NylasSimulator implements AutoCloseable {
                 return;
             }
             Integer status = scripted.isEmpty() ? null : scripted.remove(0);
+            if (status != null && status == 0) {
+                status = null; // scripted to be answered as usual
+            }
             if (status == null && faults.roll(faults.rate429)) {
                 status = 429;
             }
@@ -493,12 +499,14 @@ public final class NylasSimulator implements AutoCloseable {
                 matching.add(e);
             }
         }
-        List<Map<String, Object>> page;
+        String page;
         synchronized (this) {
-            page = matching.subList(Math.min(offset, matching.size()), Math.min(offset + limit, matching.size()))
-                    .stream().map(this::deepCopy).toList();
+            // written while no call can change the events (cheaper than copying them and writing the copies)
+            // (as UTF-8 bytes first: the writer escapes text UTF-8 cannot carry, such as lone surrogates)
+            page = new String(json.writeValueAsBytes(matching.subList(Math.min(offset, matching.size()),
+                    Math.min(offset + limit, matching.size()))), java.nio.charset.StandardCharsets.UTF_8);
         }
-        Map<String, Object> body = envelope(new ArrayList<>(page));
+        Map<String, Object> body = envelope(new com.fasterxml.jackson.databind.util.RawValue(page));
         body.put("next_cursor", offset + limit < matching.size() ? encodeToken(offset + limit) : null);
         respond(exchange, "GET", 200, body);
     }
