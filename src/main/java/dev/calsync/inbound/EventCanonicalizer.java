@@ -21,7 +21,8 @@ import org.springframework.stereotype.Component;
 
 /**
  * The echo guard's view of an event: a canonical form of the synced fields (title, description, location, when,
- * participants) and its SHA-256. What providers change without a user changing anything does not change the hash:
+ * participants; for a series its recurrence ({@link Recurrence#canonical}), for an occurrence its original start and
+ * whether it is cancelled) and its SHA-256. What providers change without a user changing anything does not change the hash:
  * participant order, e-mail case, participant status and comments, the time-zone spelling of the same instants, and
  * how an all-day end date is written. Every other change of a synced field does.
  */
@@ -59,6 +60,17 @@ public class EventCanonicalizer {
         out.put("location", text(event.get("location")));
         out.put("when", when(event.get("when")));
         out.put("participants", participants(event.get("participants")));
+        // the series fields only when set: the hash of a single event stays what it always was
+        Object recurrence = Recurrence.canonical(event.get("recurrence"), event.get("when"));
+        if (recurrence != null) {
+            out.put("recurrence", recurrence);
+        }
+        if ("cancelled".equals(event.get("status"))) {
+            out.put("status", "cancelled");
+        }
+        if (event.get("original_start_time") != null) {
+            out.put("original_start_time", seconds(event.get("original_start_time")));
+        }
         return out;
     }
 

@@ -22,9 +22,14 @@ import org.springframework.stereotype.Component;
 @Component("localEventStore")
 public class LocalEventStore {
 
+    /** A record's synced fields, as the API takes and returns them. */
+    public static final List<String> FIELDS = List.of("grant_id", "calendar_id", "title", "description", "location",
+            "when", "participants", "recurrence", "status", "master_record_id", "original_start_time");
+
     private static final String SELECT = """
             SELECT e.id, e.grant_id, e.calendar_id, e.title, e.description, e.location, e.when_json::text AS when_json,
-                   e.participants::text AS participants, e.created_at, e.updated_at,
+                   e.participants::text AS participants, e.recurrence::text AS recurrence, e.status,
+                   e.master_record_id, e.original_start_time, e.created_at, e.updated_at,
                    m.nylas_event_id, m.sync_state, m.attempts, m.last_error
               FROM app_event e LEFT JOIN event_sync_map m ON m.internal_id = e.id
             """;
@@ -51,6 +56,10 @@ public class LocalEventStore {
             r.put("location", rs.getString("location"));
             r.put("when", read(rs.getString("when_json")));
             r.put("participants", read(rs.getString("participants")));
+            r.put("recurrence", read(rs.getString("recurrence")));
+            r.put("status", rs.getString("status"));
+            r.put("master_record_id", rs.getString("master_record_id"));
+            r.put("original_start_time", rs.getObject("original_start_time"));
             r.put("created_at", rs.getTimestamp("created_at").toInstant().getEpochSecond());
             r.put("updated_at", rs.getTimestamp("updated_at").toInstant().getEpochSecond());
             r.put("nylas_event_id", rs.getString("nylas_event_id"));
@@ -100,21 +109,30 @@ public class LocalEventStore {
         if (!writable.isEmpty()) {
             jdbc.update("""
                         INSERT INTO app_event (id, grant_id, calendar_id, title, description, location, when_json,
-                                               participants)
+                                               participants, recurrence, status, master_record_id, original_start_time)
                         SELECT u.id, u.grant_id, u.calendar_id, u.title, u.description, u.location,
-                               CAST(u.when_json AS jsonb), CAST(u.participants AS jsonb)
+                               CAST(u.when_json AS jsonb), CAST(u.participants AS jsonb), CAST(u.recurrence AS jsonb),
+                               coalesce(u.status, 'confirmed'), u.master_record_id, CAST(u.original_start_time AS bigint)
                           FROM unnest(CAST(? AS text[]), CAST(? AS text[]), CAST(? AS text[]), CAST(? AS text[]),
+                                      CAST(? AS text[]), CAST(? AS text[]), CAST(? AS text[]), CAST(? AS text[]),
                                       CAST(? AS text[]), CAST(? AS text[]), CAST(? AS text[]), CAST(? AS text[]))
-                               AS u(id, grant_id, calendar_id, title, description, location, when_json, participants)
+                               AS u(id, grant_id, calendar_id, title, description, location, when_json, participants,
+                                    recurrence, status, master_record_id, original_start_time)
                         ON CONFLICT (id) DO UPDATE SET grant_id = excluded.grant_id, calendar_id = excluded.calendar_id,
                             title = excluded.title, description = excluded.description, location = excluded.location,
-                            when_json = excluded.when_json, participants = excluded.participants, updated_at = now()
+                            when_json = excluded.when_json, participants = excluded.participants,
+                            recurrence = excluded.recurrence, status = excluded.status,
+                            master_record_id = excluded.master_record_id,
+                            original_start_time = excluded.original_start_time, updated_at = now()
                         """,
                         column(writable, r -> r.get("id")), column(writable, r -> r.get("grant_id")),
                         column(writable, r -> r.get("calendar_id")), column(writable, r -> r.get("title")),
                         column(writable, r -> r.get("description")), column(writable, r -> r.get("location")),
                         column(writable, r -> write(r.get("when"))),
-                        column(writable, r -> write(r.get("participants") == null ? List.of() : r.get("participants"))));
+                        column(writable, r -> write(r.get("participants") == null ? List.of() : r.get("participants"))),
+                        column(writable, r -> write(r.get("recurrence"))), column(writable, r -> r.get("status")),
+                        column(writable, r -> r.get("master_record_id")),
+                        column(writable, r -> r.get("original_start_time") instanceof Number n ? n.longValue() : null));
         }
     }
 

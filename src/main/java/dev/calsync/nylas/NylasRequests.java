@@ -166,6 +166,36 @@ public class NylasRequests {
         m.setHeader(Exchange.CONTENT_TYPE, "application/json");
     }
 
+    /**
+     * {@code GET /v3/grants/{grant}/events?calendar_id&master_event_id&expand_recurring=true&show_cancelled=true
+     * &limit=200&start&end[&page_token]}: one page of a series' occurrences, cancelled ones included, over the
+     * reconciliation window; {@code expand_recurring} is always sent (its default is documented both ways). The page
+     * token is the variable {@code seriesPage} (empty: the first page).
+     */
+    public void listSeries(Exchange exchange) {
+        Message m = exchange.getMessage();
+        long now = java.time.Instant.now().getEpochSecond();
+        String token = exchange.getVariable("seriesPage", String.class);
+        prepare(exchange, "GET", "/v3/grants/" + encode(m.getHeader("CalsyncGrantId", String.class)) + "/events",
+                "calendar_id=" + encode(m.getHeader("CalsyncCalendarId", String.class)) + "&master_event_id="
+                        + encode(m.getHeader("CalsyncMasterEventId", String.class))
+                        + "&expand_recurring=true&show_cancelled=true&limit=200&start="
+                        + (now - windowPast.toSeconds()) + "&end=" + (now + windowFuture.toSeconds())
+                        + (token == null || token.isEmpty() ? "" : "&page_token=" + encode(token)));
+        m.setBody(null);
+    }
+
+    /** A listing's answer: {@code data} and {@code next_cursor}; a 404 is an empty last page. */
+    public Map<String, Object> page(Exchange exchange) throws java.io.IOException {
+        String body = checked(exchange);
+        if (body == null) {
+            return Map.of();
+        }
+        return StorableText.cleanValue(json.readValue(body,
+                new com.fasterxml.jackson.core.type.TypeReference<Map<String, Object>>() {
+                }));
+    }
+
     /** {@code POST /v3/grants/{grant}/events?calendar_id=...&notify_participants=false}. */
     public void createEvent(Exchange exchange) throws java.io.IOException {
         Message m = exchange.getMessage();

@@ -21,8 +21,7 @@ import org.springframework.transaction.support.TransactionTemplate;
 @Component("appChanges")
 public class AppChanges {
 
-    private static final List<String> SYNCED_FIELDS = List.of("grant_id", "calendar_id", "title", "description",
-            "location", "when", "participants");
+    private static final List<String> SYNCED_FIELDS = LocalEventStore.FIELDS;
 
     private final SyncMappings mappings;
     private final TransactionTemplate tx;
@@ -58,6 +57,10 @@ public class AppChanges {
         record.put("id", id);
         for (String field : SYNCED_FIELDS) {
             record.put(field, body.get(field));
+        }
+        record.putIfAbsent("status", "confirmed");
+        if (record.get("status") == null) {
+            record.put("status", "confirmed");
         }
         String hash = canonicalizer.hash(record);
         int status = Objects.requireNonNull(tx.execute(t -> {

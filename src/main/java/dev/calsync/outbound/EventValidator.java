@@ -16,7 +16,7 @@ import java.util.regex.Pattern;
 public final class EventValidator {
 
     static final Set<String> FIELDS = Set.of("grant_id", "calendar_id", "title", "description", "location", "when",
-            "participants");
+            "participants", "recurrence", "status", "master_record_id", "original_start_time");
     private static final Pattern EMAIL = Pattern.compile("[^@\\s]+@[^@\\s]+");
 
     private EventValidator() {
@@ -44,6 +44,7 @@ public final class EventValidator {
                 problems.put(field.getKey(), "holds a NUL character or an unpaired surrogate, which cannot be stored");
             }
         }
+        series(body, problems);
         Object participants = body.get("participants");
         if (participants != null) {
             if (!(participants instanceof List<?> list)) {
@@ -60,6 +61,42 @@ public final class EventValidator {
             }
         }
         return problems;
+    }
+
+    /**
+     * A series master carries {@code recurrence}; an occurrence that differs from its series carries {@code
+     * master_record_id} and {@code original_start_time} (and may be {@code cancelled}); never both.
+     */
+    private static void series(Map<String, Object> body, Map<String, String> problems) {
+        String recurrence = dev.calsync.inbound.Recurrence.problem(body.get("recurrence"));
+        if (recurrence != null) {
+            problems.put("recurrence", recurrence);
+        }
+        Object status = body.get("status");
+        if (status != null && !"confirmed".equals(status) && !"cancelled".equals(status)) {
+            problems.put("status", "must be confirmed or cancelled");
+        }
+        Object master = body.get("master_record_id");
+        Object original = body.get("original_start_time");
+        if (master != null && (!(master instanceof String m) || m.isBlank())) {
+            problems.put("master_record_id", "must be a record id");
+        }
+        if (original != null && !(original instanceof Number)) {
+            problems.put("original_start_time", "must be Unix seconds");
+        }
+        if ((master == null) != (original == null)) {
+            problems.put(master == null ? "master_record_id" : "original_start_time",
+                    "an occurrence names both master_record_id and original_start_time");
+        }
+        if (master != null && body.get("recurrence") != null) {
+            problems.put("recurrence", "an occurrence has no recurrence of its own");
+        }
+        if ("cancelled".equals(status) && master == null) {
+            problems.put("status", "only an occurrence can be cancelled (delete the record to delete an event)");
+        }
+        if (master != null && master.equals(body.get("id"))) {
+            problems.put("master_record_id", "is this record itself");
+        }
     }
 
     private static boolean storable(Object value) {

@@ -75,6 +75,9 @@ public class PushOutbox {
             for (String field : List.of("title", "description", "location", "when", "participants")) {
                 request.put(field, record.get(field));
             }
+            if (record.get("recurrence") != null) {
+                request.put("recurrence", record.get("recurrence")); // a series: its master
+            }
         }
         request.put("metadata", metadata);
         m.setBody(request);

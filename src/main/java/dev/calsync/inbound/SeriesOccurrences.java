@@ -1,0 +1,196 @@
+package dev.calsync.inbound;
+
+import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.UUID;
+
+import dev.calsync.nylas.NylasRequests;
+import org.apache.camel.Exchange;
+import org.apache.camel.Message;
+import org.springframework.jdbc.core.JdbcTemplate;
+import org.springframework.stereotype.Component;
+
+/**
+ * Calendar to application for the occurrences of a series (routes in {@code recurring-events.camel.yaml}). Nylas
+ * notifies about a series' master only: an edited occurrence arrives as the master's {@code event.updated} listing its
+ * id in {@code occurrences} (Google), a cancelled one in {@code cancelled_occurrences} or as an {@code event.deleted}
+ * naming its {@code master_event_id}. An occurrence that differs from its series becomes a record of its own, linked
+ * to the master's record ({@code master_record_id}, {@code original_start_time}); a cancelled one is such a record with
+ * {@code status: cancelled}, never a live one.
+ * <p>
+ * Occurrences are matched by {@code master_event_id} before {@code metadata.key1}: an occurrence may carry its
+ * master's metadata, and must never be taken for the master's record. Its record is the one already linked to its
+ * event id, else the record of that occurrence of that master ({@code original_start_time}), else a new one whose id
+ * is derived from the master's record and the original start (so two paths that discover one occurrence agree).
+ */
+@Component("seriesOccurrences")
+public class SeriesOccurrences {
+
+    /** Variable: the occurrence ids a master's notification names ({@code occurrences}, {@code cancelled_occurrences}). */
+    public static final String CHANGES = "seriesChanges";
+    static final String MASTER_EVENT_ID = "CalsyncMasterEventId";
+
+    private final JdbcTemplate jdbc;
+    private final NylasRequests nylas;
+
+    public SeriesOccurrences(JdbcTemplate jdbc, NylasRequests nylas) {
+        this.jdbc = jdbc;
+        this.nylas = nylas;
+    }
+
+    /** The ids a master's {@code event.created/updated} names; kept before the master is applied. */
+    public void noteChanges(Exchange exchange) {
+        Map<?, ?> event = exchange.getMessage().getBody(Map.class);
+        Map<String, List<String>> changes = new LinkedHashMap<>();
+        changes.put("edited", ids(event.get("occurrences")));
+        changes.put("cancelled", ids(event.get("cancelled_occurrences")));
+        exchange.setVariable(CHANGES, changes);
+    }
+
+    /** Whether the notification named occurrences (edited or cancelled) of its series. */
+    public boolean anyChanges(Exchange exchange) {
+        Map<?, ?> changes = exchange.getVariable(CHANGES, Map.class);
+        return changes != null && changes.values().stream().anyMatch(l -> !((List<?>) l).isEmpty());
+    }
+
+    /** The occurrence ids of one kind ({@code edited}, {@code cancelled}) as stubs {id, grant_id, calendar_id}. */
+    public List<Map<String, Object>> stubs(Exchange exchange, String kind) {
+        Map<?, ?> changes = exchange.getVariable(CHANGES, Map.class);
+        Message m = exchange.getMessage();
+        List<Map<String, Object>> out = new ArrayList<>();
+        for (Object id : (List<?>) changes.get(kind)) {
+            Map<String, Object> stub = new LinkedHashMap<>();
+            stub.put("id", id);
+            stub.put("grant_id", m.getHeader(InboundPlanner.GRANT_ID));
+            stub.put("calendar_id", m.getHeader(InboundPlanner.CALENDAR_ID));
+            stub.put("master_event_id", m.getHeader(InboundPlanner.EVENT_ID));
+            out.add(stub);
+        }
+        return out;
+    }
+
+    public List<Map<String, Object>> edited(Exchange exchange) {
+        return stubs(exchange, "edited");
+    }
+
+    public List<Map<String, Object>> cancelled(Exchange exchange) {
+        return stubs(exchange, "cancelled");
+    }
+
+    /** Headers naming the occurrence in the body (a stub or an event): grant, calendar, its id and its master's. */
+    public void occurrenceHeaders(Exchange exchange) {
+        Map<?, ?> event = exchange.getMessage().getBody(Map.class);
+        Message m = exchange.getMessage();
+        m.setHeader(InboundPlanner.GRANT_ID, event.get("grant_id"));
+        m.setHeader(InboundPlanner.CALENDAR_ID, event.get("calendar_id"));
+        m.setHeader(InboundPlanner.EVENT_ID, event.get("id"));
+        m.setHeader(MASTER_EVENT_ID, event.get("master_event_id"));
+    }
+
+    /**
+     * Makes the occurrence in the body ready for {@code inbound-event-upsert}: {@code master_record_id} set to the
+     * master's record and {@code metadata.key1} to the occurrence's own record, so it is matched and written as that
+     * record. Fails (and the notification is retried) while the master is not synced yet.
+     */
+    @SuppressWarnings("unchecked")
+    public Map<String, Object> asOccurrence(Exchange exchange) {
+        Map<String, Object> event = new LinkedHashMap<>(exchange.getMessage().getBody(Map.class));
+        String grantId = (String) event.get("grant_id");
+        String masterEventId = (String) event.get("master_event_id");
+        if (!(event.get("original_start_time") instanceof Number original)) {
+            throw new IllegalStateException("occurrence " + event.get("id") + " has no original_start_time");
+        }
+        List<String> masters = jdbc.queryForList(
+                "SELECT internal_id FROM event_sync_map WHERE grant_id = ? AND nylas_event_id = ?", String.class,
+                grantId, masterEventId);
+        if (masters.isEmpty()) {
+            throw new IllegalStateException("the series " + masterEventId + " of occurrence " + event.get("id")
+                    + " is not synced yet");
+        }
+        String masterRecordId = masters.get(0);
+        String recordId = recordOf(grantId, (String) event.get("id"), masterRecordId, original.longValue());
+        event.put("master_record_id", masterRecordId);
+        event.remove("recurrence"); // an occurrence has none of its own
+        Map<String, Object> metadata = event.get("metadata") instanceof Map<?, ?> m
+                ? new LinkedHashMap<>((Map<String, Object>) m) : new LinkedHashMap<>();
+        metadata.put("key1", recordId);
+        event.put("metadata", metadata);
+        return event;
+    }
+
+    private String recordOf(String grantId, String eventId, String masterRecordId, long originalStart) {
+        List<String> linked = jdbc.queryForList(
+                "SELECT internal_id FROM event_sync_map WHERE grant_id = ? AND nylas_event_id = ?", String.class,
+                grantId, eventId);
+        if (!linked.isEmpty()) {
+            return linked.get(0);
+        }
+        List<String> local = jdbc.queryForList(
+                "SELECT id FROM app_event WHERE master_record_id = ? AND original_start_time = ?", String.class,
+                masterRecordId, originalStart);
+        if (!local.isEmpty()) {
+            return local.get(0);
+        }
+        return UUID.nameUUIDFromBytes((masterRecordId + "@" + originalStart).getBytes(StandardCharsets.UTF_8))
+                .toString();
+    }
+
+    /** Starts looking for one occurrence in its series' listing (variables {@code occurrence}, {@code seriesPage}). */
+    public void startSearch(Exchange exchange) {
+        exchange.setVariable("occurrence", null);
+        exchange.setVariable("seriesPage", "");
+    }
+
+    /**
+     * Reads one page of the series' listing: the occurrence named by {@code CalsyncEventId}, if on it, becomes the
+     * variable {@code occurrence}; {@code seriesPage} the next page's cursor, or null after the last page.
+     */
+    public void searchPage(Exchange exchange) throws java.io.IOException {
+        Map<String, Object> page = nylas.page(exchange);
+        String wanted = exchange.getMessage().getHeader(InboundPlanner.EVENT_ID, String.class);
+        if (page.get("data") instanceof List<?> events) {
+            for (Object e : events) {
+                if (e instanceof Map<?, ?> event && wanted.equals(event.get("id"))) {
+                    exchange.setVariable("occurrence", new LinkedHashMap<>(event));
+                }
+            }
+        }
+        Object next = page.get("next_cursor");
+        exchange.setVariable("seriesPage", next instanceof String s && !s.isBlank() ? s : null);
+    }
+
+    /** The occurrence found, as cancelled: it is recorded so, never as a live one. */
+    @SuppressWarnings("unchecked")
+    public Map<String, Object> cancelledOccurrence(Exchange exchange) {
+        Map<String, Object> occurrence = new LinkedHashMap<>((Map<String, Object>) exchange.getVariable("occurrence"));
+        occurrence.put("status", "cancelled");
+        if (occurrence.get("master_event_id") == null) {
+            occurrence.put("master_event_id", exchange.getMessage().getHeader(MASTER_EVENT_ID));
+        }
+        return occurrence;
+    }
+
+    /** The ids and events of the occurrence records of a master record, for deleting them with their series. */
+    public List<Map<String, Object>> occurrenceRecords(Exchange exchange) {
+        String master = exchange.getMessage().getHeader(InboundPlanner.RECORD_ID, String.class);
+        return jdbc.queryForList("""
+                SELECT e.id, e.grant_id, e.calendar_id, m.nylas_event_id
+                  FROM app_event e LEFT JOIN event_sync_map m ON m.internal_id = e.id
+                 WHERE e.master_record_id = ?""", master);
+    }
+
+    private static List<String> ids(Object value) {
+        List<String> out = new ArrayList<>();
+        if (value instanceof List<?> list) {
+            for (Object id : list) {
+                if (id != null && !id.toString().isBlank()) {
+                    out.add(id.toString());
+                }
+            }
+        }
+        return out;
+    }
+}
