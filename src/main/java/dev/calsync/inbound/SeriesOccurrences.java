@@ -32,6 +32,7 @@ public class SeriesOccurrences {
     /** Variable: the occurrence ids a master's notification names ({@code occurrences}, {@code cancelled_occurrences}). */
     public static final String CHANGES = "seriesChanges";
     static final String MASTER_EVENT_ID = "CalsyncMasterEventId";
+    static final String ORIGINAL_START_TIME = "CalsyncOriginalStartTime";
 
     private final JdbcTemplate jdbc;
     private final NylasRequests nylas;
@@ -145,21 +146,37 @@ public class SeriesOccurrences {
     }
 
     /**
-     * Reads one page of the series' listing: the occurrence named by {@code CalsyncEventId}, if on it, becomes the
+     * Reads one page of the series' listing: the occurrence named by {@code CalsyncEventId} (or, without one, the one
+     * starting originally at {@code CalsyncOriginalStartTime}), if on it, becomes the
      * variable {@code occurrence}; {@code seriesPage} the next page's cursor, or null after the last page.
      */
     public void searchPage(Exchange exchange) throws java.io.IOException {
         Map<String, Object> page = nylas.page(exchange);
-        String wanted = exchange.getMessage().getHeader(InboundPlanner.EVENT_ID, String.class);
+        String wantedId = exchange.getMessage().getHeader(InboundPlanner.EVENT_ID, String.class);
+        Long wantedStart = exchange.getMessage().getHeader(ORIGINAL_START_TIME, Long.class);
         if (page.get("data") instanceof List<?> events) {
             for (Object e : events) {
-                if (e instanceof Map<?, ?> event && wanted.equals(event.get("id"))) {
+                if (e instanceof Map<?, ?> event && (wantedId != null ? wantedId.equals(event.get("id"))
+                        : event.get("original_start_time") instanceof Number n && wantedStart != null
+                        && n.longValue() == wantedStart)) {
                     exchange.setVariable("occurrence", new LinkedHashMap<>(event));
                 }
             }
         }
         Object next = page.get("next_cursor");
         exchange.setVariable("seriesPage", next instanceof String s && !s.isBlank() ? s : null);
+    }
+
+    /** The id of the occurrence an occurrence record names (header {@code CalsyncEventId}); fails if none. */
+    public void foundOccurrence(Exchange exchange) {
+        Map<?, ?> occurrence = exchange.getVariable("occurrence", Map.class);
+        Message m = exchange.getMessage();
+        if (occurrence == null) {
+            throw new IllegalStateException("the series " + m.getHeader(MASTER_EVENT_ID) + " has no occurrence"
+                    + " starting at " + m.getHeader(ORIGINAL_START_TIME) + " (original_start_time of record "
+                    + m.getHeader(InboundPlanner.RECORD_ID) + ")");
+        }
+        m.setHeader(InboundPlanner.EVENT_ID, occurrence.get("id"));
     }
 
     /** The occurrence found, as cancelled: it is recorded so, never as a live one. */

@@ -155,6 +155,12 @@ public class LocalEventStore {
         jdbc.update("DELETE FROM app_event WHERE id = ?", id);
     }
 
+    /** The ids of a series record's occurrence records. */
+    public List<String> occurrencesOf(String masterRecordId) {
+        return jdbc.queryForList("SELECT id FROM app_event WHERE master_record_id = ? ORDER BY id", String.class,
+                masterRecordId);
+    }
+
     public Map<String, Object> find(String id) {
         List<Map<String, Object>> found = jdbc.query(SELECT + " WHERE e.id = ?", rows, id);
         return found.isEmpty() ? null : found.get(0);

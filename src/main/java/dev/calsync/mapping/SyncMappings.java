@@ -380,6 +380,13 @@ public class SyncMappings {
                        next_attempt_at = now() WHERE internal_id = ? AND sync_state = 'failed'""", recordId) == 1;
     }
 
+    /** The calendar event a record is linked to, or null (none yet, or no mapping). */
+    public String eventOf(String recordId) {
+        List<String> ids = jdbc.queryForList("SELECT nylas_event_id FROM event_sync_map WHERE internal_id = ?",
+                String.class, recordId);
+        return ids.isEmpty() ? null : ids.get(0);
+    }
+
     // --------------------------------------------------------------------------------------- reconciliation
 
     /** requeue (reconciliation): every failed push of a calendar becomes pending again. */

@@ -66,6 +66,15 @@ public class AppChanges {
         int status = Objects.requireNonNull(tx.execute(t -> {
             Map<String, Object> mapping = mappings.lock(id);
             Map<String, Object> stored = store.find(id);
+            if (record.get("master_record_id") != null) {
+                Map<String, Object> master = store.find((String) record.get("master_record_id"));
+                if (master == null || master.get("recurrence") == null
+                        || !Objects.equals(master.get("grant_id"), record.get("grant_id"))
+                        || !Objects.equals(master.get("calendar_id"), record.get("calendar_id"))) {
+                    throw new Rejection(409, "unknown_series",
+                            "master_record_id names no series (a record with recurrence) of this grant and calendar");
+                }
+            }
             boolean exists = stored != null;
             if (mapping != null) {
                 if ("deleted".equals(mapping.get("sync_state")) || "deleted".equals(mapping.get("desired"))) {
@@ -101,6 +110,12 @@ public class AppChanges {
             store.delete(id);
             if (mapping != null) {
                 mappings.enqueueAppDelete(id);
+            }
+            // a series' occurrence records go with it (on the calendar, deleting the master deletes the series)
+            for (String occurrence : store.occurrencesOf(id)) {
+                mappings.lock(occurrence);
+                store.delete(occurrence);
+                mappings.enqueueAppDelete(occurrence);
             }
             return true;
         }));

@@ -71,6 +71,11 @@ public class PushOutbox {
         metadata.put("key1", id);
         Map<String, Object> request = new LinkedHashMap<>();
         Map<String, Object> record = store.find(id); // null for a record deleted by the application
+        // an occurrence of a series: pushed to that occurrence of the series' event (recurring-events.camel.yaml); a
+        // deleted one is deleted by the event id it was linked to, if it was ever pushed
+        m.setHeader("CalsyncMasterRecordId", record == null ? null : record.get("master_record_id"));
+        m.setHeader("CalsyncOriginalStartTime", record == null ? null : record.get("original_start_time"));
+        m.setHeader("CalsyncStatus", record == null ? null : record.get("status"));
         if (record != null) {
             for (String field : List.of("title", "description", "location", "when", "participants")) {
                 request.put(field, record.get(field));
@@ -115,6 +120,20 @@ public class PushOutbox {
     /** Gives the row back without recording anything (it no longer needs this push). */
     public void release(@Header("CalsyncRecordId") String id, @Header(CLAIM) String claim) {
         mappings.release(id, claim);
+    }
+
+    /**
+     * The calendar event of an occurrence record's series (header {@code CalsyncMasterEventId}); the push waits
+     * ({@link SeriesNotSyncedException}) while the master has none yet.
+     */
+    public void masterEvent(Exchange exchange) {
+        Message m = exchange.getMessage();
+        String master = m.getHeader("CalsyncMasterRecordId", String.class);
+        String eventId = mappings.eventOf(master);
+        if (eventId == null) {
+            throw new SeriesNotSyncedException(m.getHeader("CalsyncRecordId", String.class), master);
+        }
+        m.setHeader("CalsyncMasterEventId", eventId);
     }
 
     /** Records the event id as soon as it is known, so no later attempt creates another one. */
