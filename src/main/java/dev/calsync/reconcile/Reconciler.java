@@ -93,8 +93,10 @@ public class Reconciler {
     /** {@code GET /v3/grants/{grant}/events?calendar_id&limit=200&start&end[&page_token]}: the next page. */
     public void listPage(Exchange exchange) {
         ReconcileReport r = report(exchange);
+        // masters and edited occurrences, never a series expanded: a series is repaired as a series (its default is
+        // documented both ways, so it is always sent)
         String query = "calendar_id=" + NylasRequests.encode(r.calendarId) + "&limit=" + PAGE_SIZE + "&start="
-                + r.windowStart + "&end=" + r.windowEnd
+                + r.windowStart + "&end=" + r.windowEnd + "&expand_recurring=false"
                 + (r.pageToken == null ? "" : "&page_token=" + NylasRequests.encode(r.pageToken));
         nylas.prepare(exchange, "GET", "/v3/grants/" + NylasRequests.encode(r.grantId) + "/events", query);
         exchange.getMessage().setBody(null);
@@ -180,7 +182,7 @@ public class Reconciler {
         for (Map<String, Object> e : events) {
             eventIds.add((String) e.get("id"));
             String hint = InboundPlanner.recordHint(e);
-            if (hint != null) {
+            if (hint != null && e.get("master_event_id") == null) {
                 recordHints.add(hint);
             }
         }
@@ -200,6 +202,25 @@ public class Reconciler {
             r.eventsSeen++;
             r.seen.add(eventId);
             try {
+                if (event.get("master_event_id") != null) {
+                    // an edited occurrence: matched by its master, not by the metadata it may share with it
+                    Map<String, Object> linked = byEvent.get(eventId);
+                    InboundPlanner.Assessment a = planner.assess(event, linked);
+                    if (linked != null && (a.situation() == InboundPlanner.Situation.UNCHANGED
+                            || a.situation() == InboundPlanner.Situation.STALE
+                            || a.situation() == InboundPlanner.Situation.TOMBSTONED
+                            || a.situation() == InboundPlanner.Situation.APP_CHANGE_PENDING
+                            || a.situation() == InboundPlanner.Situation.APP_CHANGE_FAILED)) {
+                        r.unchanged++;
+                    } else {
+                        r.updated += linked == null ? 0 : 1;
+                        r.created += linked == null ? 1 : 0;
+                        r.plan(linked == null ? "create" : "update",
+                                linked == null ? null : (String) linked.get("internal_id"), eventId);
+                        repairs.add(repair("occurrence", event, null));
+                    }
+                    continue;
+                }
                 String hint = InboundPlanner.recordHint(event);
                 Map<String, Object> hinted = hint == null ? null : byRecord.get(hint);
                 Map<String, Object> linked = byEvent.get(eventId);
@@ -306,7 +327,9 @@ public class Reconciler {
                 SELECT m.internal_id, m.nylas_event_id, e.when_json::text AS when_json
                   FROM event_sync_map m JOIN app_event e ON e.id = m.internal_id
                  WHERE m.grant_id = ? AND m.calendar_id = ? AND m.sync_state = 'synced'
-                   AND m.nylas_event_id IS NOT NULL AND m.updated_at < ?""", row -> {
+                   AND m.nylas_event_id IS NOT NULL AND m.updated_at < ?
+                   -- a cancelled occurrence is in no listing of masters and edited occurrences: it is not missing
+                   AND e.status <> 'cancelled'""", row -> {
             String eventId = row.getString("nylas_event_id");
             if (r.seen.contains(eventId)) {
                 inWindow[0]++;
