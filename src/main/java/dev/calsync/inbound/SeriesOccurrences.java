@@ -42,13 +42,131 @@ public class SeriesOccurrences {
         this.nylas = nylas;
     }
 
-    /** The ids a master's {@code event.created/updated} names; kept before the master is applied. */
+    /**
+     * The ids a master's {@code event.created/updated} names, kept before the master is applied; for a series
+     * master the event itself too (variable {@code seriesMaster}), to tell its edited occurrences from the others.
+     */
     public void noteChanges(Exchange exchange) {
         Map<?, ?> event = exchange.getMessage().getBody(Map.class);
         Map<String, List<String>> changes = new LinkedHashMap<>();
         changes.put("edited", ids(event.get("occurrences")));
         changes.put("cancelled", ids(event.get("cancelled_occurrences")));
         exchange.setVariable(CHANGES, changes);
+        boolean series = event.get("recurrence") instanceof List<?> rule && !rule.isEmpty();
+        exchange.setVariable("seriesMaster", series ? new LinkedHashMap<>(event) : null);
+        // a provider that lists the changed occurrences (Google) said what changed; one that does not (Microsoft
+        // notifies the master only) leaves the series to be listed
+        exchange.setVariable("seriesListed", event.containsKey("occurrences")
+                || event.containsKey("cancelled_occurrences"));
+    }
+
+    /** A series master whose notification named no occurrences: its series is listed to find the edited ones. */
+    public boolean needsListing(Exchange exchange) {
+        return exchange.getVariable("seriesMaster") != null
+                && !Boolean.TRUE.equals(exchange.getVariable("seriesListed", Boolean.class));
+    }
+
+    /** Starts listing the whole series of the noted master: headers, the first page, no overrides yet. */
+    public void startListing(Exchange exchange) {
+        Map<?, ?> master = exchange.getVariable("seriesMaster", Map.class);
+        Message m = exchange.getMessage();
+        m.setHeader(InboundPlanner.GRANT_ID, master.get("grant_id"));
+        m.setHeader(InboundPlanner.CALENDAR_ID, master.get("calendar_id"));
+        m.setHeader(MASTER_EVENT_ID, master.get("id"));
+        exchange.setVariable("seriesPage", "");
+        exchange.setVariable("overrides", new ArrayList<Map<String, Object>>());
+    }
+
+    /**
+     * Reads one page of the series' listing and keeps its occurrences that differ from the master (edited, or
+     * cancelled); {@code seriesPage} becomes the next page's cursor, or null after the last page.
+     */
+    @SuppressWarnings("unchecked")
+    public void collectOverrides(Exchange exchange) throws java.io.IOException {
+        Map<String, Object> page = nylas.page(exchange);
+        Map<String, Object> master = exchange.getVariable("seriesMaster", Map.class);
+        List<Map<String, Object>> overrides = exchange.getVariable("overrides", List.class);
+        if (page.get("data") instanceof List<?> events) {
+            for (Object e : events) {
+                if (e instanceof Map<?, ?> event && isOverride(master, (Map<String, Object>) event)) {
+                    Map<String, Object> occurrence = new LinkedHashMap<>((Map<String, Object>) event);
+                    occurrence.putIfAbsent("master_event_id", master.get("id"));
+                    overrides.add(occurrence);
+                }
+            }
+        }
+        Object next = page.get("next_cursor");
+        exchange.setVariable("seriesPage", next instanceof String s && !s.isBlank() ? s : null);
+    }
+
+    /** Whether an occurrence differs from what its master's rule makes of it (content, time or cancellation). */
+    static boolean isOverride(Map<String, Object> master, Map<String, Object> occurrence) {
+        if ("cancelled".equals(occurrence.get("status"))) {
+            return true;
+        }
+        for (String field : List.of("title", "description", "location")) {
+            if (!text(master.get(field)).equals(text(occurrence.get(field)))) {
+                return true;
+            }
+        }
+        if (!emails(master.get("participants")).equals(emails(occurrence.get("participants")))) {
+            return true;
+        }
+        long[] masterSpan = span(master.get("when"));
+        long[] span = span(occurrence.get("when"));
+        Object original = occurrence.get("original_start_time");
+        if (masterSpan == null || span == null || !(original instanceof Number start)) {
+            return false;
+        }
+        return span[0] != start.longValue() || span[1] - span[0] != masterSpan[1] - masterSpan[0];
+    }
+
+    private static String text(Object value) {
+        return value == null ? "" : value.toString().strip();
+    }
+
+    private static java.util.Set<String> emails(Object participants) {
+        java.util.Set<String> out = new java.util.TreeSet<>();
+        if (participants instanceof List<?> list) {
+            for (Object p : list) {
+                if (p instanceof Map<?, ?> person && person.get("email") != null) {
+                    out.add(person.get("email").toString().strip().toLowerCase(java.util.Locale.ROOT));
+                }
+            }
+        }
+        return out;
+    }
+
+    private static long[] span(Object when) {
+        if (when instanceof Map<?, ?> w && w.get("start_time") instanceof Number start
+                && w.get("end_time") instanceof Number end) {
+            return new long[] {start.longValue(), end.longValue()};
+        }
+        return null;
+    }
+
+    /** The overrides found by {@link #collectOverrides}. */
+    @SuppressWarnings("unchecked")
+    public List<Map<String, Object>> overrides(Exchange exchange) {
+        return exchange.getVariable("overrides", List.class);
+    }
+
+    /**
+     * The live occurrence records of the listed master that no override stands for any more (a rule change that
+     * dropped the provider's overrides, an edit taken back): their records go; cancelled ones stay cancelled.
+     */
+    public List<Map<String, Object>> staleOccurrenceRecords(Exchange exchange) {
+        Map<?, ?> master = exchange.getVariable("seriesMaster", Map.class);
+        List<Long> kept = overrides(exchange).stream().map(o -> o.get("original_start_time"))
+                .filter(Number.class::isInstance).map(n -> ((Number) n).longValue()).toList();
+        return jdbc.queryForList("""
+                SELECT e.id, e.grant_id, e.calendar_id, m.nylas_event_id
+                  FROM event_sync_map master JOIN app_event e ON e.master_record_id = master.internal_id
+                  LEFT JOIN event_sync_map m ON m.internal_id = e.id
+                 WHERE master.grant_id = ? AND master.nylas_event_id = ? AND e.status = 'confirmed'
+                   AND NOT (e.original_start_time = ANY(?))
+                   AND (m.internal_id IS NULL OR NOT (m.source = 'app' AND m.sync_state IN ('pending', 'failed')))""",
+                master.get("grant_id"), master.get("id"), kept.toArray(Long[]::new));
     }
 
     /** Whether the notification named occurrences (edited or cancelled) of its series. */
