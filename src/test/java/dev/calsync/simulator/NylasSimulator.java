@@ -23,6 +23,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import java.util.TreeMap;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.ExecutorService;
@@ -34,6 +35,8 @@ import com.fasterxml.jackson.core.type.TypeReference;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.sun.net.httpserver.HttpExchange;
 import com.sun.net.httpserver.HttpServer;
+import dev.calsync.simulator.ProviderQuirks.GoogleCancellation;
+import dev.calsync.simulator.ProviderQuirks.RecurrenceStyle;
 import dev.calsync.support.Signing;
 
 /**
@@ -48,6 +51,11 @@ public final class NylasSimulator implements AutoCloseable {
     static final Set<String> NESTED = Set.of("when", "metadata", "participants", "conferencing", "reminders");
     static final int MAX_LIMIT = 200;
     static final int DEFAULT_LIMIT = 50;
+    /** Fields a PUT cannot change. */
+    static final Set<String> FIXED = Set.of("id", "grant_id", "object", "created_at", "updated_at");
+    /** Fields a PUT of one occurrence cannot change: it stays that occurrence of that series. */
+    static final Set<String> OCCURRENCE_FIXED = Set.of("id", "grant_id", "object", "created_at", "updated_at",
+            "master_event_id", "original_start_time", "recurrence");
 
     public final SimulatorFaults faults = new SimulatorFaults();
     public final ProviderQuirks quirks = new ProviderQuirks();
@@ -61,8 +69,13 @@ public final class NylasSimulator implements AutoCloseable {
     private final String apiKey;
     private final Clock clock;
 
-    /** grant -> event id -> stored event (deleted ones are kept, with status "cancelled"). */
+    /**
+     * grant -> event id -> stored event (deleted ones are kept, with status "cancelled"): single events and series
+     * masters. A series' unedited occurrences are generated from its master when asked for, never stored.
+     */
     private final Map<String, Map<String, Map<String, Object>>> calendars = new LinkedHashMap<>();
+    /** grant -> master id -> original start (Unix s) -> override: an edited or (Google) cancelled occurrence. */
+    private final Map<String, Map<String, TreeMap<Long, Map<String, Object>>>> overrides = new HashMap<>();
     private final AtomicLong ids = new AtomicLong();
     private final AtomicLong notificationIds = new AtomicLong();
     private final Map<String, AtomicInteger> counters = new ConcurrentHashMap<>();
@@ -225,6 +238,7 @@ public final class NylasSimulator implements AutoCloseable {
     /** Forgets every event, counter, scripted failure, fault and quirk (webhook targets stay). */
     public synchronized void reset() {
         calendars.clear();
+        overrides.clear();
         requestLog.clear();
         counters.clear();
         scripted.clear();
@@ -240,13 +254,21 @@ public final class NylasSimulator implements AutoCloseable {
 
     // ----------------------------------------------------------------------------------- the user on the calendar
 
-    /** The calendar's user creates an event directly (no metadata of ours); a webhook follows. */
+    /**
+     * The calendar's user creates an event directly (no metadata of ours); a webhook follows. With a non-empty
+     * {@code recurrence} it is a series master ({@link IllegalArgumentException} if the series is not valid).
+     */
     public Map<String, Object> userCreates(String grantId, String calendarId, Map<String, Object> fields) {
+        requireValid(Series.problem(fields));
         return create(grantId, calendarId, fields, false);
     }
 
-    /** The calendar's user edits an event (top-level merge, nested objects replaced); a webhook follows. */
+    /**
+     * The calendar's user edits an event (top-level merge, nested objects replaced); a webhook follows. An
+     * occurrence id edits that occurrence, as {@link #userEditsOccurrence} does.
+     */
     public Map<String, Object> userUpdates(String grantId, String eventId, Map<String, Object> fields) {
+        requireValid(seriesProblemAfter(grantId, eventId, fields));
         return update(grantId, eventId, fields, false, null);
     }
 
@@ -269,9 +291,60 @@ public final class NylasSimulator implements AutoCloseable {
         return versions;
     }
 
-    /** The calendar's user deletes an event; a webhook follows. */
+    /**
+     * The calendar's user deletes an event; a webhook follows. A master's id deletes the whole series (one
+     * {@code event.deleted}, for the master); an occurrence id cancels that occurrence.
+     */
     public boolean userDeletes(String grantId, String eventId) {
         return delete(grantId, eventId);
+    }
+
+    /**
+     * The user edits one occurrence of a series: its override is created or updated (merged like a PUT) and the
+     * notification follows {@code quirks.recurrenceStyle}. Answers the override;
+     * {@link IllegalArgumentException} when the series has no live occurrence originally at that time.
+     */
+    public Map<String, Object> userEditsOccurrence(String grantId, String masterId, long originalStartTime,
+                                                   Map<String, Object> fields) {
+        Map<String, Object> edited = update(grantId, occurrenceId(masterId, originalStartTime), fields, false, null);
+        if (edited == null) {
+            throw new IllegalArgumentException("no live occurrence " + occurrenceId(masterId, originalStartTime));
+        }
+        return edited;
+    }
+
+    /**
+     * The user cancels one occurrence: Google style, an override with {@code status: cancelled}; Microsoft style,
+     * an {@code EXDATE} on the master. {@link IllegalArgumentException} when there is no such live occurrence.
+     */
+    public void userCancelsOccurrence(String grantId, String masterId, long originalStartTime) {
+        if (!delete(grantId, occurrenceId(masterId, originalStartTime))) {
+            throw new IllegalArgumentException("no live occurrence " + occurrenceId(masterId, originalStartTime));
+        }
+    }
+
+    /**
+     * The user changes a series' recurrence ({@code RRULE:} / {@code EXDATE:} entries): overrides are kept or
+     * dropped as the style says; {@code event.updated} of the master follows. Answers the master;
+     * {@link IllegalArgumentException} when there is no such live series or the recurrence is not valid.
+     */
+    public Map<String, Object> userChangesRule(String grantId, String masterId, List<String> recurrence) {
+        Map<String, Object> fields = new HashMap<>();
+        fields.put("recurrence", recurrence);
+        synchronized (this) {
+            Map<String, Object> master = calendar(grantId).get(masterId);
+            if (master == null || isDeleted(master) || !Series.isMaster(master)) {
+                throw new IllegalArgumentException("no live series " + masterId);
+            }
+        }
+        requireValid(seriesProblemAfter(grantId, masterId, fields));
+        return update(grantId, masterId, fields, false, null);
+    }
+
+    private static void requireValid(String problem) {
+        if (problem != null) {
+            throw new IllegalArgumentException(problem);
+        }
     }
 
     // ------------------------------------------------------------------------------------------------- the grant
@@ -299,18 +372,55 @@ public final class NylasSimulator implements AutoCloseable {
         notify("grant.updated", "/nylas/system", grant, time);
     }
 
-    /** Puts an event on the calendar without a webhook (state a test starts from). */
+    /**
+     * Puts an event on the calendar without a webhook (state a test starts from). One carrying
+     * {@code master_event_id} and {@code original_start_time} is put as that occurrence's override (its id
+     * defaults to the occurrence id).
+     */
     public synchronized void putEvent(Map<String, Object> event) {
         Map<String, Object> copy = new LinkedHashMap<>(event);
-        calendar((String) copy.get("grant_id")).put((String) copy.get("id"), copy);
+        String grantId = (String) copy.get("grant_id");
+        if (copy.get("master_event_id") instanceof String masterId
+                && copy.get("original_start_time") instanceof Number originalStart) {
+            copy.putIfAbsent("id", occurrenceId(masterId, originalStart.longValue()));
+            overridesOf(grantId, masterId).put(originalStart.longValue(), copy);
+            return;
+        }
+        calendar(grantId).put((String) copy.get("id"), copy);
     }
 
     // ---------------------------------------------------------------------------------------------- inspection
 
-    /** A copy of an event, deleted ones included; null if never created. */
+    /**
+     * A copy of an event, deleted ones included; null if never created. An occurrence id gives that occurrence
+     * (its override if edited, a cancelled one included); null for an id of no occurrence, an EXDATE'd one, or one
+     * of a deleted series.
+     */
     public synchronized Map<String, Object> event(String grantId, String eventId) {
         Map<String, Object> e = calendar(grantId).get(eventId);
+        if (e == null) {
+            OccurrenceRef ref = occurrenceRef(grantId, eventId);
+            e = ref == null ? null : current(ref);
+        }
         return e == null ? null : deepCopy(e);
+    }
+
+    /**
+     * A series' live occurrences overlapping [from, to) (Unix s), by start: generated ones and overrides (edits
+     * applied), without cancelled or EXDATE'd ones; empty for no live series.
+     */
+    public synchronized List<Map<String, Object>> occurrences(String grantId, String masterId, long from, long to) {
+        Map<String, Object> master = calendar(grantId).get(masterId);
+        Series series = master == null || isDeleted(master) ? null : seriesOf(master);
+        if (series == null) {
+            return List.of();
+        }
+        return occurrencesIn(grantId, master, series, from, to, false, false).stream().map(this::deepCopy).toList();
+    }
+
+    /** An occurrence's id: {@code <masterId>_<original start in UTC, yyyyMMdd'T'HHmmss'Z'>}. */
+    public static String occurrenceId(String masterId, long originalStartTime) {
+        return Series.occurrenceId(masterId, originalStartTime);
     }
 
     /** Live (not deleted) events of a grant's calendar. */
@@ -474,6 +584,12 @@ public final class NylasSimulator implements AutoCloseable {
                 return;
             }
         }
+        String expand = query.getOrDefault("expand_recurring", "true"); // true when absent, as in the OpenAPI
+        if (!expand.equals("true") && !expand.equals("false")) {
+            error(exchange, "GET", 400, "invalid_request_error", "expand_recurring must be true or false");
+            return;
+        }
+        String masterEventId = query.get("master_event_id");
         long now = clock.instant().getEpochSecond();
         long start = query.containsKey("start") ? Long.parseLong(query.get("start")) : now;
         long end = query.containsKey("end") ? Long.parseLong(query.get("end")) : now + 30L * 24 * 3600;
@@ -481,22 +597,21 @@ public final class NylasSimulator implements AutoCloseable {
         Long updatedAfter = pair == null && query.containsKey("updated_after")
                 ? Long.parseLong(query.get("updated_after")) : null;
         int offset = query.containsKey("page_token") ? decodeToken(query.get("page_token")) : 0;
+        String calendarId = query.get("calendar_id");
         List<Map<String, Object>> matching = new ArrayList<>();
         synchronized (this) {
-            for (Map<String, Object> e : calendar(grantId).values()) {
-                if (!query.get("calendar_id").equals(e.get("calendar_id")) || (isDeleted(e) && !showCancelled)) {
-                    continue;
+            if (masterEventId != null && pairKey == null) {
+                matching.addAll(seriesListing(grantId, calendarId, masterEventId, start, end, showCancelled));
+            } else {
+                for (Map<String, Object> e : calendar(grantId).values()) {
+                    if (calendarId.equals(e.get("calendar_id"))) {
+                        addListed(grantId, e, pairKey, pairValue, expand.equals("true"), start, end, showCancelled,
+                                matching);
+                    }
                 }
-                if (pairKey != null && !(e.get("metadata") instanceof Map<?, ?> m && pairValue.equals(m.get(pairKey)))) {
-                    continue;
-                }
-                if (pairKey == null && !overlaps(e.get("when"), start, end)) {
-                    continue; // a metadata filter is combinable only with calendar_id
-                }
-                if (updatedAfter != null && ((Number) e.get("updated_at")).longValue() <= updatedAfter) {
-                    continue;
-                }
-                matching.add(e);
+            }
+            if (updatedAfter != null) {
+                matching.removeIf(e -> ((Number) e.get("updated_at")).longValue() <= updatedAfter);
             }
         }
         String page;
@@ -520,9 +635,109 @@ public final class NylasSimulator implements AutoCloseable {
         respond(exchange, "GET", 200, envelope(e));
     }
 
+    /**
+     * An event of the asked calendar in a listing. A metadata filter is combinable only with calendar_id, and finds
+     * masters and single events only (no occurrences); otherwise a series is listed as {@link #addSeries} says.
+     */
+    private void addListed(String grantId, Map<String, Object> e, String pairKey, String pairValue, boolean expand,
+                           long start, long end, boolean showCancelled, List<Map<String, Object>> out) {
+        if (pairKey == null && Series.isMaster(e)) {
+            addSeries(grantId, e, expand, start, end, showCancelled, out);
+        } else if ((!isDeleted(e) || showCancelled)
+                && (pairKey == null ? overlaps(e.get("when"), start, end)
+                : e.get("metadata") instanceof Map<?, ?> m && pairValue.equals(m.get(pairKey)))) {
+            out.add(e);
+        }
+    }
+
+    /**
+     * A series in a listing. Expanded: its occurrences in the window (the master itself is not listed). Not
+     * expanded: the master if the series' span overlaps the window, and its overrides in the window. A deleted series
+     * shows only as its cancelled master, unexpanded and with {@code show_cancelled}.
+     */
+    private void addSeries(String grantId, Map<String, Object> master, boolean expand, long start, long end,
+                           boolean showCancelled, List<Map<String, Object>> out) {
+        Series series = seriesOf(master);
+        if (series == null) {
+            return; // a master put in with a rule that cannot be read: nothing a provider would list
+        }
+        if (isDeleted(master)) {
+            if (!expand && showCancelled && series.spanOverlaps(start, end)) {
+                out.add(master);
+            }
+            return;
+        }
+        if (expand) {
+            out.addAll(occurrencesIn(grantId, master, series, start, end, showCancelled, false));
+            return;
+        }
+        if (series.spanOverlaps(start, end)) {
+            out.add(master);
+        }
+        for (Map<String, Object> o : overridesIfAny(grantId, (String) master.get("id")).values()) {
+            if ((showCancelled || !isDeleted(o)) && overlaps(o.get("when"), start, end)) {
+                out.add(o);
+            }
+        }
+    }
+
+    /** {@code master_event_id=<id>}: that series' occurrences in the window (Google: unchanged ones first). */
+    private List<Map<String, Object>> seriesListing(String grantId, String calendarId, String masterId, long start,
+                                                    long end, boolean showCancelled) {
+        Map<String, Object> master = calendar(grantId).get(masterId);
+        if (master == null || isDeleted(master) || !calendarId.equals(master.get("calendar_id"))) {
+            return List.of();
+        }
+        Series series = seriesOf(master);
+        return series == null ? List.of() : occurrencesIn(grantId, master, series, start, end, showCancelled,
+                quirks.recurrenceStyle == RecurrenceStyle.GOOGLE);
+    }
+
+    /**
+     * A series' occurrences overlapping [from, to): unedited ones generated from the master, overrides by their own
+     * (possibly moved) time, cancelled ones only {@code withCancelled}. By start, or {@code modifiedLast}: unedited
+     * ones by start, then the overrides by start (as Google lists one series). Not copies: write or copy them under
+     * the lock.
+     */
+    private List<Map<String, Object>> occurrencesIn(String grantId, Map<String, Object> master, Series series,
+                                                    long from, long to, boolean withCancelled, boolean modifiedLast) {
+        Map<Long, Map<String, Object>> edited = overridesIfAny(grantId, (String) master.get("id"));
+        List<Map<String, Object>> unchanged = new ArrayList<>();
+        for (long originalStart : series.startsOverlapping(from, to)) {
+            if (!edited.containsKey(originalStart)) {
+                unchanged.add(series.occurrence(master, originalStart));
+            }
+        }
+        List<Map<String, Object>> modified = new ArrayList<>();
+        for (Map<String, Object> o : edited.values()) {
+            if ((withCancelled || !isDeleted(o)) && overlaps(o.get("when"), from, to)) {
+                modified.add(o);
+            }
+        }
+        java.util.Comparator<Map<String, Object>> byStart = java.util.Comparator.comparingLong(NylasSimulator::startOf);
+        if (modifiedLast) {
+            unchanged.sort(byStart);
+            modified.sort(byStart);
+            unchanged.addAll(modified);
+            return unchanged;
+        }
+        unchanged.addAll(modified);
+        unchanged.sort(byStart);
+        return unchanged;
+    }
+
+    /** Where an occurrence sorts: its start, or its original start if it was moved to another kind of time. */
+    private static long startOf(Map<String, Object> occurrence) {
+        return occurrence.get("when") instanceof Map<?, ?> w && w.get("start_time") instanceof Number n
+                ? n.longValue() : ((Number) occurrence.get("original_start_time")).longValue();
+    }
+
     private void createCall(HttpExchange exchange, String grantId, Map<String, String> query) throws IOException {
         Map<String, Object> fields = readBody(exchange);
         String invalid = validate(fields, true);
+        if (invalid == null) {
+            invalid = Series.problem(fields);
+        }
         if (invalid != null) {
             error(exchange, "POST", 400, "invalid_request_error", invalid);
             return;
@@ -541,6 +756,9 @@ public final class NylasSimulator implements AutoCloseable {
     private void updateCall(HttpExchange exchange, String grantId, String eventId) throws IOException {
         Map<String, Object> fields = readBody(exchange);
         String invalid = validate(fields, false);
+        if (invalid == null) {
+            invalid = seriesProblemAfter(grantId, eventId, fields);
+        }
         if (invalid != null) {
             error(exchange, "PUT", 400, "invalid_request_error", invalid);
             return;
@@ -550,7 +768,7 @@ public final class NylasSimulator implements AutoCloseable {
             error(exchange, "PUT", 404, "not_found_error", "Event not found");
             return;
         }
-        if (Boolean.TRUE.equals(existing.get("read_only"))) {
+        if (Boolean.TRUE.equals(existing.get("read_only"))) { // an occurrence carries its master's
             error(exchange, "PUT", 400, "invalid_request_error", "Event is read-only");
             return;
         }
@@ -619,16 +837,23 @@ public final class NylasSimulator implements AutoCloseable {
             if (api) {
                 quirks.apply(e);
             }
+            storeRule(e);
             calendar(grantId).put((String) e.get("id"), e);
             e = deepCopy(e);
         }
-        notify("event.created", e);
+        notify("event.created", e); // a series too: one notification, for its master
         return e;
     }
 
-    /** {@code sameSecond}: the {@code updated_at} of an edit made within that second, else null (one more second). */
+    /**
+     * {@code sameSecond}: the {@code updated_at} of an edit made within that second, else null (one more second).
+     * An id that is not a stored event's but an occurrence's edits that occurrence.
+     */
     private Map<String, Object> update(String grantId, String eventId, Map<String, Object> fields, boolean api,
                                        Long sameSecond) {
+        if (!isStored(grantId, eventId)) {
+            return editOccurrence(grantId, eventId, fields, api, sameSecond);
+        }
         Map<String, Object> e;
         boolean metadataOnly;
         synchronized (this) {
@@ -637,21 +862,14 @@ public final class NylasSimulator implements AutoCloseable {
                 return null;
             }
             Map<String, Object> before = deepCopy(e);
-            for (Map.Entry<String, Object> field : deepCopy(fields).entrySet()) {
-                if (!Set.of("id", "grant_id", "object", "created_at", "updated_at").contains(field.getKey())) {
-                    e.put(field.getKey(), field.getValue()); // top-level merge; nested objects replaced whole
-                }
-            }
+            merge(e, fields, FIXED); // top-level merge; nested objects replaced whole
             if (api) {
                 quirks.apply(e);
             }
-            long previous = ((Number) before.get("updated_at")).longValue();
-            e.put("updated_at", sameSecond != null ? Math.max(sameSecond, previous)
-                    : Math.max(clock.instant().getEpochSecond(), previous + 1));
-            Map<String, Object> withoutMetadata = deepCopy(e);
-            withoutMetadata.put("metadata", before.get("metadata"));
-            withoutMetadata.put("updated_at", previous);
-            metadataOnly = withoutMetadata.equals(before);
+            storeRule(e);
+            keepOverridesOfChangedSeries(grantId, before, e);
+            e.put("updated_at", nextUpdatedAt(before, sameSecond));
+            metadataOnly = onlyMetadataChanged(before, e);
             e = deepCopy(e);
         }
         if (!metadataOnly) {
@@ -660,8 +878,11 @@ public final class NylasSimulator implements AutoCloseable {
         return e;
     }
 
+    /** A master's id deletes the whole series; an occurrence's id cancels that occurrence. */
     private boolean delete(String grantId, String eventId) {
-
+        if (!isStored(grantId, eventId)) {
+            return cancelOccurrence(grantId, eventId);
+        }
         Map<String, Object> minimal = new LinkedHashMap<>();
         synchronized (this) {
             Map<String, Object> e = calendar(grantId).get(eventId);
@@ -669,7 +890,8 @@ public final class NylasSimulator implements AutoCloseable {
                 return false;
             }
             e.put("status", "cancelled");
-            e.put("updated_at", Math.max(clock.instant().getEpochSecond(), ((Number) e.get("updated_at")).longValue() + 1));
+            e.put("updated_at", nextUpdatedAt(e, null));
+            dropOverrides(grantId, eventId); // a deleted series has no occurrences left
             minimal.put("id", eventId);
             minimal.put("object", "event");
             minimal.put("grant_id", grantId);
@@ -679,6 +901,226 @@ public final class NylasSimulator implements AutoCloseable {
             }
         }
         notify("event.deleted", minimal);
+        return true;
+    }
+
+    private void merge(Map<String, Object> target, Map<String, Object> fields, Set<String> fixed) {
+        for (Map.Entry<String, Object> field : deepCopy(fields).entrySet()) {
+            if (!fixed.contains(field.getKey())) {
+                target.put(field.getKey(), field.getValue());
+            }
+        }
+    }
+
+    /** One second after the last change (so tests can order changes), or that same second when asked. */
+    private long nextUpdatedAt(Map<String, Object> before, Long sameSecond) {
+        long previous = ((Number) before.get("updated_at")).longValue();
+        return sameSecond != null ? Math.max(sameSecond, previous)
+                : Math.max(clock.instant().getEpochSecond(), previous + 1);
+    }
+
+    /** Whether a change touched {@code metadata} alone (Nylas then sends nothing). */
+    private boolean onlyMetadataChanged(Map<String, Object> before, Map<String, Object> after) {
+        Map<String, Object> withoutMetadata = deepCopy(after);
+        withoutMetadata.put("metadata", before.get("metadata"));
+        withoutMetadata.put("updated_at", before.get("updated_at"));
+        return withoutMetadata.equals(before);
+    }
+
+    // ---------------------------------------------------------------------------------------- recurring series
+
+    /** An occurrence an id names: a live series whose rule makes an occurrence at that original start. */
+    private record OccurrenceRef(String grantId, String masterId, Map<String, Object> master, Series series,
+                                 long originalStart) {
+    }
+
+    private synchronized boolean isStored(String grantId, String eventId) {
+        return calendar(grantId).containsKey(eventId);
+    }
+
+    /** The master of a series, read; null when it is not a series or its rule cannot be read (put in as such). */
+    private static Series seriesOf(Map<String, Object> master) {
+        if (!Series.isMaster(master)) {
+            return null;
+        }
+        try {
+            return Series.of(master);
+        } catch (IllegalArgumentException e) {
+            return null;
+        }
+    }
+
+    /** The occurrence an id names, EXDATE'd or cancelled ones included; null for no occurrence of a live series. */
+    private OccurrenceRef occurrenceRef(String grantId, String id) {
+        String masterId = Series.masterIdOf(id);
+        Map<String, Object> master = masterId == null ? null : calendar(grantId).get(masterId);
+        Series series = master == null || isDeleted(master) ? null : seriesOf(master);
+        long originalStart = series == null ? 0 : Series.originalStartOf(id);
+        return series != null && series.ruleOccursAt(originalStart)
+                ? new OccurrenceRef(grantId, masterId, master, series, originalStart) : null;
+    }
+
+    /** An occurrence as it is now: its override (maybe cancelled), else generated; null when EXDATE'd. */
+    private Map<String, Object> current(OccurrenceRef ref) {
+        Map<String, Object> override = overridesIfAny(ref.grantId(), ref.masterId()).get(ref.originalStart());
+        if (override != null) {
+            return override;
+        }
+        return ref.series().occursAt(ref.originalStart()) ? ref.series().occurrence(ref.master(), ref.originalStart())
+                : null;
+    }
+
+    private TreeMap<Long, Map<String, Object>> overridesOf(String grantId, String masterId) {
+        return overrides.computeIfAbsent(grantId, g -> new HashMap<>()).computeIfAbsent(masterId, m -> new TreeMap<>());
+    }
+
+    private void dropOverrides(String grantId, String masterId) {
+        Map<String, TreeMap<Long, Map<String, Object>>> ofGrant = overrides.get(grantId);
+        if (ofGrant != null) {
+            ofGrant.remove(masterId);
+        }
+    }
+
+    private Map<Long, Map<String, Object>> overridesIfAny(String grantId, String masterId) {
+        Map<String, TreeMap<Long, Map<String, Object>>> ofGrant = overrides.get(grantId);
+        TreeMap<Long, Map<String, Object>> ofMaster = ofGrant == null ? null : ofGrant.get(masterId);
+        return ofMaster == null ? Map.of() : ofMaster;
+    }
+
+    /** What a PUT of these fields would make wrong with a series (a {@code 400}), or null. */
+    private synchronized String seriesProblemAfter(String grantId, String eventId, Map<String, Object> fields) {
+        Map<String, Object> stored = calendar(grantId).get(eventId);
+        if (stored == null) {
+            // an occurrence, or nothing at all (a 404 then)
+            return Series.isMaster(fields) ? "an occurrence cannot have a recurrence of its own" : null;
+        }
+        Map<String, Object> merged = new LinkedHashMap<>(stored);
+        merged.putAll(fields);
+        return Series.problem(merged);
+    }
+
+    /** A master's rule as its provider stores it: Microsoft respells {@code UNTIL} (same occurrences). */
+    private void storeRule(Map<String, Object> master) {
+        Series series = quirks.recurrenceStyle == RecurrenceStyle.MICROSOFT ? seriesOf(master) : null;
+        if (series != null) {
+            master.put("recurrence", series.respelledUntil());
+        }
+    }
+
+    /**
+     * After a master changed: overrides of occurrences the series no longer has are dropped. When the rule itself
+     * changed (its occurrences start at other times, the UNTIL text aside), Microsoft drops every override and
+     * Google keeps those still in the new rule. A series that is no longer one keeps none.
+     */
+    private void keepOverridesOfChangedSeries(String grantId, Map<String, Object> before, Map<String, Object> after) {
+        String masterId = (String) after.get("id");
+        Map<Long, Map<String, Object>> edited = overridesIfAny(grantId, masterId);
+        if (edited.isEmpty()) {
+            return;
+        }
+        Series now = seriesOf(after);
+        if (now == null || quirks.recurrenceStyle == RecurrenceStyle.MICROSOFT && ruleChanged(before, after, now)) {
+            dropOverrides(grantId, masterId);
+            return;
+        }
+        edited.keySet().removeIf(originalStart -> !now.occursAt(originalStart));
+    }
+
+    private static boolean ruleChanged(Map<String, Object> before, Map<String, Object> after, Series now) {
+        Series then = seriesOf(before);
+        if (then == null) {
+            return true;
+        }
+        boolean sameText = before.get("recurrence").equals(after.get("recurrence"))
+                && then.start == now.start && java.util.Objects.equals(zoneOf(before), zoneOf(after));
+        return !sameText && !then.sameRuleAs(now);
+    }
+
+    private static Object zoneOf(Map<String, Object> event) {
+        return event.get("when") instanceof Map<?, ?> w ? w.get("start_timezone") : null;
+    }
+
+    /**
+     * Edits one occurrence: its override is created from what it shows now, or updated; the master stays as it is.
+     * Google notifies the master listing the occurrence in {@code occurrences}; Microsoft the master alone.
+     */
+    private Map<String, Object> editOccurrence(String grantId, String occurrenceId, Map<String, Object> fields,
+                                               boolean api, Long sameSecond) {
+        Map<String, Object> override;
+        Map<String, Object> master;
+        boolean metadataOnly;
+        synchronized (this) {
+            OccurrenceRef ref = occurrenceRef(grantId, occurrenceId);
+            Map<String, Object> before = ref == null ? null : current(ref);
+            if (before == null || isDeleted(before)) {
+                return null;
+            }
+            before = deepCopy(before);
+            override = deepCopy(before);
+            merge(override, fields, OCCURRENCE_FIXED);
+            if (api) {
+                quirks.apply(override);
+            }
+            override.put("updated_at", nextUpdatedAt(before, sameSecond));
+            metadataOnly = onlyMetadataChanged(before, override);
+            overridesOf(grantId, ref.masterId()).put(ref.originalStart(), override);
+            override = deepCopy(override);
+            master = deepCopy(ref.master());
+        }
+        if (!metadataOnly) {
+            if (quirks.recurrenceStyle == RecurrenceStyle.GOOGLE) {
+                master.put("occurrences", List.of(occurrenceId));
+            }
+            notify("event.updated", master);
+        }
+        return override;
+    }
+
+    /**
+     * Cancels one occurrence. Google: it becomes an override with {@code status: cancelled}, notified as
+     * {@code quirks.googleCancellation} says. Microsoft: the master gets an {@code EXDATE} for it (its
+     * {@code updated_at} moves), any override of it is dropped, and the master is notified.
+     */
+    private boolean cancelOccurrence(String grantId, String occurrenceId) {
+        RecurrenceStyle style = quirks.recurrenceStyle;
+        Map<String, Object> master;
+        synchronized (this) {
+            OccurrenceRef ref = occurrenceRef(grantId, occurrenceId);
+            Map<String, Object> current = ref == null ? null : current(ref);
+            if (current == null || isDeleted(current)) {
+                return false;
+            }
+            if (style == RecurrenceStyle.GOOGLE) {
+                Map<String, Object> cancelled = deepCopy(current);
+                cancelled.put("status", "cancelled");
+                cancelled.put("updated_at", nextUpdatedAt(current, null));
+                overridesOf(grantId, ref.masterId()).put(ref.originalStart(), cancelled);
+            } else {
+                ref.master().put("recurrence", ref.series().withExdate(ref.originalStart()));
+                ref.master().put("updated_at", nextUpdatedAt(ref.master(), null));
+                overridesOf(grantId, ref.masterId()).remove(ref.originalStart());
+            }
+            master = deepCopy(ref.master());
+        }
+        if (style == RecurrenceStyle.MICROSOFT) {
+            notify("event.updated", master);
+            return true;
+        }
+        GoogleCancellation how = quirks.googleCancellation;
+        if (how != GoogleCancellation.DELETED) {
+            Map<String, Object> updated = new LinkedHashMap<>(master);
+            updated.put("cancelled_occurrences", List.of(occurrenceId));
+            notify("event.updated", updated);
+        }
+        if (how != GoogleCancellation.UPDATED) {
+            Map<String, Object> minimal = new LinkedHashMap<>();
+            minimal.put("id", occurrenceId);
+            minimal.put("object", "event");
+            minimal.put("grant_id", grantId);
+            minimal.put("calendar_id", master.get("calendar_id"));
+            minimal.put("master_event_id", master.get("id"));
+            notify("event.deleted", minimal);
+        }
         return true;
     }
 

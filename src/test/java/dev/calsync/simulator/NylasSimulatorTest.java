@@ -447,4 +447,568 @@ class NylasSimulatorTest {
         assertThat(new String(created.body().getBytes(StandardCharsets.UTF_8), StandardCharsets.UTF_8))
                 .doesNotContain("metadata");
     }
+
+    // ------------------------------------------------------------------------------------------ recurring series
+
+    /** Monday 7 January 2030, 09:00 UTC: a fixed weekday for weekly rules, ahead of any run. */
+    private static final long MONDAY = Instant.parse("2030-01-07T09:00:00Z").getEpochSecond();
+    private static final long DAY = 24 * 3600;
+    private static final long WEEK = 7 * DAY;
+    private static final String EVENTS = "/v3/grants/" + GRANT + "/events";
+
+    private static Map<String, Object> series(String title, long start, String... recurrence) {
+        Map<String, Object> f = fields(title, start);
+        f.put("recurrence", List.of(recurrence));
+        return f;
+    }
+
+    private JsonNode post(Map<String, Object> fields) throws Exception {
+        HttpResponse<String> response = call("POST", EVENTS + "?calendar_id=primary", fields);
+        assertThat(response.statusCode()).as(response.body()).isEqualTo(200);
+        return data(response);
+    }
+
+    /** {@code GET …/events} of the primary calendar with these query parameters. */
+    private JsonNode list(String query) throws Exception {
+        HttpResponse<String> response = call("GET", EVENTS + "?calendar_id=primary&limit=200&" + query, null);
+        assertThat(response.statusCode()).as(response.body()).isEqualTo(200);
+        return data(response);
+    }
+
+    private static String window(long from, long to) {
+        return "start=" + from + "&end=" + to;
+    }
+
+    /** A call on one event (or occurrence) of the primary calendar. */
+    private HttpResponse<String> onEvent(String method, String id, Object body) throws Exception {
+        return call(method, EVENTS + "/" + id + "?calendar_id=primary", body);
+    }
+
+    private static List<String> ids(JsonNode events) {
+        List<String> out = new ArrayList<>();
+        events.forEach(e -> out.add(e.path("id").asText()));
+        return out;
+    }
+
+    private static String weekly(String masterId, int week) {
+        return NylasSimulator.occurrenceId(masterId, MONDAY + week * WEEK);
+    }
+
+    private static String utc(long time) {
+        return Series.UTC_FORM.format(Instant.ofEpochSecond(time));
+    }
+
+    /** The notifications received about one series (its master's and its occurrences'), once all were delivered. */
+    private List<Map<String, Object>> aboutSeries(Receiver receiver, String masterId, int expected) {
+        await().atMost(Duration.ofSeconds(10)).until(() -> sim.webhooksQuiet() && receiver.received.stream()
+                .filter(n -> isAbout(n, masterId)).count() >= expected);
+        return receiver.received.stream().filter(n -> isAbout(n, masterId)).toList();
+    }
+
+    private static boolean isAbout(Map<String, Object> notification, String masterId) {
+        Map<String, Object> o = object(notification);
+        return masterId.equals(o.get("id")) || masterId.equals(o.get("master_event_id"));
+    }
+
+    @Test
+    void aRecurrenceMustBeOneReadableRruleWithExdatesOnATimespan() throws Exception {
+        List<List<String>> refused = List.of(
+                List.of("EXRULE:FREQ=DAILY"),
+                List.of("RRULE:FREQ=WEEKLY;COUNT=2", "RDATE:20300108T090000Z"),
+                List.of("RRULE:FREQ=SOMETIMES"),
+                List.of("RRULE:FREQ=WEEKLY;COUNT=2;UNTIL=20300301T000000Z"),
+                List.of("RRULE:FREQ=DAILY;COUNT=2", "RRULE:FREQ=WEEKLY;COUNT=2"),
+                List.of("EXDATE:20300107T090000Z"),
+                List.of("DTSTART:20300107T090000Z", "RRULE:FREQ=DAILY"));
+        for (List<String> recurrence : refused) {
+            Map<String, Object> f = fields("Refused", MONDAY);
+            f.put("recurrence", recurrence);
+            HttpResponse<String> response = call("POST", EVENTS + "?calendar_id=primary", f);
+            assertThat(response.statusCode()).as(recurrence.toString()).isEqualTo(400);
+            assertThat(json.readTree(response.body()).path("error").path("type").asText())
+                    .isEqualTo("invalid_request_error");
+        }
+        assertThat(call("POST", EVENTS + "?calendar_id=primary", Map.of("when", Map.of("date", "2030-01-07"),
+                "recurrence", List.of("RRULE:FREQ=DAILY;COUNT=2"))).statusCode()).as("all-day series").isEqualTo(400);
+
+        String id = post(series("Weekly", MONDAY, "RRULE:FREQ=WEEKLY;COUNT=3")).path("id").asText();
+
+        assertThat(onEvent("PUT", id, Map.of("recurrence", List.of("EXRULE:FREQ=DAILY"))).statusCode()).isEqualTo(400);
+        assertThat(onEvent("PUT", weekly(id, 1), Map.of("recurrence", List.of("RRULE:FREQ=DAILY")))
+                .statusCode()).as("an occurrence cannot become a series").isEqualTo(400);
+        assertThat(sim.event(GRANT, id).get("recurrence")).isEqualTo(List.of("RRULE:FREQ=WEEKLY;COUNT=3"));
+        assertThat(sim.calls("POST 400") + sim.calls("PUT 400")).isEqualTo(refused.size() + 3);
+    }
+
+    @Test
+    void aSeriesIsListedAsItsOccurrencesEachWithItsOwnIdAndItsMastersFields() throws Exception {
+        Map<String, Object> f = series("Standup", MONDAY, "RRULE:FREQ=WEEKLY;COUNT=4");
+        f.put("metadata", Map.of("key1", "rec-series"));
+        String id = post(f).path("id").asText();
+
+        JsonNode listed = list(window(MONDAY - DAY, MONDAY + 10 * WEEK)); // expand_recurring absent: true
+
+        assertThat(ids(listed)).as("the master itself is not listed")
+                .containsExactly(weekly(id, 0), weekly(id, 1), weekly(id, 2), weekly(id, 3));
+        assertThat(weekly(id, 1)).isEqualTo(id + "_20300114T090000Z");
+        for (int week = 0; week < 4; week++) {
+            JsonNode o = listed.get(week);
+            assertThat(o.path("master_event_id").asText()).isEqualTo(id);
+            assertThat(o.path("original_start_time").asLong()).isEqualTo(MONDAY + week * WEEK);
+            assertThat(o.path("when").path("start_time").asLong()).isEqualTo(MONDAY + week * WEEK);
+            assertThat(o.path("when").path("end_time").asLong()).isEqualTo(MONDAY + week * WEEK + 1800);
+            assertThat(o.path("title").asText()).isEqualTo("Standup");
+            assertThat(o.path("metadata").path("key1").asText()).as("the master's metadata").isEqualTo("rec-series");
+            assertThat(o.path("status").asText()).isEqualTo("confirmed");
+            assertThat(o.has("recurrence")).isFalse();
+        }
+        assertThat(list("expand_recurring=true&" + window(MONDAY - DAY, MONDAY + 10 * WEEK))).isEqualTo(listed);
+        assertThat(ids(list(window(MONDAY + WEEK, MONDAY + 2 * WEEK)))).as("only the window's")
+                .containsExactly(weekly(id, 1));
+    }
+
+    @Test
+    void aSeriesKeepsItsLocalTimeAcrossDaylightSavingInItsMastersTimeZone() throws Exception {
+        long lastWinterMonday = Instant.parse("2030-03-25T08:00:00Z").getEpochSecond(); // 09:00 in Berlin
+        Map<String, Object> f = fields("Berlin", lastWinterMonday);
+        f.put("when", Map.of("start_time", lastWinterMonday, "end_time", lastWinterMonday + 1800,
+                "start_timezone", "Europe/Berlin", "end_timezone", "Europe/Berlin"));
+        f.put("recurrence", List.of("RRULE:FREQ=WEEKLY;COUNT=2"));
+        post(f);
+
+        JsonNode listed = list(window(lastWinterMonday, lastWinterMonday + 2 * WEEK));
+
+        assertThat(listed.get(1).path("when").path("start_time").asLong()).as("09:00 in Berlin is 07:00 UTC in April")
+                .isEqualTo(Instant.parse("2030-04-01T07:00:00Z").getEpochSecond());
+        assertThat(listed.get(1).path("when").path("end_time").asLong())
+                .isEqualTo(Instant.parse("2030-04-01T07:30:00Z").getEpochSecond());
+    }
+
+    @Test
+    void anExdateRemovesItsOccurrence() throws Exception {
+        String id = post(series("Weekly", MONDAY, "RRULE:FREQ=WEEKLY;COUNT=4", "EXDATE:" + utc(MONDAY + WEEK),
+                "EXDATE;TZID=Europe/Berlin:20300121T100000")).path("id").asText(); // week 2, 09:00 UTC
+
+        assertThat(ids(list(window(MONDAY, MONDAY + 5 * WEEK)))).containsExactly(weekly(id, 0), weekly(id, 3));
+        assertThat(onEvent("GET", weekly(id, 1), null).statusCode()).isEqualTo(404);
+        assertThat(onEvent("GET", weekly(id, 2), null).statusCode()).isEqualTo(404);
+        assertThat(sim.occurrences(GRANT, id, MONDAY, MONDAY + 5 * WEEK)).hasSize(2);
+    }
+
+    @Test
+    void aDateUntilIncludesThatWholeDay() throws Exception {
+        String id = post(series("Until a date", MONDAY, "RRULE:FREQ=WEEKLY;UNTIL=20300121")).path("id").asText();
+
+        assertThat(ids(list(window(MONDAY, MONDAY + 5 * WEEK))))
+                .containsExactly(weekly(id, 0), weekly(id, 1), weekly(id, 2));
+    }
+
+    @Test
+    void withoutExpansionAListingGivesMastersWhoseSeriesOverlapsAndOverridesInTheWindow() throws Exception {
+        String ten = post(series("Ten weeks", MONDAY, "RRULE:FREQ=WEEKLY;COUNT=10")).path("id").asText();
+        String later = post(series("Later", MONDAY + 20 * WEEK, "RRULE:FREQ=WEEKLY;COUNT=2")).path("id").asText();
+        String single = post(fields("Single", MONDAY + DAY)).path("id").asText();
+        onEvent("PUT", weekly(ten, 2), Map.of("title", "Edited"));
+        onEvent("DELETE", weekly(ten, 3), null);
+        String firstFiveWeeks = window(MONDAY, MONDAY + 5 * WEEK);
+
+        JsonNode listed = list("expand_recurring=false&" + firstFiveWeeks);
+        JsonNode withCancelled = list("expand_recurring=false&show_cancelled=true&" + firstFiveWeeks);
+
+        assertThat(ids(listed)).containsExactlyInAnyOrder(ten, weekly(ten, 2), single).doesNotContain(later);
+        JsonNode master = listed.get(ids(listed).indexOf(ten));
+        assertThat(master.path("recurrence").get(0).asText()).isEqualTo("RRULE:FREQ=WEEKLY;COUNT=10");
+        assertThat(listed.get(ids(listed).indexOf(weekly(ten, 2))).path("title").asText()).isEqualTo("Edited");
+        assertThat(ids(withCancelled)).containsExactlyInAnyOrder(ten, weekly(ten, 2), weekly(ten, 3), single);
+        assertThat(withCancelled.get(ids(withCancelled).indexOf(weekly(ten, 3))).path("status").asText())
+                .isEqualTo("cancelled");
+        assertThat(ids(list("expand_recurring=false&" + window(MONDAY + 12 * WEEK, MONDAY + 13 * WEEK))))
+                .as("after the series' last occurrence").isEmpty();
+        assertThat(call("GET", EVENTS + "?calendar_id=primary&expand_recurring=maybe", null).statusCode())
+                .isEqualTo(400);
+    }
+
+    @Test
+    void masterEventIdListsOneSeriesGoogleUnchangedOccurrencesFirstMicrosoftByTime() throws Exception {
+        String id = post(series("Weekly", MONDAY, "RRULE:FREQ=WEEKLY;COUNT=4")).path("id").asText();
+        post(series("Another", MONDAY, "RRULE:FREQ=WEEKLY;COUNT=4"));
+        onEvent("PUT", weekly(id, 1), Map.of("title", "Edited"));
+        String query = "master_event_id=" + id + "&" + window(MONDAY, MONDAY + 5 * WEEK);
+
+        JsonNode google = list(query);
+        sim.quirks.recurrenceStyle = ProviderQuirks.RecurrenceStyle.MICROSOFT;
+        JsonNode microsoft = list(query);
+
+        assertThat(ids(google)).containsExactly(weekly(id, 0), weekly(id, 2), weekly(id, 3), weekly(id, 1));
+        assertThat(ids(microsoft)).containsExactly(weekly(id, 0), weekly(id, 1), weekly(id, 2), weekly(id, 3));
+    }
+
+    @Test
+    void aRuleWithoutEndIsExpandedOnlyWithinTheWindowAndTheCapAndPaged() throws Exception {
+        String id = post(series("Daily forever", MONDAY, "RRULE:FREQ=DAILY")).path("id").asText();
+        Set<String> seen = new HashSet<>();
+        String token = null;
+        int pages = 0;
+        do {
+            JsonNode page = json.readTree(call("GET", EVENTS + "?calendar_id=primary&limit=200&"
+                    + window(MONDAY, MONDAY + 3650 * DAY) + (token == null ? "" : "&page_token=" + token), null).body());
+            page.path("data").forEach(e -> seen.add(e.path("id").asText()));
+            token = page.path("next_cursor").isNull() ? null : page.path("next_cursor").asText();
+            pages++;
+        } while (token != null);
+
+        assertThat(seen).hasSize(Series.MAX_OCCURRENCES).contains(NylasSimulator.occurrenceId(id, MONDAY));
+        assertThat(pages).isEqualTo(Series.MAX_OCCURRENCES / 200);
+        assertThat(ids(list(window(MONDAY + 3000 * DAY, MONDAY + 3002 * DAY)))).as("far ahead, just the window's")
+                .containsExactly(NylasSimulator.occurrenceId(id, MONDAY + 3000 * DAY),
+                        NylasSimulator.occurrenceId(id, MONDAY + 3001 * DAY));
+    }
+
+    @Test
+    void aMetadataFilterFindsTheMasterNeverItsOccurrences() throws Exception {
+        Map<String, Object> f = series("Tagged", MONDAY, "RRULE:FREQ=WEEKLY;COUNT=4");
+        f.put("metadata", Map.of("key1", "rec-m"));
+        String id = post(f).path("id").asText();
+        onEvent("PUT", weekly(id, 1), Map.of("title", "An override carries the metadata too"));
+
+        JsonNode found = list("metadata_pair=key1:rec-m");
+
+        assertThat(ids(found)).containsExactly(id);
+        assertThat(found.get(0).has("recurrence")).isTrue();
+        assertThat(sim.countWithKey1(GRANT, "rec-m", false)).isEqualTo(1);
+    }
+
+    @Test
+    void anOccurrenceIsFoundByItsIdUntilItIsRemoved() throws Exception {
+        String id = post(series("Weekly", MONDAY, "RRULE:FREQ=WEEKLY;COUNT=4")).path("id").asText();
+        onEvent("PUT", weekly(id, 2), Map.of("title", "Edited"));
+
+        HttpResponse<String> generated = onEvent("GET", weekly(id, 1), null);
+        HttpResponse<String> edited = onEvent("GET", weekly(id, 2), null);
+
+        assertThat(generated.statusCode()).isEqualTo(200);
+        assertThat(data(generated).path("master_event_id").asText()).isEqualTo(id);
+        assertThat(data(edited).path("title").asText()).isEqualTo("Edited");
+        assertThat(onEvent("GET", NylasSimulator.occurrenceId(id, MONDAY + WEEK + 60), null).statusCode())
+                .as("no occurrence starts then").isEqualTo(404);
+        assertThat(onEvent("GET", weekly(id, 4), null).statusCode()).as("after COUNT").isEqualTo(404);
+        assertThat(onEvent("GET", id + "_tomorrow", null).statusCode()).isEqualTo(404);
+        assertThat(onEvent("DELETE", weekly(id, 1), null).statusCode()).isEqualTo(200);
+        assertThat(onEvent("GET", weekly(id, 1), null).statusCode()).as("cancelled").isEqualTo(404);
+        assertThat(onEvent("DELETE", id, null).statusCode()).isEqualTo(200);
+        assertThat(onEvent("GET", weekly(id, 2), null).statusCode()).as("series deleted").isEqualTo(404);
+        assertThat(onEvent("GET", weekly(id, 3), null).statusCode()).as("series deleted").isEqualTo(404);
+    }
+
+    @Test
+    void editingAnOccurrenceStoresItsOverrideAndLeavesTheSeriesAsItWas() throws Exception {
+        Map<String, Object> f = series("Weekly", MONDAY, "RRULE:FREQ=WEEKLY;COUNT=4");
+        f.put("metadata", Map.of("key1", "rec-o"));
+        JsonNode master = post(f);
+        String id = master.path("id").asText();
+        long moved = MONDAY + WEEK + 3600;
+
+        JsonNode override = data(onEvent("PUT", weekly(id, 1), Map.of("title", "Moved",
+                "when", Map.of("start_time", moved, "end_time", moved + 600))));
+        JsonNode again = data(onEvent("PUT", weekly(id, 1), Map.of("description", "Agenda")));
+
+        assertThat(override.path("id").asText()).isEqualTo(weekly(id, 1));
+        assertThat(override.path("master_event_id").asText()).isEqualTo(id);
+        assertThat(override.path("original_start_time").asLong()).isEqualTo(MONDAY + WEEK);
+        assertThat(override.path("when").path("start_time").asLong()).isEqualTo(moved);
+        assertThat(override.path("metadata").path("key1").asText()).isEqualTo("rec-o");
+        assertThat(override.path("updated_at").asLong()).as("its own updated_at")
+                .isGreaterThan(master.path("updated_at").asLong());
+        assertThat(again.path("title").asText()).as("merged like any PUT").isEqualTo("Moved");
+        assertThat(again.path("description").asText()).isEqualTo("Agenda");
+        assertThat(again.path("updated_at").asLong()).isGreaterThan(override.path("updated_at").asLong());
+        JsonNode listed = list(window(MONDAY, MONDAY + 5 * WEEK));
+        assertThat(ids(listed)).containsExactly(weekly(id, 0), weekly(id, 1), weekly(id, 2), weekly(id, 3));
+        assertThat(listed.get(1).path("when").path("start_time").asLong()).isEqualTo(moved);
+        assertThat(listed.get(2).path("title").asText()).isEqualTo("Weekly");
+        assertThat(data(onEvent("GET", id, null))).as("the master unchanged").isEqualTo(master);
+        assertThat(ids(list(window(moved + 900, moved + 1800)))).as("found at its new time only").isEmpty();
+    }
+
+    @Test
+    void anEditedOccurrenceIsNotifiedAsItsMasterListingItOnGoogleAndAsItsMasterAloneOnMicrosoft() throws Exception {
+        Receiver receiver = new Receiver();
+        sim.deliverWebhooksTo(SECRET, receiver.url());
+        String google = post(series("Google", MONDAY, "RRULE:FREQ=WEEKLY;COUNT=4")).path("id").asText();
+        onEvent("PUT", weekly(google, 1), Map.of("title", "Edited"));
+        sim.quirks.recurrenceStyle = ProviderQuirks.RecurrenceStyle.MICROSOFT;
+        String microsoft = post(series("Microsoft", MONDAY, "RRULE:FREQ=WEEKLY;COUNT=4")).path("id").asText();
+        onEvent("PUT", weekly(microsoft, 1), Map.of("title", "Edited"));
+
+        List<Map<String, Object>> ofGoogle = aboutSeries(receiver, google, 2);
+        List<Map<String, Object>> ofMicrosoft = aboutSeries(receiver, microsoft, 2);
+
+        Map<String, Object> googleUpdate = object(ofGoogle.stream()
+                .filter(n -> "event.updated".equals(n.get("type"))).findFirst().orElseThrow());
+        assertThat(googleUpdate).containsEntry("id", google).containsEntry("occurrences", List.of(weekly(google, 1)))
+                .containsKey("recurrence");
+        Map<String, Object> microsoftUpdate = object(ofMicrosoft.stream()
+                .filter(n -> "event.updated".equals(n.get("type"))).findFirst().orElseThrow());
+        assertThat(microsoftUpdate).containsEntry("id", microsoft).containsKey("recurrence")
+                .doesNotContainKey("occurrences");
+        assertThat(receiver.types()).containsExactlyInAnyOrder("event.created", "event.updated", "event.created",
+                "event.updated");
+    }
+
+    @Test
+    void aGoogleCancellationIsACancelledOverrideNotifiedAsConfigured() throws Exception {
+        Receiver receiver = new Receiver();
+        sim.deliverWebhooksTo(SECRET, receiver.url());
+        Map<ProviderQuirks.GoogleCancellation, List<String>> expected = Map.of(
+                ProviderQuirks.GoogleCancellation.BOTH, List.of("event.created", "event.updated", "event.deleted"),
+                ProviderQuirks.GoogleCancellation.UPDATED, List.of("event.created", "event.updated"),
+                ProviderQuirks.GoogleCancellation.DELETED, List.of("event.created", "event.deleted"));
+        for (ProviderQuirks.GoogleCancellation how : ProviderQuirks.GoogleCancellation.values()) {
+            sim.quirks.googleCancellation = how;
+            String id = post(series("Weekly", MONDAY, "RRULE:FREQ=WEEKLY;COUNT=4")).path("id").asText();
+
+            assertThat(onEvent("DELETE", weekly(id, 1), null).statusCode()).isEqualTo(200);
+
+            List<Map<String, Object>> sent = aboutSeries(receiver, id, expected.get(how).size());
+            assertThat(sent).extracting(n -> n.get("type")).as(how.name())
+                    .containsExactlyInAnyOrderElementsOf(expected.get(how));
+            for (Map<String, Object> n : sent) {
+                if ("event.updated".equals(n.get("type"))) {
+                    assertThat(object(n)).containsEntry("id", id)
+                            .containsEntry("cancelled_occurrences", List.of(weekly(id, 1)));
+                } else if ("event.deleted".equals(n.get("type"))) {
+                    assertThat(object(n)).containsOnly(Map.entry("id", weekly(id, 1)), Map.entry("object", "event"),
+                            Map.entry("grant_id", GRANT), Map.entry("calendar_id", "primary"),
+                            Map.entry("master_event_id", id));
+                }
+            }
+            JsonNode cancelled = list("master_event_id=" + id + "&show_cancelled=true&"
+                    + window(MONDAY, MONDAY + 5 * WEEK));
+            assertThat(cancelled.get(3).path("id").asText()).isEqualTo(weekly(id, 1));
+            assertThat(cancelled.get(3).path("status").asText()).isEqualTo("cancelled");
+            assertThat(sim.event(GRANT, id).get("recurrence")).as("no EXDATE on Google")
+                    .isEqualTo(List.of("RRULE:FREQ=WEEKLY;COUNT=4"));
+        }
+    }
+
+    @Test
+    void aMicrosoftCancellationIsAnExdateOnTheMasterAndDropsTheOverride() throws Exception {
+        Receiver receiver = new Receiver();
+        sim.deliverWebhooksTo(SECRET, receiver.url());
+        sim.quirks.recurrenceStyle = ProviderQuirks.RecurrenceStyle.MICROSOFT;
+        JsonNode created = post(series("Weekly", MONDAY, "RRULE:FREQ=WEEKLY;COUNT=4"));
+        String id = created.path("id").asText();
+        onEvent("PUT", weekly(id, 1), Map.of("title", "Edited first"));
+
+        assertThat(onEvent("DELETE", weekly(id, 1), null).statusCode()).isEqualTo(200);
+
+        JsonNode master = data(onEvent("GET", id, null));
+        assertThat(master.path("recurrence").get(1).asText()).isEqualTo("EXDATE:" + utc(MONDAY + WEEK));
+        assertThat(master.path("updated_at").asLong()).isGreaterThan(created.path("updated_at").asLong());
+        assertThat(onEvent("GET", weekly(id, 1), null).statusCode()).isEqualTo(404);
+        assertThat(ids(list("show_cancelled=true&" + window(MONDAY, MONDAY + 5 * WEEK))))
+                .as("no cancelled override either").containsExactly(weekly(id, 0), weekly(id, 2), weekly(id, 3));
+        List<Map<String, Object>> sent = aboutSeries(receiver, id, 3);
+        assertThat(sent).extracting(n -> n.get("type"))
+                .containsExactlyInAnyOrder("event.created", "event.updated", "event.updated");
+        assertThat(sent).filteredOn(n -> "event.updated".equals(n.get("type"))).extracting(n -> object(n).get("id"))
+                .containsOnly(id);
+        assertThat(sent).extracting(n -> object(n).get("recurrence").toString())
+                .anyMatch(r -> r.contains("EXDATE:" + utc(MONDAY + WEEK)));
+    }
+
+    @Test
+    void aRuleChangeOnGoogleKeepsTheOverridesStillInTheNewRule() throws Exception {
+        Receiver receiver = new Receiver();
+        sim.deliverWebhooksTo(SECRET, receiver.url());
+        String id = post(series("Weekly", MONDAY, "RRULE:FREQ=WEEKLY;COUNT=5")).path("id").asText();
+        onEvent("PUT", weekly(id, 1), Map.of("title", "Kept"));
+        onEvent("PUT", weekly(id, 4), Map.of("title", "Beyond the new end"));
+
+        assertThat(onEvent("PUT", id, Map.of("recurrence", List.of("RRULE:FREQ=WEEKLY;COUNT=4"))).statusCode())
+                .isEqualTo(200);
+
+        assertThat(data(onEvent("GET", weekly(id, 1), null)).path("title").asText()).isEqualTo("Kept");
+        assertThat(onEvent("GET", weekly(id, 4), null).statusCode()).isEqualTo(404);
+        assertThat(sim.occurrences(GRANT, id, MONDAY, MONDAY + 10 * WEEK)).extracting(o -> o.get("title"))
+                .containsExactly("Weekly", "Kept", "Weekly", "Weekly");
+        assertThat(aboutSeries(receiver, id, 4)).extracting(n -> n.get("type"))
+                .containsExactlyInAnyOrder("event.created", "event.updated", "event.updated", "event.updated");
+    }
+
+    @Test
+    void aRuleChangeOnMicrosoftDropsEveryOverrideButTheSameRuleSpelledOtherwiseDoesNot() throws Exception {
+        sim.quirks.recurrenceStyle = ProviderQuirks.RecurrenceStyle.MICROSOFT;
+        String id = post(series("Weekly", MONDAY, "RRULE:FREQ=WEEKLY;UNTIL=" + utc(MONDAY + 4 * WEEK)))
+                .path("id").asText();
+        onEvent("PUT", weekly(id, 1), Map.of("title", "Edited"));
+
+        onEvent("PUT", id, Map.of("title", "Renamed", "recurrence", List.of("RRULE:FREQ=WEEKLY;COUNT=5")));
+        String afterSameRule = data(onEvent("GET", weekly(id, 1), null)).path("title").asText();
+        onEvent("PUT", id, Map.of("recurrence", List.of("RRULE:FREQ=WEEKLY;COUNT=4")));
+
+        assertThat(afterSameRule).as("the same five occurrences, spelled with COUNT").isEqualTo("Edited");
+        assertThat(data(onEvent("GET", weekly(id, 1), null)).path("title").asText()).isEqualTo("Renamed");
+        assertThat(sim.occurrences(GRANT, id, MONDAY, MONDAY + 10 * WEEK)).extracting(o -> o.get("title"))
+                .containsOnly("Renamed").hasSize(4);
+    }
+
+    @Test
+    void microsoftRespellsUntilADayLaterForTheSameOccurrences() throws Exception {
+        String rule = "RRULE:FREQ=WEEKLY;UNTIL=20300128T090000Z"; // the fourth Monday, exactly
+        String google = post(series("Google", MONDAY, rule)).path("id").asText();
+        sim.quirks.recurrenceStyle = ProviderQuirks.RecurrenceStyle.MICROSOFT;
+
+        JsonNode microsoft = post(series("Microsoft", MONDAY, rule));
+
+        assertThat(microsoft.path("recurrence").get(0).asText()).isEqualTo("RRULE:FREQ=WEEKLY;UNTIL=20300129T085959Z");
+        assertThat(sim.event(GRANT, google).get("recurrence")).isEqualTo(List.of(rule));
+        assertThat(sim.occurrences(GRANT, microsoft.path("id").asText(), MONDAY, MONDAY + 10 * WEEK))
+                .extracting(o -> o.get("original_start_time"))
+                .isEqualTo(sim.occurrences(GRANT, google, MONDAY, MONDAY + 10 * WEEK).stream()
+                        .map(o -> o.get("original_start_time")).toList())
+                .hasSize(4);
+    }
+
+    @Test
+    void deletingTheMasterDeletesTheWholeSeriesWithOneNotification() throws Exception {
+        Receiver receiver = new Receiver();
+        sim.deliverWebhooksTo(SECRET, receiver.url());
+        String id = post(series("Weekly", MONDAY, "RRULE:FREQ=WEEKLY;COUNT=4")).path("id").asText();
+        onEvent("PUT", weekly(id, 1), Map.of("title", "Edited"));
+
+        assertThat(onEvent("DELETE", id, null).statusCode()).isEqualTo(200);
+
+        List<Map<String, Object>> sent = aboutSeries(receiver, id, 3);
+        assertThat(sent).filteredOn(n -> "event.deleted".equals(n.get("type"))).singleElement()
+                .satisfies(n -> assertThat(object(n)).containsEntry("id", id));
+        assertThat(onEvent("GET", id, null).statusCode()).isEqualTo(404);
+        assertThat(onEvent("GET", weekly(id, 0), null).statusCode()).isEqualTo(404);
+        assertThat(onEvent("GET", weekly(id, 1), null).statusCode()).isEqualTo(404);
+        assertThat(onEvent("PUT", weekly(id, 2), Map.of("title", "Too late")).statusCode()).isEqualTo(404);
+        assertThat(onEvent("DELETE", weekly(id, 2), null).statusCode()).isEqualTo(404);
+        assertThat(list(window(MONDAY, MONDAY + 5 * WEEK))).isEmpty();
+        assertThat(list("expand_recurring=false&" + window(MONDAY, MONDAY + 5 * WEEK))).isEmpty();
+        assertThat(sim.occurrences(GRANT, id, MONDAY, MONDAY + 5 * WEEK)).isEmpty();
+        assertThat(sim.event(GRANT, id)).containsEntry("status", "cancelled");
+    }
+
+    @Test
+    void aSeriesCreatedSendsOneCreatedForItsMasterOnly() throws Exception {
+        Receiver receiver = new Receiver();
+        sim.deliverWebhooksTo(SECRET, receiver.url());
+
+        String id = post(series("Ten weeks", MONDAY, "RRULE:FREQ=WEEKLY;COUNT=10")).path("id").asText();
+
+        await().atMost(Duration.ofSeconds(10)).until(() -> receiver.received.size() == 1 && sim.webhooksQuiet());
+        assertThat(receiver.types()).containsExactly("event.created");
+        assertThat(object(receiver.received.peek())).containsEntry("id", id)
+                .containsEntry("recurrence", List.of("RRULE:FREQ=WEEKLY;COUNT=10"));
+    }
+
+    @Test
+    void theUserActsOnASeriesAsTheApiDoesAndEachActionNotifies() throws Exception {
+        Receiver receiver = new Receiver();
+        sim.deliverWebhooksTo(SECRET, receiver.url());
+        sim.quirks.googleCancellation = ProviderQuirks.GoogleCancellation.UPDATED;
+
+        String id = (String) sim.userCreates(GRANT, "primary",
+                series("By the user", MONDAY, "RRULE:FREQ=WEEKLY;COUNT=4")).get("id");
+        Map<String, Object> edited = sim.userEditsOccurrence(GRANT, id, MONDAY + WEEK, Map.of("title", "Edited"));
+        sim.userCancelsOccurrence(GRANT, id, MONDAY + 2 * WEEK);
+        List<Map<String, Object>> beforeRuleChange = sim.occurrences(GRANT, id, MONDAY, MONDAY + 10 * WEEK);
+        Map<String, Object> master = sim.userChangesRule(GRANT, id, List.of("RRULE:FREQ=WEEKLY;COUNT=6"));
+        List<Map<String, Object>> afterRuleChange = sim.occurrences(GRANT, id, MONDAY, MONDAY + 10 * WEEK);
+        assertThat(sim.userDeletes(GRANT, id)).isTrue();
+
+        assertThat(edited).containsEntry("id", weekly(id, 1)).containsEntry("title", "Edited");
+        assertThat(beforeRuleChange).extracting(o -> o.get("id"))
+                .containsExactly(weekly(id, 0), weekly(id, 1), weekly(id, 3));
+        assertThat(master).containsEntry("recurrence", List.of("RRULE:FREQ=WEEKLY;COUNT=6"));
+        assertThat(afterRuleChange).extracting(o -> o.get("title"))
+                .containsExactly("By the user", "Edited", "By the user", "By the user", "By the user");
+        assertThat(sim.occurrences(GRANT, id, MONDAY, MONDAY + 10 * WEEK)).isEmpty();
+        assertThat(aboutSeries(receiver, id, 5)).extracting(n -> n.get("type")).containsExactlyInAnyOrder(
+                "event.created", "event.updated", "event.updated", "event.updated", "event.deleted");
+        assertThat(NylasSimulator.occurrenceId(id, MONDAY)).isEqualTo(id + "_20300107T090000Z");
+        assertThatThrownBy(() -> sim.userCancelsOccurrence(GRANT, id, MONDAY)).as("the series is gone")
+                .isInstanceOf(IllegalArgumentException.class);
+        assertThatThrownBy(() -> sim.userCreates(GRANT, "primary", series("Bad", MONDAY, "EXRULE:FREQ=DAILY")))
+                .isInstanceOf(IllegalArgumentException.class);
+    }
+
+    @Test
+    void seriesNotificationsAreHeldReorderedAndDuplicatedLikeAnyOther() throws Exception {
+        Receiver receiver = new Receiver();
+        sim.deliverWebhooksTo(SECRET, receiver.url());
+        sim.pauseWebhooks();
+        String id = (String) sim.userCreates(GRANT, "primary", series("Held", MONDAY, "RRULE:FREQ=WEEKLY;COUNT=4"))
+                .get("id");
+        sim.userCancelsOccurrence(GRANT, id, MONDAY + WEEK); // Google: updated, then deleted
+        sim.userDeletes(GRANT, id);
+
+        sim.releaseWebhooksInReverse();
+        await().atMost(Duration.ofSeconds(10)).until(() -> receiver.received.size() == 4 && sim.webhooksQuiet());
+        sim.faults.rateDuplicate = 1;
+        String again = (String) sim.userCreates(GRANT, "primary", series("Twice", MONDAY, "RRULE:FREQ=DAILY;COUNT=2"))
+                .get("id");
+
+        assertThat(receiver.types()).containsExactly("event.deleted", "event.deleted", "event.updated",
+                "event.created");
+        List<Map<String, Object>> duplicated = aboutSeries(receiver, again, 2);
+        assertThat(duplicated).extracting(n -> n.get("id")).as("one notification, delivered more than once")
+                .hasSizeBetween(2, 3).containsOnly(duplicated.get(0).get("id"));
+    }
+
+    @Test
+    void resetRestoresGoogleStyleWithBothCancellationNotifications() {
+        sim.quirks.recurrenceStyle = ProviderQuirks.RecurrenceStyle.MICROSOFT;
+        sim.quirks.googleCancellation = ProviderQuirks.GoogleCancellation.DELETED;
+        sim.userCreates(GRANT, "primary", series("Gone after reset", MONDAY, "RRULE:FREQ=DAILY;COUNT=2"));
+
+        sim.reset();
+
+        assertThat(sim.quirks.recurrenceStyle).isEqualTo(ProviderQuirks.RecurrenceStyle.GOOGLE);
+        assertThat(sim.quirks.googleCancellation).isEqualTo(ProviderQuirks.GoogleCancellation.BOTH);
+        assertThat(sim.allEvents(GRANT)).isEmpty();
+    }
+
+    @Test
+    void aSeededOverrideIsWhatItsOccurrenceShows() throws Exception {
+        sim.putEvent(new LinkedHashMap<>(Map.of("id", "m-1", "grant_id", GRANT, "calendar_id", "primary",
+                "status", "confirmed", "updated_at", 1, "title", "Seeded",
+                "when", Map.of("start_time", MONDAY, "end_time", MONDAY + 1800),
+                "recurrence", List.of("RRULE:FREQ=DAILY;COUNT=3"))));
+        sim.putEvent(Map.of("grant_id", GRANT, "calendar_id", "primary", "master_event_id", "m-1",
+                "original_start_time", MONDAY + DAY, "status", "confirmed", "updated_at", 2, "title", "Seeded edit",
+                "when", Map.of("start_time", MONDAY + DAY, "end_time", MONDAY + DAY + 1800)));
+
+        assertThat(data(onEvent("GET", NylasSimulator.occurrenceId("m-1", MONDAY + DAY), null)).path("title").asText())
+                .isEqualTo("Seeded edit");
+        assertThat(sim.occurrences(GRANT, "m-1", MONDAY, MONDAY + 3 * DAY)).extracting(o -> o.get("title"))
+                .containsExactly("Seeded", "Seeded edit", "Seeded");
+    }
+
+    @Test
+    void controlSurfaceActsOnSeries() throws Exception {
+        String id = json.readTree(call("POST", "/_sim/user/events?grant_id=" + GRANT + "&calendar_id=primary",
+                series("By the user", MONDAY, "RRULE:FREQ=WEEKLY;COUNT=4"), null).body()).path("id").asText();
+        String occurrences = "/_sim/user/occurrences/" + GRANT + "/" + id + "/";
+
+        HttpResponse<String> edited = call("PUT", occurrences + (MONDAY + WEEK), Map.of("title", "Edited"), null);
+        HttpResponse<String> cancelled = call("DELETE", occurrences + (MONDAY + 2 * WEEK), null, null);
+        HttpResponse<String> cancelledAgain = call("DELETE", occurrences + (MONDAY + 2 * WEEK), null, null);
+        HttpResponse<String> rule = call("PUT", "/_sim/user/rules/" + GRANT + "/" + id,
+                List.of("RRULE:FREQ=WEEKLY;COUNT=5"), null);
+        call("POST", "/_sim/quirks", Map.of("recurrenceStyle", "MICROSOFT"), null);
+        JsonNode live = json.readTree(call("GET", "/_sim/occurrences?grant_id=" + GRANT + "&master_id=" + id
+                + "&from=" + MONDAY + "&to=" + (MONDAY + 10 * WEEK), null, null).body()).path("data");
+
+        assertThat(edited.statusCode()).isEqualTo(200);
+        assertThat(cancelled.statusCode()).isEqualTo(200);
+        assertThat(cancelledAgain.statusCode()).as("no such live occurrence").isEqualTo(400);
+        assertThat(json.readTree(rule.body()).path("recurrence").get(0).asText()).isEqualTo("RRULE:FREQ=WEEKLY;COUNT=5");
+        assertThat(ids(live)).containsExactly(weekly(id, 0), weekly(id, 1), weekly(id, 3), weekly(id, 4));
+        assertThat(sim.quirks.recurrenceStyle).isEqualTo(ProviderQuirks.RecurrenceStyle.MICROSOFT);
+    }
 }

@@ -22,6 +22,36 @@ public final class ProviderQuirks {
     /** Returns a single all-day {@code date} as a {@code datespan} whose end is the day after. */
     public volatile boolean exclusiveAllDayEnd;
 
+    /**
+     * How the calendar's provider keeps a recurring series (see docs/SIMULATOR.md, "Recurring series"). Not a
+     * rewrite of what was written, so {@link #all()} leaves it as it is.
+     */
+    public enum RecurrenceStyle {
+        /**
+         * A cancelled occurrence is an override with {@code status: cancelled}; a rule change keeps the overrides
+         * still in the new rule; an edited occurrence is notified as the master listing it in {@code occurrences}.
+         */
+        GOOGLE,
+        /**
+         * A cancelled occurrence is an {@code EXDATE} on the master; a rule change drops every override; a changed
+         * occurrence is notified as the master alone; {@code UNTIL} is respelled (a day later, same occurrences).
+         */
+        MICROSOFT
+    }
+
+    /** What a Google-style cancelled occurrence sends (Nylas documents neither choice). */
+    public enum GoogleCancellation {
+        /** {@code event.updated} of the master with {@code cancelled_occurrences: [id]}. */
+        UPDATED,
+        /** {@code event.deleted} of the occurrence, carrying {@code master_event_id}. */
+        DELETED,
+        /** Both, the update first (delivery may still reorder them). */
+        BOTH
+    }
+
+    public volatile RecurrenceStyle recurrenceStyle = RecurrenceStyle.GOOGLE;
+    public volatile GoogleCancellation googleCancellation = GoogleCancellation.BOTH;
+
     private static final Map<String, String> ZONE_ALIASES = Map.of(
             "Europe/Berlin", "Europe/Busingen", "America/New_York", "US/Eastern", "UTC", "Etc/UTC",
             "Europe/London", "GB", "Asia/Kolkata", "Asia/Calcutta");
@@ -32,6 +62,8 @@ public final class ProviderQuirks {
         addParticipantStatus = false;
         respellTimeZones = false;
         exclusiveAllDayEnd = false;
+        recurrenceStyle = RecurrenceStyle.GOOGLE;
+        googleCancellation = GoogleCancellation.BOTH;
     }
 
     public void all() {
