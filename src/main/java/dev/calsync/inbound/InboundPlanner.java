@@ -267,7 +267,7 @@ public class InboundPlanner {
         Map<String, Object> record = new LinkedHashMap<>();
         record.put("id", recordId);
         for (String field : List.of("grant_id", "calendar_id", "title", "description", "location", "when",
-                "participants", "recurrence", "original_start_time")) {
+                "participants", "recurrence", "master_record_id", "original_start_time")) {
             record.put(field, event.get(field));
         }
         record.put("status", "cancelled".equals(event.get("status")) ? "cancelled" : "confirmed");
