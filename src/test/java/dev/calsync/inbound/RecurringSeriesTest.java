@@ -157,6 +157,51 @@ class RecurringSeriesTest extends IntegrationTest {
         assertThat(count("SELECT count(*) FROM event_sync_map WHERE sync_state <> 'deleted'")).isZero();
     }
 
+    private JsonNode reconcile() throws Exception {
+        HttpResponse<String> started = send(java.net.http.HttpRequest.newBuilder(url("/admin/reconcile"))
+                .header("Authorization", "Bearer " + ADMIN_TOKEN).header("Content-Type", "application/json")
+                .POST(java.net.http.HttpRequest.BodyPublishers.ofString(json.writeValueAsString(
+                        Map.of("grant_id", GRANT, "calendar_id", "primary")))).build());
+        assertThat(started.statusCode()).as(started.body()).isEqualTo(202);
+        String runId = json.readTree(started.body()).path("run_id").asText();
+        await().atMost(Duration.ofSeconds(30)).until(() -> java.util.Set.of("succeeded", "failed").contains(
+                json.readTree(apiGet("/admin/reconcile/" + runId, ADMIN_TOKEN).body()).path("status").asText()));
+        return json.readTree(apiGet("/admin/reconcile/" + runId, ADMIN_TOKEN).body());
+    }
+
+    @Test
+    void reconciliationRepairsASeriesAsASeries() throws Exception {
+        NYLAS.pauseWebhooks(); // never delivered
+        String masterId = (String) NYLAS.userCreates(GRANT, "primary", series("Weekly sync", WEEKLY)).get("id");
+        NYLAS.userEditsOccurrence(GRANT, masterId, FIRST + WEEK, Map.of("title", "Special"));
+
+        JsonNode first = reconcile();
+
+        assertThat(first.path("status").asText()).as(first.toString()).isEqualTo("succeeded");
+        Map<String, Object> master = localRecordByEvent(GRANT, masterId);
+        assertThat(master).as("the master, with its rule").isNotNull().containsEntry("title", "Weekly sync");
+        assertThat(recurrence(master.get("recurrence"))).hasSize(1);
+        assertThat(occurrenceRecords((String) master.get("id"))).singleElement().satisfies(o -> assertThat(o)
+                .containsEntry("title", "Special").containsEntry("original_start_time", FIRST + WEEK));
+        assertThat(count("SELECT count(*) FROM app_event")).as("the series is not expanded into records").isEqualTo(2);
+
+        NYLAS.userCancelsOccurrence(GRANT, masterId, FIRST + 2 * WEEK); // its notifications are dropped too
+        jdbc.update("INSERT INTO app_event (id, grant_id, calendar_id, title, when_json, status, master_record_id,"
+                + " original_start_time) VALUES ('rec-cancelled', ?, 'primary', 'Weekly sync', CAST(? AS jsonb),"
+                + " 'cancelled', ?, ?)", GRANT, json.writeValueAsString(Map.of("start_time", FIRST + 2 * WEEK,
+                "end_time", FIRST + 2 * WEEK + 1800)), master.get("id"), FIRST + 2 * WEEK);
+        jdbc.update("INSERT INTO event_sync_map (internal_id, nylas_event_id, grant_id, calendar_id, content_hash,"
+                + " source, sync_state) VALUES ('rec-cancelled', ?, ?, 'primary', 'h', 'calendar', 'synced')",
+                dev.calsync.simulator.NylasSimulator.occurrenceId(masterId, FIRST + 2 * WEEK), GRANT);
+        JsonNode second = reconcile();
+
+        assertThat(second.path("status").asText()).as(second.toString()).isEqualTo("succeeded");
+        assertThat(second.path("created").asInt() + second.path("updated").asInt() + second.path("deleted").asInt())
+                .as(second.toString()).isZero();
+        assertThat(count("SELECT count(*) FROM app_event WHERE id = 'rec-cancelled' AND status = 'cancelled'"))
+                .as("a cancelled occurrence record is never taken for a missing event").isEqualTo(1);
+    }
+
     // ---------------------------------------------------------------------------------- application -> calendar
 
     private Map<String, Object> record(String title, List<String> recurrence) {
