@@ -60,6 +60,17 @@ public class SeriesOccurrences {
                 || event.containsKey("cancelled_occurrences"));
     }
 
+    /**
+     * After a truncated notification was applied from the event fetched again (variable {@code fetched}): a series'
+     * master lost its occurrence lists with the notification, so its series is to be listed ({@link #needsListing}).
+     */
+    public void noteFetched(Exchange exchange) {
+        Map<?, ?> fetched = exchange.getVariable("fetched", Map.class);
+        boolean series = fetched != null && fetched.get("recurrence") instanceof List<?> rule && !rule.isEmpty();
+        exchange.setVariable("seriesMaster", series ? new LinkedHashMap<>(fetched) : null);
+        exchange.setVariable("seriesListed", false);
+    }
+
     /** A series master whose notification named no occurrences: its series is listed to find the edited ones. */
     public boolean needsListing(Exchange exchange) {
         return exchange.getVariable("seriesMaster") != null

@@ -141,6 +141,38 @@ class RecurringSeriesTest extends IntegrationTest {
         assertThat(localRecordByEvent(GRANT, (String) edited.get("id"))).containsEntry("master_record_id", masterRecord);
     }
 
+    @Test
+    void anEditedOccurrenceMicrosoftNotifiesOnlyAsItsMasterIsFoundByListingTheSeries() {
+        String masterId = createOnCalendar(ProviderQuirks.RecurrenceStyle.MICROSOFT);
+        String masterRecord = (String) recordOfEvent(masterId).get("id");
+
+        NYLAS.userEditsOccurrence(GRANT, masterId, FIRST + 2 * WEEK, Map.of("title", "Offsite"));
+
+        await().atMost(Duration.ofSeconds(20)).until(() -> !occurrenceRecords(masterRecord).isEmpty());
+        assertThat(occurrenceRecords(masterRecord)).singleElement().satisfies(o -> assertThat(o)
+                .containsEntry("title", "Offsite").containsEntry("original_start_time", FIRST + 2 * WEEK));
+
+        // a rule change drops every override on Microsoft: the occurrence record goes with it
+        NYLAS.userChangesRule(GRANT, masterId, List.of("RRULE:FREQ=WEEKLY;BYDAY=MO;COUNT=4"));
+
+        await().atMost(Duration.ofSeconds(20)).until(() -> occurrenceRecords(masterRecord).isEmpty());
+        assertThat(recordOfEvent(masterId)).containsEntry("title", "Weekly sync");
+    }
+
+    @Test
+    void aTruncatedMastersEditedOccurrencesAreFoundByListingTheSeries() {
+        String masterId = createOnCalendar(ProviderQuirks.RecurrenceStyle.GOOGLE);
+        String masterRecord = (String) recordOfEvent(masterId).get("id");
+        NYLAS.pauseWebhooks(); // the edit's own notification never arrives
+        NYLAS.userEditsOccurrence(GRANT, masterId, FIRST + WEEK, Map.of("title", "Moved"));
+
+        deliverAndWait("event.updated.truncated", Map.of("id", masterId, "object", "event", "grant_id", GRANT,
+                "calendar_id", "primary"));
+
+        assertThat(occurrenceRecords(masterRecord)).singleElement().satisfies(o -> assertThat(o)
+                .containsEntry("title", "Moved").containsEntry("original_start_time", FIRST + WEEK));
+    }
+
     @ParameterizedTest
     @EnumSource(ProviderQuirks.RecurrenceStyle.class)
     void theSeriesDeletedOnTheCalendarTakesItsOccurrenceRecordsWithIt(ProviderQuirks.RecurrenceStyle style) {
