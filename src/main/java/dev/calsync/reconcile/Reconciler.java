@@ -94,9 +94,9 @@ public class Reconciler {
     public void listPage(Exchange exchange) {
         ReconcileReport r = report(exchange);
         // masters and edited occurrences, never a series expanded: a series is repaired as a series (its default is
-        // documented both ways, so it is always sent)
+        // documented both ways, so it is always sent); cancelled ones too, for Google's cancelled occurrences
         String query = "calendar_id=" + NylasRequests.encode(r.calendarId) + "&limit=" + PAGE_SIZE + "&start="
-                + r.windowStart + "&end=" + r.windowEnd + "&expand_recurring=false"
+                + r.windowStart + "&end=" + r.windowEnd + "&expand_recurring=false&show_cancelled=true"
                 + (r.pageToken == null ? "" : "&page_token=" + NylasRequests.encode(r.pageToken));
         nylas.prepare(exchange, "GET", "/v3/grants/" + NylasRequests.encode(r.grantId) + "/events", query);
         exchange.getMessage().setBody(null);
@@ -199,11 +199,16 @@ public class Reconciler {
         List<Map<String, Object>> repairs = new ArrayList<>();
         for (Map<String, Object> event : events) {
             String eventId = (String) event.get("id");
+            if ("cancelled".equals(event.get("status")) && event.get("master_event_id") == null) {
+                // a deleted event (listed for the cancelled occurrences): as if not listed, so its record is
+                // confirmed gone by the missing-event pass like any other
+                continue;
+            }
             r.eventsSeen++;
             r.seen.add(eventId);
             try {
                 if (event.get("master_event_id") != null) {
-                    // an edited occurrence: matched by its master, not by the metadata it may share with it
+                    // an edited or cancelled occurrence: matched by its master, not by the metadata it may share
                     Map<String, Object> linked = byEvent.get(eventId);
                     InboundPlanner.Assessment a = planner.assess(event, linked);
                     if (linked != null && (a.situation() == InboundPlanner.Situation.UNCHANGED

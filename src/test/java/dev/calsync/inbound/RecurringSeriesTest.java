@@ -218,20 +218,21 @@ class RecurringSeriesTest extends IntegrationTest {
         assertThat(count("SELECT count(*) FROM app_event")).as("the series is not expanded into records").isEqualTo(2);
 
         NYLAS.userCancelsOccurrence(GRANT, masterId, FIRST + 2 * WEEK); // its notifications are dropped too
-        jdbc.update("INSERT INTO app_event (id, grant_id, calendar_id, title, when_json, status, master_record_id,"
-                + " original_start_time) VALUES ('rec-cancelled', ?, 'primary', 'Weekly sync', CAST(? AS jsonb),"
-                + " 'cancelled', ?, ?)", GRANT, json.writeValueAsString(Map.of("start_time", FIRST + 2 * WEEK,
-                "end_time", FIRST + 2 * WEEK + 1800)), master.get("id"), FIRST + 2 * WEEK);
-        jdbc.update("INSERT INTO event_sync_map (internal_id, nylas_event_id, grant_id, calendar_id, content_hash,"
-                + " source, sync_state) VALUES ('rec-cancelled', ?, ?, 'primary', 'h', 'calendar', 'synced')",
-                dev.calsync.simulator.NylasSimulator.occurrenceId(masterId, FIRST + 2 * WEEK), GRANT);
         JsonNode second = reconcile();
 
         assertThat(second.path("status").asText()).as(second.toString()).isEqualTo("succeeded");
-        assertThat(second.path("created").asInt() + second.path("updated").asInt() + second.path("deleted").asInt())
-                .as(second.toString()).isZero();
-        assertThat(count("SELECT count(*) FROM app_event WHERE id = 'rec-cancelled' AND status = 'cancelled'"))
+        assertThat(occurrenceRecords((String) master.get("id"))).as("Google's cancelled occurrence, listed as such")
+                .filteredOn(o -> o.get("original_start_time").equals(FIRST + 2 * WEEK)).singleElement()
+                .satisfies(o -> assertThat(o).containsEntry("status", "cancelled"));
+
+        JsonNode third = reconcile();
+
+        assertThat(third.path("status").asText()).as(third.toString()).isEqualTo("succeeded");
+        assertThat(third.path("created").asInt() + third.path("updated").asInt() + third.path("deleted").asInt())
+                .as("nothing left to repair: " + third).isZero();
+        assertThat(count("SELECT count(*) FROM app_event WHERE status = 'cancelled'"))
                 .as("a cancelled occurrence record is never taken for a missing event").isEqualTo(1);
+        assertThat(count("SELECT count(*) FROM app_event")).isEqualTo(3);
     }
 
     // ---------------------------------------------------------------------------------- application -> calendar
