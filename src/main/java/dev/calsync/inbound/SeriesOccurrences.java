@@ -77,15 +77,36 @@ public class SeriesOccurrences {
                 && !Boolean.TRUE.equals(exchange.getVariable("seriesListed", Boolean.class));
     }
 
-    /** Starts listing the whole series of the noted master: headers, the first page, no overrides yet. */
-    public void startListing(Exchange exchange) {
-        Map<?, ?> master = exchange.getVariable("seriesMaster", Map.class);
+    /**
+     * Starts listing the whole series of the master as Nylas holds it now (variable {@code fetched}: what a
+     * notification carried may be older than the series listed), or false when it is gone: headers, the first page,
+     * no overrides yet.
+     */
+    public boolean startListing(Exchange exchange) {
+        Map<?, ?> fetched = exchange.getVariable("fetched", Map.class);
+        if (fetched == null) {
+            return false;
+        }
+        exchange.setVariable("seriesMaster", new LinkedHashMap<>(fetched));
+        Map<?, ?> master = fetched;
         Message m = exchange.getMessage();
         m.setHeader(InboundPlanner.GRANT_ID, master.get("grant_id"));
         m.setHeader(InboundPlanner.CALENDAR_ID, master.get("calendar_id"));
         m.setHeader(MASTER_EVENT_ID, master.get("id"));
         exchange.setVariable("seriesPage", "");
         exchange.setVariable("overrides", new ArrayList<Map<String, Object>>());
+        exchange.setVariable("seriesListedAt", new java.sql.Timestamp(System.currentTimeMillis()));
+        return true;
+    }
+
+    /** The master to fetch before its series is listed: a stub {id, grant_id, calendar_id} of the noted master. */
+    public Map<String, Object> masterStub(Exchange exchange) {
+        Map<?, ?> master = exchange.getVariable("seriesMaster", Map.class);
+        Map<String, Object> stub = new LinkedHashMap<>();
+        stub.put("id", master.get("id"));
+        stub.put("grant_id", master.get("grant_id"));
+        stub.put("calendar_id", master.get("calendar_id"));
+        return stub;
     }
 
     /**
@@ -170,14 +191,19 @@ public class SeriesOccurrences {
         Map<?, ?> master = exchange.getVariable("seriesMaster", Map.class);
         List<Long> kept = overrides(exchange).stream().map(o -> o.get("original_start_time"))
                 .filter(Number.class::isInstance).map(n -> ((Number) n).longValue()).toList();
+        long[] window = nylas.seriesWindow();
+        // only occurrences the listing could show (its window), synced before it began (a push that finished
+        // meanwhile is not in it), and no application change on its way
         return jdbc.queryForList("""
                 SELECT e.id, e.grant_id, e.calendar_id, m.nylas_event_id
                   FROM event_sync_map master JOIN app_event e ON e.master_record_id = master.internal_id
                   LEFT JOIN event_sync_map m ON m.internal_id = e.id
                  WHERE master.grant_id = ? AND master.nylas_event_id = ? AND e.status = 'confirmed'
                    AND NOT (e.original_start_time = ANY(?))
+                   AND e.original_start_time BETWEEN ? AND ? AND e.updated_at < ?
                    AND (m.internal_id IS NULL OR NOT (m.source = 'app' AND m.sync_state IN ('pending', 'failed')))""",
-                master.get("grant_id"), master.get("id"), kept.toArray(Long[]::new));
+                master.get("grant_id"), master.get("id"), kept.toArray(Long[]::new), window[0], window[1],
+                exchange.getVariable("seriesListedAt", java.sql.Timestamp.class));
     }
 
     /** Whether the notification named occurrences (edited or cancelled) of its series. */
@@ -233,9 +259,16 @@ public class SeriesOccurrences {
         if (!(event.get("original_start_time") instanceof Number original)) {
             throw new IllegalStateException("occurrence " + event.get("id") + " has no original_start_time");
         }
-        List<String> masters = jdbc.queryForList(
-                "SELECT internal_id FROM event_sync_map WHERE grant_id = ? AND nylas_event_id = ?", String.class,
+        List<Map<String, Object>> found = jdbc.queryForList(
+                "SELECT internal_id, sync_state, desired FROM event_sync_map WHERE grant_id = ? AND nylas_event_id = ?",
                 grantId, masterEventId);
+        if (!found.isEmpty() && ("deleted".equals(found.get(0).get("sync_state"))
+                || "deleted".equals(found.get(0).get("desired")))) {
+            // the series was deleted (on either side): none of its occurrences comes to life again
+            exchange.setProperty(InboundPlanner.OUTCOME, "series-deleted");
+            return null;
+        }
+        List<String> masters = found.stream().map(r -> (String) r.get("internal_id")).toList();
         if (masters.isEmpty()) {
             throw new IllegalStateException("the series " + masterEventId + " of occurrence " + event.get("id")
                     + " is not synced yet");

@@ -20,10 +20,10 @@ import org.springframework.stereotype.Component;
  * inbound-event-upsert} and {@code inbound-event-delete} run only where nothing was found this way.
  * <p>
  * Why it is as safe as the enrichers: the rows are read after the claim, before any of the batch is processed, and no
- * other notification of the same event is processed meanwhile (one per event key). Other writers (an application
- * change, a reconciliation, a notification of another event) could change a row between this read and the write just
- * as between an enricher and the write; every write re-checks its guard in its own statement (see {@link
- * SyncMappings}). Two notifications of one claim that touch one record (a hint, or a row found) get nothing here: the
+ * other notification of the same event is processed meanwhile (one per event key). They are used only while fresh
+ * ({@link Found#answers}: at most half a second old), so a notification that waited behind slow ones looks up anew;
+ * within that, another writer (an application change, a reconciliation, a notification of another event) could
+ * change a row between this read and the write as it could between an enricher and the write. Two notifications of one claim that touch one record (a hint, or a row found) get nothing here: the
  * second must see what the first wrote, so both look up for themselves. A notification whose keys are not the ones
  * read (a truncated one, fetched again; an event fetched after a same-second tie) looks up for itself too.
  */
@@ -50,14 +50,29 @@ public class ClaimMappings {
      * {@code recordHint} is null when the event carries none.
      */
     public record Found(String recordHint, String grantId, String eventId, List<Map<String, Object>> byRecord,
-                        List<Map<String, Object>> byEvent) {
+                        List<Map<String, Object>> byEvent, long readAtNanos) {
 
-        /** Whether these rows are the ones for these keys (a null or blank hint is no hint). */
+        public Found(String recordHint, String grantId, String eventId, List<Map<String, Object>> byRecord,
+                     List<Map<String, Object>> byEvent) {
+            this(recordHint, grantId, eventId, byRecord, byEvent, System.nanoTime());
+        }
+
+        /**
+         * Whether these rows are the ones for these keys (a null or blank hint is no hint) and fresh: read at most
+         * {@link #MAX_AGE_NANOS} ago, so a notification that waited behind slow ones in its batch looks up anew.
+         */
         public boolean answers(String hint, String grant, String event) {
             return Objects.equals(recordHint, hint == null || hint.isBlank() ? null : hint)
-                    && Objects.equals(grantId, grant) && Objects.equals(eventId, event);
+                    && Objects.equals(grantId, grant) && Objects.equals(eventId, event)
+                    && System.nanoTime() - readAtNanos <= MAX_AGE_NANOS;
         }
     }
+
+    /**
+     * How old the claim's rows may be when a notification starts: about what a lookup right before the plan is
+     * exposed to anyway (a worker's own queries and writes), far less than a batch waiting behind Nylas calls.
+     */
+    static final long MAX_AGE_NANOS = java.util.concurrent.TimeUnit.MILLISECONDS.toNanos(500);
 
     /**
      * Reads the mapping rows of the claim's event notifications in one query and puts each notification's under
@@ -79,6 +94,15 @@ public class ClaimMappings {
         if (events.isEmpty()) {
             return;
         }
+        try {
+            prefetch(events, touching);
+        } catch (org.springframework.dao.DataAccessException e) {
+            // an optimisation only: without it each notification looks its rows up itself
+            org.slf4j.LoggerFactory.getLogger(ClaimMappings.class).debug("Claim lookups failed; one by one", e);
+        }
+    }
+
+    private void prefetch(List<Map<String, Object>> events, Map<String, Integer> touching) {
         Object[] hints = events.stream().map(ClaimMappings::hint).filter(Objects::nonNull).toArray(String[]::new);
         Object[] grants = events.stream().map(r -> (String) r.get("grant_id")).distinct().toArray(String[]::new);
         Object[] eventIds = events.stream().map(r -> (String) r.get("object_id")).toArray(String[]::new);

@@ -174,15 +174,21 @@ public class NylasRequests {
      */
     public void listSeries(Exchange exchange) {
         Message m = exchange.getMessage();
-        long now = java.time.Instant.now().getEpochSecond();
+        long[] window = seriesWindow();
         String token = exchange.getVariable("seriesPage", String.class);
         prepare(exchange, "GET", "/v3/grants/" + encode(m.getHeader("CalsyncGrantId", String.class)) + "/events",
                 "calendar_id=" + encode(m.getHeader("CalsyncCalendarId", String.class)) + "&master_event_id="
                         + encode(m.getHeader("CalsyncMasterEventId", String.class))
-                        + "&expand_recurring=true&show_cancelled=true&limit=200&start="
-                        + (now - windowPast.toSeconds()) + "&end=" + (now + windowFuture.toSeconds())
+                        + "&expand_recurring=true&show_cancelled=true&limit=200&start=" + window[0] + "&end="
+                        + window[1]
                         + (token == null || token.isEmpty() ? "" : "&page_token=" + encode(token)));
         m.setBody(null);
+    }
+
+    /** The window a series is listed over (Unix s): the reconciliation window around now. */
+    public long[] seriesWindow() {
+        long now = java.time.Instant.now().getEpochSecond();
+        return new long[] {now - windowPast.toSeconds(), now + windowFuture.toSeconds()};
     }
 
     /** A listing's answer: {@code data} and {@code next_cursor}; a 404 is an empty last page. */

@@ -123,6 +123,9 @@ class ClaimMappingsTest extends IntegrationTest {
         assertThat(f.answers("rec-a", GRANT, "evt-a")).isFalse();
         assertThat(f.answers(null, GRANT, "evt-b")).isFalse();
         assertThat(f.answers(null, "grant-other", "evt-a")).isFalse();
+        ClaimMappings.Found old = new ClaimMappings.Found(null, GRANT, "evt-a", List.of(), List.of(),
+                System.nanoTime() - ClaimMappings.MAX_AGE_NANOS - 1);
+        assertThat(old.answers(null, GRANT, "evt-a")).as("rows read too long ago: looked up anew").isFalse();
     }
 
     @Test
