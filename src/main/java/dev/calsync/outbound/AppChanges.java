@@ -64,8 +64,19 @@ public class AppChanges {
         }
         String hash = canonicalizer.hash(record);
         int status = Objects.requireNonNull(tx.execute(t -> {
+            if (record.get("master_record_id") != null) {
+                // the series first, as a delete of the series locks it before its occurrences (no deadlock), so an
+                // occurrence never outlives its series
+                mappings.lock((String) record.get("master_record_id"));
+            }
             Map<String, Object> mapping = mappings.lock(id);
             Map<String, Object> stored = store.find(id);
+            if (stored != null && "cancelled".equals(stored.get("status")) && !"cancelled".equals(record.get("status"))) {
+                // the calendar has no way to bring a cancelled occurrence back (its override is cancelled, or its
+                // date excluded from the rule): refused rather than stored and never shown
+                throw new Rejection(409, "occurrence_cancelled",
+                        "a cancelled occurrence cannot be restored; change the series' record instead");
+            }
             if (record.get("master_record_id") != null) {
                 Map<String, Object> master = store.find((String) record.get("master_record_id"));
                 if (master == null || master.get("recurrence") == null

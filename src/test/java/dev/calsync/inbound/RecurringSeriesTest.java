@@ -302,6 +302,14 @@ class RecurringSeriesTest extends IntegrationTest {
         assertThat(count("SELECT count(*) FROM app_event")).isEqualTo(3);
         assertThat(count("SELECT count(*) FROM app_event WHERE id = 'rec-weekly-4' AND status = 'cancelled'"))
                 .isEqualTo(1);
+
+        Map<String, Object> restored = new LinkedHashMap<>(cancelled);
+        restored.put("status", "confirmed");
+        HttpResponse<String> refused = apiPut("/api/v1/events/rec-weekly-4", restored);
+        assertThat(refused.statusCode()).as(refused.body()).isEqualTo(409);
+        assertThat(refused.body()).contains("occurrence_cancelled");
+        assertThat(count("SELECT count(*) FROM app_event WHERE id = 'rec-weekly-4' AND status = 'cancelled'"))
+                .as("a cancelled occurrence stays cancelled").isEqualTo(1);
     }
 
     @Test
