@@ -115,20 +115,28 @@ public class SeriesOccurrences {
      */
     @SuppressWarnings("unchecked")
     public void collectOverrides(Exchange exchange) throws java.io.IOException {
-        Map<String, Object> page = nylas.page(exchange);
         Map<String, Object> master = exchange.getVariable("seriesMaster", Map.class);
         List<Map<String, Object>> overrides = exchange.getVariable("overrides", List.class);
-        if (page.get("data") instanceof List<?> events) {
-            for (Object e : events) {
-                if (e instanceof Map<?, ?> event && isOverride(master, (Map<String, Object>) event)) {
-                    Map<String, Object> occurrence = new LinkedHashMap<>((Map<String, Object>) event);
-                    occurrence.putIfAbsent("master_event_id", master.get("id"));
-                    overrides.add(occurrence);
-                }
+        for (Map<String, Object> event : seriesPage(exchange)) {
+            if (isOverride(master, event)) {
+                Map<String, Object> occurrence = new LinkedHashMap<>(event);
+                occurrence.putIfAbsent("master_event_id", master.get("id"));
+                overrides.add(occurrence);
             }
         }
+    }
+
+    /** The occurrences of one page of a series' listing; {@code seriesPage} becomes the next page's cursor or null. */
+    @SuppressWarnings("unchecked")
+    private List<Map<String, Object>> seriesPage(Exchange exchange) throws java.io.IOException {
+        Map<String, Object> page = nylas.page(exchange);
         Object next = page.get("next_cursor");
         exchange.setVariable("seriesPage", next instanceof String s && !s.isBlank() ? s : null);
+        List<Map<String, Object>> events = new ArrayList<>();
+        if (page.get("data") instanceof List<?> data) {
+            data.stream().filter(Map.class::isInstance).forEach(e -> events.add((Map<String, Object>) e));
+        }
+        return events;
     }
 
     /** Whether an occurrence differs from what its master's rule makes of it (content, time or cancellation). */
@@ -313,20 +321,15 @@ public class SeriesOccurrences {
      * variable {@code occurrence}; {@code seriesPage} the next page's cursor, or null after the last page.
      */
     public void searchPage(Exchange exchange) throws java.io.IOException {
-        Map<String, Object> page = nylas.page(exchange);
         String wantedId = exchange.getMessage().getHeader(InboundPlanner.EVENT_ID, String.class);
         Long wantedStart = exchange.getMessage().getHeader(ORIGINAL_START_TIME, Long.class);
-        if (page.get("data") instanceof List<?> events) {
-            for (Object e : events) {
-                if (e instanceof Map<?, ?> event && (wantedId != null ? wantedId.equals(event.get("id"))
-                        : event.get("original_start_time") instanceof Number n && wantedStart != null
-                        && n.longValue() == wantedStart)) {
-                    exchange.setVariable("occurrence", new LinkedHashMap<>(event));
-                }
+        for (Map<String, Object> event : seriesPage(exchange)) {
+            if (wantedId != null ? wantedId.equals(event.get("id"))
+                    : event.get("original_start_time") instanceof Number n && wantedStart != null
+                    && n.longValue() == wantedStart) {
+                exchange.setVariable("occurrence", new LinkedHashMap<>(event));
             }
         }
-        Object next = page.get("next_cursor");
-        exchange.setVariable("seriesPage", next instanceof String s && !s.isBlank() ? s : null);
     }
 
     /** The id of the occurrence an occurrence record names (header {@code CalsyncEventId}); fails if none. */

@@ -58,10 +58,7 @@ public class AppChanges {
         for (String field : SYNCED_FIELDS) {
             record.put(field, body.get(field));
         }
-        record.putIfAbsent("status", "confirmed");
-        if (record.get("status") == null) {
-            record.put("status", "confirmed");
-        }
+        record.putIfAbsent("status", "confirmed"); // putIfAbsent also replaces a null
         String hash = canonicalizer.hash(record);
         int status = Objects.requireNonNull(tx.execute(t -> {
             if (record.get("master_record_id") != null) {
