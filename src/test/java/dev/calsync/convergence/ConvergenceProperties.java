@@ -4,8 +4,13 @@ import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
+import java.time.DayOfWeek;
 import java.time.Duration;
 import java.time.Instant;
+import java.time.ZoneId;
+import java.time.ZoneOffset;
+import java.time.ZonedDateTime;
+import java.time.format.DateTimeFormatter;
 import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -18,6 +23,8 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.calsync.config.CalsyncProperties.AllDayEnd;
 import dev.calsync.inbound.EventCanonicalizer;
 import dev.calsync.simulator.NylasSimulator;
+import dev.calsync.simulator.ProviderQuirks.GoogleCancellation;
+import dev.calsync.simulator.ProviderQuirks.RecurrenceStyle;
 import dev.calsync.support.EmbeddedServers;
 import dev.calsync.support.IntegrationTest;
 import dev.calsync.support.RunningService;
@@ -89,7 +96,8 @@ class ConvergenceProperties {
     private final ObjectMapper json = new ObjectMapper();
 
     sealed interface Action permits AppPut, AppEditAny, AppDelete, AppPutSlowCreate, CalCreate, CalEdit,
-            CalEditsWithinOneSecond, CalDelete, GrantReauthenticatedLate, Hold, Release {
+            CalEditsWithinOneSecond, CalDelete, GrantReauthenticatedLate, Hold, Release, AppPutSeries,
+            AppDeleteSeries, AppOccurrence, CalCreateSeries, CalOccurrence, CalChangeRule, Settle {
     }
 
     record AppPut(int record, String title) implements Action {
@@ -130,6 +138,34 @@ class ConvergenceProperties {
     record Hold() implements Action {
     }
 
+    /** The application creates series record {@code ser-<series>}, or changes its title and rule. */
+    record AppPutSeries(int series, String title, int rule) implements Action {
+    }
+
+    record AppDeleteSeries(int series) implements Action {
+    }
+
+    /** Nothing happens until both sides have settled (a walk-through step; not among the random actions). */
+    record Settle() implements Action {
+    }
+
+    /**
+     * The application edits (or cancels) occurrence {@code occurrence} (1..3) of one of its series records through
+     * an occurrence record (its own, or the one the calendar's change made).
+     */
+    record AppOccurrence(int pick, int occurrence, String title, boolean cancel) implements Action {
+    }
+
+    record CalCreateSeries(String title, int rule) implements Action {
+    }
+
+    /** The calendar's user edits (or cancels) occurrence {@code occurrence} (1..3) of a live series. */
+    record CalOccurrence(int pick, int occurrence, String title, boolean cancel) implements Action {
+    }
+
+    record CalChangeRule(int pick, int rule) implements Action {
+    }
+
     record Release(boolean shuffle) implements Action {
     }
 
@@ -137,8 +173,17 @@ class ConvergenceProperties {
                   boolean quirks, double drop) {
     }
 
-    record Scenario(List<Action> actions, Faults faults, int restartAt, long seed) {
+    /** How the calendar's provider keeps series (Google, Microsoft) and notifies a Google-style cancellation. */
+    record Provider(RecurrenceStyle style, GoogleCancellation cancellation) {
     }
+
+    record Scenario(List<Action> actions, Faults faults, int restartAt, long seed, Provider provider) {
+        Scenario(List<Action> actions, Faults faults, int restartAt, long seed) {
+            this(actions, faults, restartAt, seed, GOOGLE);
+        }
+    }
+
+    private static final Provider GOOGLE = new Provider(RecurrenceStyle.GOOGLE, GoogleCancellation.BOTH);
 
     /** What the scenario did, for the checks at the end. */
     static final class Done {
@@ -240,7 +285,20 @@ class ConvergenceProperties {
                 Tuple.of(2, Arbitraries.integers().between(0, 20).map(CalDelete::new)),
                 Tuple.of(1, Arbitraries.of(true, false).map(GrantReauthenticatedLate::new)),
                 Tuple.of(1, Arbitraries.just(new Hold())),
-                Tuple.of(1, Arbitraries.of(true, false).map(Release::new)));
+                Tuple.of(1, Arbitraries.of(true, false).map(Release::new)),
+                Tuple.of(2, Combinators.combine(Arbitraries.integers().between(0, 2), appTitles,
+                        Arbitraries.integers().between(0, RULES.size() - 1)).as(AppPutSeries::new)),
+                Tuple.of(1, Arbitraries.integers().between(0, 2).map(AppDeleteSeries::new)),
+                Tuple.of(2, Combinators.combine(Arbitraries.integers().between(0, 20),
+                        Arbitraries.integers().between(1, 3), appTitles, Arbitraries.of(false, false, true))
+                        .as(AppOccurrence::new)),
+                Tuple.of(2, Combinators.combine(calTitles, Arbitraries.integers().between(0, RULES.size() - 1))
+                        .as(CalCreateSeries::new)),
+                Tuple.of(2, Combinators.combine(Arbitraries.integers().between(0, 20),
+                        Arbitraries.integers().between(1, 3), calTitles, Arbitraries.of(false, false, true))
+                        .as(CalOccurrence::new)),
+                Tuple.of(1, Combinators.combine(Arbitraries.integers().between(0, 20),
+                        Arbitraries.integers().between(0, RULES.size() - 1)).as(CalChangeRule::new)));
         Arbitrary<Faults> faults = Combinators.combine(
                 Arbitraries.doubles().between(0, 0.5), Arbitraries.of(true, false),
                 Arbitraries.integers().between(0, 300), Arbitraries.doubles().between(0, 0.15),
@@ -248,8 +306,10 @@ class ConvergenceProperties {
                 Arbitraries.of(true, false), Arbitraries.doubles().between(0, 0.2)).as(Faults::new);
         Arbitrary<Integer> restartAt = Arbitraries.frequencyOf(
                 Tuple.of(3, Arbitraries.just(-1)), Tuple.of(1, Arbitraries.integers().between(0, 11)));
+        Arbitrary<Provider> provider = Combinators.combine(Arbitraries.of(RecurrenceStyle.class),
+                Arbitraries.of(GoogleCancellation.class)).as(Provider::new);
         return Combinators.combine(action.list().ofMinSize(3).ofMaxSize(12), faults, restartAt,
-                Arbitraries.longs()).as(Scenario::new);
+                Arbitraries.longs(), provider).as(Scenario::new);
     }
 
     // full shrinking: a bounded one gives up after a time-out but leaves its thread running tries, which would then
@@ -293,6 +353,31 @@ class ConvergenceProperties {
                 new AppPut(0, "اجتماع الفريق"), new AppPut(1, "ישיבת צוות")), NO_FAULTS, -1, 1));
     }
 
+    /**
+     * A series made on each side; on each, its rule changed, an occurrence edited and one cancelled, from either
+     * side; one series deleted on the calendar, the other by the application.
+     */
+    private static List<Action> seriesWalk() {
+        // series are picked by title on both sides: 0 is "Review" (made on the calendar), 1 is "Standup"
+        return List.of(new AppPutSeries(0, "Standup", 0), new CalCreateSeries("Review", 2), new Settle(),
+                new CalOccurrence(1, 1, "Standup (moved)", false), new AppOccurrence(0, 2, "Review (long)", false),
+                new AppOccurrence(1, 3, "Cancelled", true), new CalOccurrence(0, 1, "Cancelled", true), new Settle(),
+                new CalChangeRule(0, 1), new AppPutSeries(0, "Standup", 1), new Settle(),
+                new CalOccurrence(1, 2, "Standup (demo)", false), new AppOccurrence(0, 3, "Review (short)", false),
+                new Settle(), new CalDelete(0), new AppDeleteSeries(0));
+    }
+
+    @Example
+    void aSeriesBothWaysOnGoogle() throws Exception {
+        runAndCheck(new Scenario(seriesWalk(), NO_FAULTS, -1, 1, GOOGLE));
+    }
+
+    @Example
+    void aSeriesBothWaysOnMicrosoft() throws Exception {
+        runAndCheck(new Scenario(seriesWalk(), NO_FAULTS, -1, 1,
+                new Provider(RecurrenceStyle.MICROSOFT, GoogleCancellation.BOTH)));
+    }
+
     private void runAndCheck(Scenario scenario) throws Exception {
         Faults f = scenario.faults();
         List<Action> actions = scenario.actions();
@@ -307,6 +392,8 @@ class ConvergenceProperties {
                 a instanceof GrantReauthenticatedLate g && g.expiryArrivesLast()));
         Statistics.label("slow create").collect(actions.stream().anyMatch(a -> a instanceof AppPutSlowCreate));
         Statistics.label("odd text").collect(actions.stream().anyMatch(ConvergenceProperties::hasOddText));
+        Statistics.label("series").collect(scenario.provider().style() + " " + actions.stream().anyMatch(a ->
+                a instanceof AppPutSeries || a instanceof CalCreateSeries));
         nylas.faults.reseed(scenario.seed());
         nylas.faults.rateDuplicate = f.duplicate();
         nylas.faults.concurrentDuplicates = f.together();
@@ -319,6 +406,8 @@ class ConvergenceProperties {
         if (f.quirks()) {
             nylas.quirks.all();
         }
+        nylas.quirks.recurrenceStyle = scenario.provider().style();
+        nylas.quirks.googleCancellation = scenario.provider().cancellation();
         nylas.userCreates(GRANT, "primary", fields("Anchor"));
         Done done = new Done();
 
@@ -332,6 +421,8 @@ class ConvergenceProperties {
         nylas.releaseWebhooks(false);
         nylas.faults.reset(); // Nylas recovers; what is in flight must still converge
         nylas.quirks.reset();
+        nylas.quirks.recurrenceStyle = scenario.provider().style(); // a provider keeps its way with series
+        nylas.quirks.googleCancellation = scenario.provider().cancellation();
 
         // the latest grant notification (by its signed time) is a re-authentication: the grant ends active
         await().atMost(Duration.ofSeconds(60)).pollInterval(Duration.ofMillis(200)).until(() ->
@@ -390,13 +481,16 @@ class ConvergenceProperties {
     /**
      * Every live local record is exactly one live calendar event and back, with equal synced content. Text the
      * application side cannot hold (NUL, unpaired surrogates) is compared as the U+FFFD that replaces it; everything
-     * else, non-ASCII included, must be equal as it is.
+     * else, non-ASCII included, must be equal as it is. A series is one master record and one live master (rule
+     * included); its occurrence records are its overrides, compared by original start.
      */
     private void assertBothSidesEqual(String when) throws Exception {
         List<Map<String, Object>> records = service.jdbc().queryForList("""
                 SELECT e.id, e.title, e.description, e.location, e.when_json::text AS when_json,
-                       e.participants::text AS participants, m.nylas_event_id, m.sync_state
-                  FROM app_event e LEFT JOIN event_sync_map m ON m.internal_id = e.id""");
+                       e.participants::text AS participants, e.recurrence::text AS recurrence, m.nylas_event_id,
+                       m.sync_state
+                  FROM app_event e LEFT JOIN event_sync_map m ON m.internal_id = e.id
+                 WHERE e.master_record_id IS NULL""");
         List<Map<String, Object>> live = nylas.liveEvents(GRANT, "primary");
         Map<String, Map<String, Object>> liveById = new LinkedHashMap<>();
         live.forEach(e -> liveById.put((String) e.get("id"), e));
@@ -406,13 +500,87 @@ class ConvergenceProperties {
             Map<String, Object> event = liveById.get((String) r.get("nylas_event_id"));
             assertThat(event).as("calendar event of record %s, %s", r.get("id"), when).isNotNull();
             assertThat(CANONICAL.hash(storableText(asEvent(r))))
-                    .as("content of record %s (title %s) and of its event (title %s), %s", r.get("id"),
-                            visible(r.get("title")), visible(event.get("title")), when)
+                    .as("content of record %s (title %s, rule %s) and of its event (title %s, rule %s), %s",
+                            r.get("id"), visible(r.get("title")), r.get("recurrence"), visible(event.get("title")),
+                            event.get("recurrence"), when)
                     .isEqualTo(CANONICAL.hash(storableText(event)));
         }
         assertThat(records).as("records, %s", when).hasSameSizeAs(live);
         assertThat(records.stream().map(r -> r.get("nylas_event_id")).distinct())
                 .as("calendar events linked to records, %s", when).hasSameSizeAs(live);
+        assertSeriesEqual(when);
+    }
+
+    /**
+     * Each occurrence record of a series is that occurrence on the calendar: a live override with equal content, or,
+     * when cancelled, no live occurrence at its original start. Each edited occurrence on the calendar has its
+     * record; each cancelled one is a cancelled occurrence record or an EXDATE of the master record's rule.
+     */
+    private void assertSeriesEqual(String when) throws Exception {
+        List<Map<String, Object>> occurrenceRecords = service.jdbc().queryForList("""
+                SELECT e.id, e.title, e.description, e.location, e.when_json::text AS when_json,
+                       e.participants::text AS participants, e.status, e.original_start_time, e.master_record_id,
+                       m.sync_state, master.nylas_event_id AS master_event_id
+                  FROM app_event e LEFT JOIN event_sync_map m ON m.internal_id = e.id
+                  LEFT JOIN event_sync_map master ON master.internal_id = e.master_record_id
+                 WHERE e.master_record_id IS NOT NULL""");
+        Map<String, Map<Long, Map<String, Object>>> recordsBySeries = new LinkedHashMap<>();
+        for (Map<String, Object> r : occurrenceRecords) {
+            String masterEvent = (String) r.get("master_event_id");
+            long start = ((Number) r.get("original_start_time")).longValue();
+            recordsBySeries.computeIfAbsent(masterEvent, m -> new LinkedHashMap<>()).put(start, r);
+            assertThat(r.get("sync_state")).as("occurrence record %s, %s", r.get("id"), when).isEqualTo("synced");
+            Map<String, Object> occurrence = liveOccurrence(masterEvent, start);
+            if ("cancelled".equals(r.get("status"))) {
+                assertThat(occurrence).as("live occurrence %s of series %s, cancelled by record %s, %s",
+                        start, masterEvent, r.get("id"), when).isNull();
+                continue;
+            }
+            assertThat(occurrence).as("occurrence %s of series %s, of record %s, %s", start, masterEvent, r.get("id"),
+                    when).isNotNull();
+            Map<String, Object> content = asEvent(r);
+            content.put("original_start_time", start);
+            assertThat(CANONICAL.hash(storableText(content)))
+                    .as("content of occurrence record %s (title %s) and of its occurrence (title %s), %s", r.get("id"),
+                            visible(r.get("title")), visible(occurrence.get("title")), when)
+                    .isEqualTo(CANONICAL.hash(storableText(occurrence)));
+        }
+        for (Map<String, Object> master : nylas.liveEvents(GRANT, "primary")) {
+            if (!isSeries(master)) {
+                continue;
+            }
+            String masterEvent = (String) master.get("id");
+            Map<Long, Map<String, Object>> records = recordsBySeries.getOrDefault(masterEvent, Map.of());
+            String rule = service.jdbc().queryForList("SELECT e.recurrence::text FROM app_event e JOIN event_sync_map m "
+                    + "ON m.internal_id = e.id WHERE m.nylas_event_id = ?", String.class, masterEvent).stream()
+                    .findFirst().orElse("");
+            nylas.overrides(GRANT, masterEvent).forEach((start, override) -> {
+                Map<String, Object> record = records.get(start);
+                if ("cancelled".equals(override.get("status"))) {
+                    assertThat(record != null && "cancelled".equals(record.get("status"))
+                            || rule.contains(exdate(start)))
+                            .as("occurrence %s of series %s is cancelled on the calendar: a cancelled record or an "
+                                    + "EXDATE of the master record (record %s, rule %s), %s", start, masterEvent,
+                                    record, rule, when).isTrue();
+                } else if (!java.util.Objects.equals(override.get("title"), master.get("title"))) {
+                    assertThat(record).as("record of edited occurrence %s (title %s) of series %s, %s", start,
+                            visible(override.get("title")), masterEvent, when).isNotNull();
+                }
+            });
+        }
+    }
+
+    /** The live occurrence of a series originally at {@code start}, or null (cancelled, excluded, not in the rule). */
+    private static Map<String, Object> liveOccurrence(String masterEvent, long start) {
+        return nylas.occurrences(GRANT, masterEvent, FIRST - 3600, FIRST + 12 * WEEK).stream()
+                .filter(o -> o.get("original_start_time") instanceof Number n && n.longValue() == start)
+                .findFirst().orElse(null);
+    }
+
+    /** An excluded date as the master record's rule spells it (UTC basic form). */
+    private static String exdate(long start) {
+        return DateTimeFormatter.ofPattern("yyyyMMdd'T'HHmmss").withZone(ZoneOffset.UTC)
+                .format(Instant.ofEpochSecond(start));
     }
 
     /** Every notification Nylas sent was stored, once: none was refused for good, none applied twice. */
@@ -434,7 +602,9 @@ class ConvergenceProperties {
 
     private void apply(Action action, Done done) throws Exception {
         List<Map<String, Object>> live = nylas.liveEvents(GRANT, "primary");
-        List<Map<String, Object>> notAnchor = live.stream().filter(e -> !"Anchor".equals(e.get("title"))).toList();
+        // by title, so that a walk-through can name what it picks
+        List<Map<String, Object>> notAnchor = live.stream().filter(e -> !"Anchor".equals(e.get("title")))
+                .sorted(java.util.Comparator.comparing(e -> String.valueOf(e.get("title")))).toList();
         if (action instanceof AppPut p) {
             String id = "rec-" + p.record();
             if (put(id, p.title()) / 100 == 2) {
@@ -451,7 +621,8 @@ class ConvergenceProperties {
                 done.slowCreates.add(id);
             }
         } else if (action instanceof AppEditAny e) {
-            List<String> ids = service.jdbc().queryForList("SELECT id FROM app_event ORDER BY id", String.class);
+            List<String> ids = service.jdbc().queryForList("SELECT id FROM app_event WHERE recurrence IS NULL AND "
+                    + "master_record_id IS NULL ORDER BY id", String.class);
             if (!ids.isEmpty()) {
                 put(ids.get(e.pick() % ids.size()), e.title());
             }
@@ -491,6 +662,64 @@ class ConvergenceProperties {
                     nylas.grantReauthenticated(GRANT, reauthenticated);
                 }
             });
+        } else if (action instanceof AppPutSeries p) {
+            String id = "ser-" + p.series();
+            Map<String, Object> body = seriesFields(p.title(), RULES.get(p.rule()));
+            body.put("grant_id", GRANT);
+            body.put("calendar_id", "primary");
+            if (send("PUT", id, json.writeValueAsString(body)) / 100 == 2) {
+                done.appIds.add(id);
+            }
+        } else if (action instanceof AppDeleteSeries d) {
+            String id = "ser-" + d.series();
+            if (send("DELETE", id, null) == 202) {
+                done.deletedByApp.add(id);
+            }
+        } else if (action instanceof Settle) {
+            awaitQuiescence();
+        } else if (action instanceof AppOccurrence o) {
+            List<String> masters = service.jdbc().queryForList(
+                    "SELECT id FROM app_event WHERE recurrence IS NOT NULL ORDER BY title, id", String.class);
+            if (!masters.isEmpty()) {
+                String master = masters.get(o.pick() % masters.size());
+                long start = FIRST + o.occurrence() * WEEK;
+                // the occurrence's record if it has one (the calendar's change may have made it), else a new one
+                String id = service.jdbc().queryForList("SELECT id FROM app_event WHERE master_record_id = ? AND "
+                        + "original_start_time = ?", String.class, master, start).stream().findFirst()
+                        .orElse(master + "-occ-" + o.occurrence());
+                Map<String, Object> body = occurrenceFields(o.title(), start);
+                body.put("grant_id", GRANT);
+                body.put("calendar_id", "primary");
+                body.put("master_record_id", master);
+                body.put("original_start_time", start);
+                if (o.cancel()) {
+                    body.put("status", "cancelled");
+                }
+                send("PUT", id, json.writeValueAsString(body));
+            }
+        } else if (action instanceof CalCreateSeries c) {
+            nylas.userCreates(GRANT, "primary", seriesFields(c.title(), RULES.get(c.rule())));
+        } else if (action instanceof CalOccurrence o) {
+            List<Map<String, Object>> masters = notAnchor.stream().filter(ConvergenceProperties::isSeries).toList();
+            if (!masters.isEmpty()) {
+                String master = (String) masters.get(o.pick() % masters.size()).get("id");
+                long start = FIRST + o.occurrence() * WEEK;
+                try {
+                    if (o.cancel()) {
+                        nylas.userCancelsOccurrence(GRANT, master, start);
+                    } else {
+                        nylas.userEditsOccurrence(GRANT, master, start, Map.of("title", o.title()));
+                    }
+                } catch (IllegalArgumentException cancelledAlready) {
+                    // the user cannot edit or cancel what is not there
+                }
+            }
+        } else if (action instanceof CalChangeRule r) {
+            List<Map<String, Object>> masters = notAnchor.stream().filter(ConvergenceProperties::isSeries).toList();
+            if (!masters.isEmpty()) {
+                nylas.userChangesRule(GRANT, (String) masters.get(r.pick() % masters.size()).get("id"),
+                        RULES.get(r.rule()));
+            }
         } else if (action instanceof Hold) {
             nylas.pauseWebhooks();
             done.webhooksHeld = true;
@@ -577,6 +806,36 @@ class ConvergenceProperties {
         return f;
     }
 
+    /** Series start on a Monday at 09:00 in Berlin, a week or two ahead: inside every listing window. */
+    private static final long FIRST = ZonedDateTime.now(ZoneId.of("Europe/Berlin")).plusWeeks(1)
+            .with(DayOfWeek.MONDAY).withHour(9).withMinute(0).withSecond(0).withNano(0).toEpochSecond();
+    private static final long WEEK = 7 * 24 * 3600;
+    /** Each rule has occurrences 1..3 (the ones the actions edit and cancel); the last has an UNTIL to respell. */
+    static final List<List<String>> RULES = List.of(
+            List.of("RRULE:FREQ=WEEKLY;BYDAY=MO;COUNT=6"),
+            List.of("RRULE:FREQ=WEEKLY;BYDAY=MO;COUNT=4"),
+            List.of("RRULE:FREQ=WEEKLY;BYDAY=MO;UNTIL=" + DateTimeFormatter.ofPattern("yyyyMMdd'T'HHmmss'Z'")
+                    .withZone(ZoneOffset.UTC).format(Instant.ofEpochSecond(FIRST + 4 * WEEK + 3600))));
+
+    private static Map<String, Object> seriesFields(String title, List<String> recurrence) {
+        Map<String, Object> f = occurrenceFields(title, FIRST);
+        f.put("recurrence", recurrence);
+        return f;
+    }
+
+    private static Map<String, Object> occurrenceFields(String title, long start) {
+        Map<String, Object> f = new LinkedHashMap<>();
+        f.put("title", title);
+        f.put("when", Map.of("start_time", start, "end_time", start + 1800,
+                "start_timezone", "Europe/Berlin", "end_timezone", "Europe/Berlin"));
+        f.put("participants", List.of(Map.of("email", "ada@example.com")));
+        return f;
+    }
+
+    private static boolean isSeries(Map<String, Object> event) {
+        return event.get("recurrence") instanceof List<?> rule && !rule.isEmpty();
+    }
+
     private int put(String id, String title) throws Exception {
         Map<String, Object> body = new LinkedHashMap<>(fields(title));
         body.put("grant_id", GRANT);
@@ -611,12 +870,22 @@ class ConvergenceProperties {
     }
 
     private void awaitQuiescence() {
-        await().atMost(Duration.ofSeconds(90)).pollInterval(Duration.ofMillis(200)).until(() ->
-                nylas.webhooksQuiet() && nylas.callsQuiet()
-                        && service.jdbc().queryForObject("SELECT count(*) FROM webhook_inbox WHERE status IN "
-                        + "('received', 'processing')", Integer.class) == 0
-                        && service.jdbc().queryForObject("SELECT count(*) FROM event_sync_map WHERE sync_state = "
-                        + "'pending'", Integer.class) == 0);
+        try {
+            await().atMost(Duration.ofSeconds(90)).pollInterval(Duration.ofMillis(200)).until(() ->
+                    nylas.webhooksQuiet() && nylas.callsQuiet()
+                            && service.jdbc().queryForObject("SELECT count(*) FROM webhook_inbox WHERE status IN "
+                            + "('received', 'processing')", Integer.class) == 0
+                            && service.jdbc().queryForObject("SELECT count(*) FROM event_sync_map WHERE sync_state = "
+                            + "'pending'", Integer.class) == 0);
+        } catch (org.awaitility.core.ConditionTimeoutException e) {
+            // what is still under way, with its last error, for the failure message
+            throw new AssertionError("not settled: webhooks quiet " + nylas.webhooksQuiet() + ", calls quiet "
+                    + nylas.callsQuiet() + "; notifications " + service.jdbc().queryForList(
+                    "SELECT type, object_id, status, attempts, last_error FROM webhook_inbox WHERE status IN "
+                            + "('received', 'processing')") + "; pushes " + service.jdbc().queryForList(
+                    "SELECT internal_id, nylas_event_id, desired, attempts, last_error FROM event_sync_map "
+                            + "WHERE sync_state = 'pending'"), e);
+        }
     }
 
     private Map<String, Object> asEvent(Map<String, Object> record) throws Exception {
@@ -626,6 +895,9 @@ class ConvergenceProperties {
         e.put("location", record.get("location"));
         e.put("when", json.readValue((String) record.get("when_json"), Map.class));
         e.put("participants", json.readValue((String) record.get("participants"), List.class));
+        if (record.get("recurrence") instanceof String rule) {
+            e.put("recurrence", json.readValue(rule, List.class));
+        }
         return new LinkedHashMap<>(e);
     }
 

@@ -202,6 +202,21 @@ class RecurringSeriesTest extends IntegrationTest {
     }
 
     @Test
+    void aMasterNotifiedAfterItsSeriesWasDeletedIsCompletedWithoutListing() {
+        String masterId = createOnCalendar(ProviderQuirks.RecurrenceStyle.MICROSOFT);
+        Map<String, Object> renamed = NYLAS.event(GRANT, masterId);
+        renamed.put("title", "Weekly sync (renamed)");
+        renamed.put("updated_at", ((Number) renamed.get("updated_at")).longValue() + 1);
+        NYLAS.faults.rateDrop = 1; // the delete's own notification is lost: this one finds the series gone
+        NYLAS.userDeletes(GRANT, masterId);
+        NYLAS.faults.rateDrop = 0;
+
+        String id = deliverAndWait("event.updated", renamed);
+
+        assertThat(notificationRow(id)).containsEntry("status", "processed");
+    }
+
+    @Test
     void reconciliationRepairsASeriesAsASeries() throws Exception {
         NYLAS.pauseWebhooks(); // never delivered
         String masterId = (String) NYLAS.userCreates(GRANT, "primary", series("Weekly sync", WEEKLY)).get("id");

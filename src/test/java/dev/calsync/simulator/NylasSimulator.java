@@ -418,6 +418,21 @@ public final class NylasSimulator implements AutoCloseable {
         return occurrencesIn(grantId, master, series, from, to, false, false).stream().map(this::deepCopy).toList();
     }
 
+    /**
+     * A series' overrides by original start (Unix s): its edited occurrences and, Google style, its cancelled ones
+     * ({@code status: cancelled}); empty for no live series. Microsoft-style cancellations are {@code EXDATE}s on the
+     * master, not overrides.
+     */
+    public synchronized Map<Long, Map<String, Object>> overrides(String grantId, String masterId) {
+        Map<String, Object> master = calendar(grantId).get(masterId);
+        if (master == null || isDeleted(master) || seriesOf(master) == null) {
+            return Map.of();
+        }
+        Map<Long, Map<String, Object>> out = new TreeMap<>();
+        overridesIfAny(grantId, masterId).forEach((start, override) -> out.put(start, deepCopy(override)));
+        return out;
+    }
+
     /** An occurrence's id: {@code <masterId>_<original start in UTC, yyyyMMdd'T'HHmmss'Z'>}. */
     public static String occurrenceId(String masterId, long originalStartTime) {
         return Series.occurrenceId(masterId, originalStartTime);
