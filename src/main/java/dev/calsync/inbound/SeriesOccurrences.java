@@ -7,6 +7,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.UUID;
 
+import dev.calsync.mapping.SyncMappings;
 import dev.calsync.nylas.NylasRequests;
 import org.apache.camel.Exchange;
 import org.apache.camel.Message;
@@ -36,10 +37,13 @@ public class SeriesOccurrences {
 
     private final JdbcTemplate jdbc;
     private final NylasRequests nylas;
+    private final SyncMappings mappings;
+    private static final org.slf4j.Logger LOG = org.slf4j.LoggerFactory.getLogger(SeriesOccurrences.class);
 
-    public SeriesOccurrences(JdbcTemplate jdbc, NylasRequests nylas) {
+    public SeriesOccurrences(JdbcTemplate jdbc, NylasRequests nylas, SyncMappings mappings) {
         this.jdbc = jdbc;
         this.nylas = nylas;
+        this.mappings = mappings;
     }
 
     /**
@@ -95,6 +99,7 @@ public class SeriesOccurrences {
         m.setHeader(MASTER_EVENT_ID, master.get("id"));
         exchange.setVariable("seriesPage", "");
         exchange.setVariable("overrides", new ArrayList<Map<String, Object>>());
+        exchange.setVariable("liveStarts", new ArrayList<Long>());
         exchange.setVariable("seriesListedAt", new java.sql.Timestamp(System.currentTimeMillis()));
         return true;
     }
@@ -117,7 +122,11 @@ public class SeriesOccurrences {
     public void collectOverrides(Exchange exchange) throws java.io.IOException {
         Map<String, Object> master = exchange.getVariable("seriesMaster", Map.class);
         List<Map<String, Object>> overrides = exchange.getVariable("overrides", List.class);
+        List<Long> live = exchange.getVariable("liveStarts", List.class);
         for (Map<String, Object> event : seriesPage(exchange)) {
+            if (!"cancelled".equals(event.get("status")) && event.get("original_start_time") instanceof Number n) {
+                live.add(n.longValue());
+            }
             if (isOverride(master, event)) {
                 Map<String, Object> occurrence = new LinkedHashMap<>(event);
                 occurrence.putIfAbsent("master_event_id", master.get("id"));
@@ -192,13 +201,17 @@ public class SeriesOccurrences {
     }
 
     /**
-     * The live occurrence records of the listed master that no override stands for any more (a rule change that
-     * dropped the provider's overrides, an edit taken back): their records go; cancelled ones stay cancelled.
+     * The occurrence records of the listed master that the calendar no longer stands for: live ones no override
+     * stands for any more (a rule change that dropped the provider's overrides, an edit taken back), and cancelled
+     * ones whose occurrence is listed live again (Microsoft drops a series' excluded dates with a rule change).
+     * Their records go: the occurrence is what the master's rule makes of it.
      */
+    @SuppressWarnings("unchecked")
     public List<Map<String, Object>> staleOccurrenceRecords(Exchange exchange) {
         Map<?, ?> master = exchange.getVariable("seriesMaster", Map.class);
         List<Long> kept = overrides(exchange).stream().map(o -> o.get("original_start_time"))
                 .filter(Number.class::isInstance).map(n -> ((Number) n).longValue()).toList();
+        List<Long> live = exchange.getVariable("liveStarts", List.class);
         long[] window = nylas.seriesWindow();
         // only occurrences the listing could show (its window), synced before it began (a push that finished
         // meanwhile is not in it), and no application change on its way
@@ -206,12 +219,13 @@ public class SeriesOccurrences {
                 SELECT e.id, e.grant_id, e.calendar_id, m.nylas_event_id
                   FROM event_sync_map master JOIN app_event e ON e.master_record_id = master.internal_id
                   LEFT JOIN event_sync_map m ON m.internal_id = e.id
-                 WHERE master.grant_id = ? AND master.nylas_event_id = ? AND e.status = 'confirmed'
-                   AND NOT (e.original_start_time = ANY(?))
+                 WHERE master.grant_id = ? AND master.nylas_event_id = ?
+                   AND (e.status = 'confirmed' AND NOT (e.original_start_time = ANY(?))
+                        OR e.status = 'cancelled' AND e.original_start_time = ANY(?))
                    AND e.original_start_time BETWEEN ? AND ? AND e.updated_at < ?
                    AND (m.internal_id IS NULL OR NOT (m.source = 'app' AND m.sync_state IN ('pending', 'failed')))""",
-                master.get("grant_id"), master.get("id"), kept.toArray(Long[]::new), window[0], window[1],
-                exchange.getVariable("seriesListedAt", java.sql.Timestamp.class));
+                master.get("grant_id"), master.get("id"), kept.toArray(Long[]::new), live.toArray(Long[]::new),
+                window[0], window[1], exchange.getVariable("seriesListedAt", java.sql.Timestamp.class));
     }
 
     /** Whether the notification named occurrences (edited or cancelled) of its series. */
@@ -283,6 +297,11 @@ public class SeriesOccurrences {
         }
         String masterRecordId = masters.get(0);
         String recordId = recordOf(grantId, (String) event.get("id"), masterRecordId, original.longValue());
+        if (!"cancelled".equals(event.get("status")) && event.get("updated_at") instanceof Number updatedAt
+                && mappings.reviveOccurrence(recordId, updatedAt.longValue())) {
+            LOG.info("Occurrence {} of series {} was edited after its record {} was removed: recorded again",
+                    event.get("id"), masterEventId, recordId);
+        }
         event.put("master_record_id", masterRecordId);
         event.remove("recurrence"); // an occurrence has none of its own
         Map<String, Object> metadata = event.get("metadata") instanceof Map<?, ?> m

@@ -172,6 +172,19 @@ public class SyncMappings {
     }
 
     /**
+     * revive-occurrence: a tombstone of an occurrence record is lifted when the occurrence shows an edit made at or
+     * after the record was deleted. An occurrence, unlike an event, keeps its id for as long as its series lives:
+     * its record goes when its override goes (a rule change, an edit taken back, an excluded date restored), and a
+     * later edit of the same occurrence is a new difference to record. Answers whether a tombstone was lifted.
+     */
+    public boolean reviveOccurrence(String recordId, long occurrenceUpdatedAt) {
+        return jdbc.update("""
+                DELETE FROM event_sync_map
+                 WHERE internal_id = ? AND sync_state = 'deleted' AND deleted_at <= to_timestamp(?)""",
+                recordId, occurrenceUpdatedAt) == 1;
+    }
+
+    /**
      * delete-duplicate: a second calendar event carrying one record's {@code metadata.key1} (an earlier create
      * landed after the one that was adopted) is queued for deletion, with no local record.
      */

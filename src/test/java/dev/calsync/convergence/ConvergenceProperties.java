@@ -286,15 +286,15 @@ class ConvergenceProperties {
                 Tuple.of(1, Arbitraries.of(true, false).map(GrantReauthenticatedLate::new)),
                 Tuple.of(1, Arbitraries.just(new Hold())),
                 Tuple.of(1, Arbitraries.of(true, false).map(Release::new)),
-                Tuple.of(2, Combinators.combine(Arbitraries.integers().between(0, 2), appTitles,
+                Tuple.of(3, Combinators.combine(Arbitraries.integers().between(0, 2), appTitles,
                         Arbitraries.integers().between(0, RULES.size() - 1)).as(AppPutSeries::new)),
                 Tuple.of(1, Arbitraries.integers().between(0, 2).map(AppDeleteSeries::new)),
-                Tuple.of(2, Combinators.combine(Arbitraries.integers().between(0, 20),
+                Tuple.of(3, Combinators.combine(Arbitraries.integers().between(0, 20),
                         Arbitraries.integers().between(1, 3), appTitles, Arbitraries.of(false, false, true))
                         .as(AppOccurrence::new)),
-                Tuple.of(2, Combinators.combine(calTitles, Arbitraries.integers().between(0, RULES.size() - 1))
+                Tuple.of(3, Combinators.combine(calTitles, Arbitraries.integers().between(0, RULES.size() - 1))
                         .as(CalCreateSeries::new)),
-                Tuple.of(2, Combinators.combine(Arbitraries.integers().between(0, 20),
+                Tuple.of(3, Combinators.combine(Arbitraries.integers().between(0, 20),
                         Arbitraries.integers().between(1, 3), calTitles, Arbitraries.of(false, false, true))
                         .as(CalOccurrence::new)),
                 Tuple.of(1, Combinators.combine(Arbitraries.integers().between(0, 20),
@@ -365,6 +365,30 @@ class ConvergenceProperties {
                 new CalChangeRule(0, 1), new AppPutSeries(0, "Standup", 1), new Settle(),
                 new CalOccurrence(1, 2, "Standup (demo)", false), new AppOccurrence(0, 3, "Review (short)", false),
                 new Settle(), new CalDelete(0), new AppDeleteSeries(0));
+    }
+
+    /**
+     * The edges between a change on one side and a cancellation or a rule change on the other: an occurrence the
+     * application edits after the calendar cancelled it; a rule change that (Microsoft) drops an edited occurrence
+     * and an excluded date, and the same occurrence edited again afterwards.
+     */
+    private static List<Action> seriesEdges() {
+        return List.of(new CalCreateSeries("Review", 0), new AppPutSeries(0, "Standup", 0), new Settle(),
+                new CalOccurrence(0, 1, "Cancelled", true), new AppOccurrence(1, 2, "Cancelled", true),
+                new CalOccurrence(0, 2, "Review (moved)", false), new Settle(),
+                new AppOccurrence(0, 1, "Review (back)", false), new CalChangeRule(0, 1), new CalChangeRule(1, 1),
+                new Settle(), new CalOccurrence(0, 2, "Review (moved again)", false), new Settle());
+    }
+
+    @Example
+    void seriesEdgesOnGoogle() throws Exception {
+        runAndCheck(new Scenario(seriesEdges(), NO_FAULTS, -1, 1, GOOGLE));
+    }
+
+    @Example
+    void seriesEdgesOnMicrosoft() throws Exception {
+        runAndCheck(new Scenario(seriesEdges(), NO_FAULTS, -1, 1,
+                new Provider(RecurrenceStyle.MICROSOFT, GoogleCancellation.BOTH)));
     }
 
     @Example
