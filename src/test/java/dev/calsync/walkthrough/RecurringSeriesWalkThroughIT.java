@@ -230,6 +230,7 @@ class RecurringSeriesWalkThroughIT {
         try (WalkThrough w = new WalkThrough(walk)) {
             w.wholeLifeAtOnce();
             w.seriesDeleted();
+            w.seriesMadeAndDeletedOnTheCalendarAtOnce();
             w.finalChecks();
         }
     }
@@ -417,6 +418,26 @@ class RecurringSeriesWalkThroughIT {
             } else {
                 step("series deleted", Side.CALENDAR, () -> nylas.userDeletes(grant, masterEventId), this::seriesGone);
             }
+        }
+
+        /**
+         * A series made and deleted on the calendar before any of its notifications arrives: whatever the order, the
+         * master's notification finds its series gone and the delete follows; nothing of it stays in the application.
+         */
+        void seriesMadeAndDeletedOnTheCalendarAtOnce() throws Exception {
+            String[] made = new String[1];
+            step("another series made and deleted", Side.CALENDAR, () -> {
+                made[0] = (String) nylas.userCreates(grant, "primary", fields("Gone at once", SIX_MONDAYS)).get("id");
+                nylas.userDeletes(grant, made[0]);
+            }, () -> {
+                assertThat(nylas.liveEvents(grant, "primary")).isEmpty();
+                assertThat(db.queryForList("SELECT id FROM app_event WHERE grant_id = ?", String.class, grant))
+                        .as("records").isEmpty();
+                assertThat(db.queryForList("SELECT sync_state FROM event_sync_map WHERE grant_id = ?"
+                        + " AND nylas_event_id = ?", String.class, grant, made[0])).as("its mapping: a tombstone")
+                        .containsExactly("deleted");
+                assertThat(quiet()).as("every notification finished").isTrue();
+            });
         }
 
         void finalChecks() {
