@@ -96,7 +96,7 @@ class RecurringSeriesWalkThroughIT {
     private static final int CANCELLED_ON_CALENDAR = 3;
     private static final Duration STEP = Duration.ofSeconds(30);
     /** How long both sides must stay unchanged once nothing is left to do. */
-    private static final Duration STILL = Duration.ofMillis(600);
+    private static final Duration STILL = Duration.ofMillis(500);
 
     private static final ObjectMapper JSON = new ObjectMapper();
     private static final HttpClient HTTP = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
