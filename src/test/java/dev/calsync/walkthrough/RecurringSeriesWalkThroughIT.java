@@ -61,14 +61,16 @@ import static org.awaitility.Awaitility.await;
  * listener. The test acts only through the application API (bearer token) and the simulated calendar's user, and
  * checks the database read-only.
  *
- * <p>In each provider style (and, for Google, a cancellation notified as {@code event.updated} and
- * {@code event.deleted}, or as {@code event.deleted} alone) a series is made, its rule changed, one occurrence edited,
- * two occurrences cancelled (one on each side) and the series deleted. Across the four walks each of these happens on
- * the application side and on the calendar side in both styles. Each step's notifications are held, then delivered
- * as made, newest first or shuffled, each one two or three times (one copy after the other, or at once). After each
- * step both sides must show the expected state, then stay as they are once nothing is left to do (an echo changes
- * nothing). Throughout, a watcher checks what must never happen: a second live event or master record for the
- * series, two records of one event, a cancelled occurrence live again.
+ * <p>In each provider style (and, for Google, a cancelled occurrence notified as {@code event.updated} and
+ * {@code event.deleted}, as {@code event.deleted} alone or as {@code event.updated} alone) a series is made, its rule
+ * changed, one occurrence edited, two occurrences cancelled (one on each side) and the series deleted, step by step
+ * ({@link #walks()}: across the four walks each step happens on the application side and on the calendar side in both
+ * styles), or its whole life on one side at once ({@link #wholeLivesAtOnce()}, then a series made and deleted before
+ * any of its notifications arrives). Each step's notifications are held, then delivered as made, newest first or
+ * shuffled, each one two or three times (one copy after the other, or at once). After each step both sides must show
+ * the expected state, the records the application changed must be as they were before their echoes came back, and
+ * both sides must stay as they are once nothing is left to do. Throughout, a watcher checks what must never happen: a
+ * second live event or master record for the series, two records of one event, a cancelled occurrence live again.
  */
 class RecurringSeriesWalkThroughIT {
 
