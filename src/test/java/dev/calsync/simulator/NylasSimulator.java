@@ -181,6 +181,62 @@ public final class NylasSimulator implements AutoCloseable {
         releaseInOrder(batch);
     }
 
+    /** The order {@link #releaseWebhooks(ReleaseOrder, boolean)} delivers held notifications in. */
+    public enum ReleaseOrder {
+        /** As the changes were made. */
+        AS_MADE,
+        /** Newest first: a delete before its update before its create. */
+        NEWEST_FIRST,
+        /** Shuffled with the faults' random. */
+        SHUFFLED
+    }
+
+    /**
+     * Delivers what was held in this order, one after the other; {@code duplicated}: each one is delivered 2–3 times
+     * as {@code faults.rateDuplicate} and {@code faults.concurrentDuplicates} say, as it would have been live (the
+     * extra copies at once with the first, or right after it).
+     */
+    public void releaseWebhooks(ReleaseOrder order, boolean duplicated) {
+        List<String> batch = takeHeld();
+        switch (order) {
+            case AS_MADE -> {
+            }
+            case NEWEST_FIRST -> Collections.reverse(batch);
+            case SHUFFLED -> {
+                for (int i = batch.size() - 1; i > 0; i--) {
+                    Collections.swap(batch, i, faults.nextInt(i + 1));
+                }
+            }
+        }
+        if (!duplicated) {
+            releaseInOrder(batch);
+            return;
+        }
+        inFlight.incrementAndGet();
+        deliveryThreads.submit(() -> {
+            try {
+                for (String body : batch) {
+                    int copies = faults.roll(faults.rateDuplicate) ? 2 + faults.nextInt(2) : 1;
+                    if (copies > 1) {
+                        count("webhook duplicated");
+                    }
+                    inFlight.addAndGet(copies);
+                    int inline = copies;
+                    if (faults.concurrentDuplicates) {
+                        for (; inline > 1; inline--) {
+                            deliveryThreads.submit(() -> deliver(body, 0));
+                        }
+                    }
+                    for (int i = 0; i < inline; i++) {
+                        deliver(body, 0);
+                    }
+                }
+            } finally {
+                inFlight.decrementAndGet();
+            }
+        });
+    }
+
     private List<String> takeHeld() {
         synchronized (held) {
             List<String> batch = new ArrayList<>(held);

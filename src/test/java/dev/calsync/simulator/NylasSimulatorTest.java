@@ -286,6 +286,28 @@ class NylasSimulatorTest {
     }
 
     @Test
+    void heldNotificationsCanBeReleasedNewestFirstEachDuplicated() throws Exception {
+        Receiver receiver = new Receiver();
+        sim.deliverWebhooksTo(SECRET, receiver.url());
+        sim.pauseWebhooks();
+        Map<String, Object> e = sim.userCreates(GRANT, "primary", fields("Held", SOON));
+        sim.userUpdates(GRANT, (String) e.get("id"), Map.of("title", "Held 2"));
+        sim.faults.rateDuplicate = 1; // one copy after the other (concurrentDuplicates: at once)
+
+        sim.releaseWebhooks(NylasSimulator.ReleaseOrder.NEWEST_FIRST, true);
+
+        await().atMost(Duration.ofSeconds(10)).until(() -> receiver.received.size() >= 4 && sim.webhooksQuiet());
+        List<Object> ids = receiver.received.stream().map(n -> n.get("id")).toList();
+        assertThat(ids).as("each notification delivered 2-3 times").hasSizeBetween(4, 6);
+        assertThat(ids.stream().distinct()).hasSize(2);
+        List<String> types = receiver.types();
+        assertThat(types.subList(0, types.indexOf("event.created"))).as("the update's copies before the create's")
+                .hasSizeGreaterThanOrEqualTo(2).containsOnly("event.updated");
+        assertThat(types.subList(types.indexOf("event.created"), types.size())).containsOnly("event.created");
+        assertThat(sim.webhookCount("duplicated")).isEqualTo(2);
+    }
+
+    @Test
     void rateLimitAnswersRetryAfterAndServerErrorsUseTheEnvelope() throws Exception {
         sim.faults.retryAfterSeconds = 7;
         sim.failNext(429, 503);
