@@ -351,16 +351,26 @@ public class SeriesOccurrences {
         }
     }
 
-    /** The id of the occurrence an occurrence record names (header {@code CalsyncEventId}); fails if none. */
+    /**
+     * The id of the occurrence an occurrence record names (header {@code CalsyncEventId}), and whether the calendar
+     * cancelled it (variable {@code occurrenceCancelled}): listed as cancelled, or not listed although its original
+     * start is inside the listed window (an excluded date, or a rule that no longer makes it). Fails for an original
+     * start outside the window: the listing cannot tell.
+     */
     public void foundOccurrence(Exchange exchange) {
         Map<?, ?> occurrence = exchange.getVariable("occurrence", Map.class);
         Message m = exchange.getMessage();
-        if (occurrence == null) {
-            throw new IllegalStateException("the series " + m.getHeader(MASTER_EVENT_ID) + " has no occurrence"
-                    + " starting at " + m.getHeader(ORIGINAL_START_TIME) + " (original_start_time of record "
-                    + m.getHeader(InboundPlanner.RECORD_ID) + ")");
+        Long start = m.getHeader(ORIGINAL_START_TIME, Long.class);
+        long[] window = nylas.seriesWindow();
+        if (occurrence == null && (start == null || start < window[0] || start > window[1])) {
+            throw new IllegalStateException("the series " + m.getHeader(MASTER_EVENT_ID) + " lists no occurrence"
+                    + " starting at " + start + " (original_start_time of record "
+                    + m.getHeader(InboundPlanner.RECORD_ID) + "), which is outside the listed window");
         }
-        m.setHeader(InboundPlanner.EVENT_ID, occurrence.get("id"));
+        exchange.setVariable("occurrenceCancelled", occurrence == null || "cancelled".equals(occurrence.get("status")));
+        if (occurrence != null) {
+            m.setHeader(InboundPlanner.EVENT_ID, occurrence.get("id"));
+        }
     }
 
     /** The occurrence found, as cancelled: it is recorded so, never as a live one. */

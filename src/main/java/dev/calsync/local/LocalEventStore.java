@@ -76,11 +76,13 @@ public class LocalEventStore {
      * the calendar is left as it is (that change is newer and will be pushed), and a deleted record is never
      * written again (its mapping is a tombstone or a pending delete). Returns whether the record was written.
      */
-    public boolean upsert(@Body Map<String, Object> record) {
+    public boolean upsert(@Body Map<String, Object> record,
+                          @org.apache.camel.Header(dev.calsync.outbound.PushOutbox.CLAIM) String pushClaim) {
         return Boolean.TRUE.equals(tx.execute(t -> {
             // the mapping row is locked until this write commits, so a delete (which tombstones the row first)
-            // either sees this record and deletes it, or this write sees the tombstone and writes nothing
-            Boolean writable = mappings.lockIfWritableByCalendar((String) record.get("id"));
+            // either sees this record and deletes it, or this write sees the tombstone and writes nothing; a push
+            // writes its own record only while it holds the row's claim
+            Boolean writable = mappings.lockIfWritableByCalendar((String) record.get("id"), pushClaim);
             if (writable == null || writable) {
                 write(record);
                 return true;

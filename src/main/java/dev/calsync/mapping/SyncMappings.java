@@ -146,8 +146,17 @@ public class SyncMappings {
      * write, or the write sees the tombstone.
      */
     public Boolean lockIfWritableByCalendar(String recordId) {
+        return lockIfWritableByCalendar(recordId, null);
+    }
+
+    /**
+     * {@link #lockIfWritableByCalendar(String)}, where the push holding the row's claim ({@code claim}) may also
+     * write: it found the calendar's side of its own change (an occurrence the calendar cancelled) and records it.
+     */
+    public Boolean lockIfWritableByCalendar(String recordId, String claim) {
         List<Boolean> writable = jdbc.queryForList("SELECT " + WRITABLE_BY_CALENDAR
-                + " FROM event_sync_map WHERE internal_id = ? FOR SHARE", Boolean.class, recordId);
+                + " OR (sync_state = 'pending' AND desired = 'live' AND claim_token = ?)"
+                + " FROM event_sync_map WHERE internal_id = ? FOR SHARE", Boolean.class, claim, recordId);
         return writable.isEmpty() ? null : writable.get(0);
     }
 

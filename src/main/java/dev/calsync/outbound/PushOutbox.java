@@ -193,6 +193,28 @@ public class PushOutbox {
         exchange.setProperty("outcome", "pushed");
     }
 
+    /**
+     * The occurrence an occurrence record is pushed to is cancelled on the calendar (a cancelled override, or not in
+     * its series any more: an excluded date): the cancellation wins, as a delete does for an event. The body becomes
+     * the record as cancelled, to be written through {@code local-upsert} before the push completes; the
+     * application's edit is logged, not lost silently.
+     */
+    public Map<String, Object> cancelledOnCalendar(Exchange exchange) {
+        Message m = exchange.getMessage();
+        String id = m.getHeader("CalsyncRecordId", String.class);
+        Map<String, Object> record = store.find(id);
+        if (record == null) {
+            throw new IllegalStateException("occurrence record " + id + " is gone");
+        }
+        Map<String, Object> cancelled = new LinkedHashMap<>(record);
+        cancelled.put("status", "cancelled");
+        m.setHeader("CalsyncIdempotencyKey", "push:" + id + ":" + m.getHeader("CalsyncVersion") + ":cancelled");
+        LOG.info("Occurrence record {} changes an occurrence its series no longer shows (cancelled on the calendar):"
+                + " recorded as cancelled", id);
+        exchange.setProperty("outcome", "cancelled-on-calendar");
+        return cancelled;
+    }
+
     /** The event was deleted on the calendar while the application changed it: the delete wins (tombstone). */
     public void gone(Exchange exchange) {
         mappings.gone(exchange.getMessage().getHeader("CalsyncRecordId", String.class),

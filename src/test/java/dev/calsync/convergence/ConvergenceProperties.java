@@ -377,7 +377,12 @@ class ConvergenceProperties {
                 new CalOccurrence(0, 1, "Cancelled", true), new AppOccurrence(1, 2, "Cancelled", true),
                 new CalOccurrence(0, 2, "Review (moved)", false), new Settle(),
                 new AppOccurrence(0, 1, "Review (back)", false), new CalChangeRule(0, 1), new CalChangeRule(1, 1),
-                new Settle(), new CalOccurrence(0, 2, "Review (moved again)", false), new Settle());
+                new Settle(), new CalOccurrence(0, 2, "Review (moved again)", false), new Settle(),
+                // the application edits occurrences the calendar has just cancelled: before it heard of it (not
+                // linked yet, and linked already), so its push finds the occurrence cancelled
+                new Hold(), new CalOccurrence(1, 1, "Cancelled", true), new AppOccurrence(1, 1, "Standup (late)", false),
+                new CalOccurrence(0, 2, "Cancelled", true), new AppOccurrence(0, 2, "Review (late)", false),
+                new Release(false), new Settle());
     }
 
     @Example
