@@ -5,7 +5,7 @@ COPY .mvn .mvn
 COPY mvnw pom.xml ./
 RUN ./mvnw -B -q dependency:go-offline
 COPY src src
-RUN ./mvnw -B -q -DskipTests package && cp target/calsync-*.jar /src/calsync.jar
+RUN ./mvnw -B -q -DskipTests package && cp target/calsync-*-exec.jar /src/calsync.jar
 # the jar extracted: the application in calsync.jar, the libraries as plain jars in lib/ (no nested-jar class loading)
 RUN java -Djarmode=tools -jar /src/calsync.jar extract --destination /src/app
 
@@ -19,7 +19,7 @@ COPY routes /app/routes
 # the AOT cache (JEP 483, 514): a training run creates the application context (no database needed: Flyway off,
 # nothing starts), exits, and leaves the classes it loaded, linked and profiled in calsync.aot for every start
 RUN java -XX:AOTCacheOutput=/app/calsync.aot -Dspring.context.exit=onRefresh -jar /app/calsync.jar \
-        --spring.flyway.enabled=false > /tmp/aot-training.log 2>&1 || (cat /tmp/aot-training.log; false)
+        --calsync.database.migrate=false > /tmp/aot-training.log 2>&1 || (cat /tmp/aot-training.log; false)
 USER calsync
 # 8080: API, admin, actuator; 8082: the webhook listener
 EXPOSE 8080 8082

@@ -23,7 +23,7 @@ import org.springframework.web.filter.OncePerRequestFilter;
  * bytes read are handed on unchanged. A filter for the same reason as the webhook's guard: camel-platform-http reads a
  * body with no size or time limit.
  */
-@Component
+@Component("apiBodyGuard")
 @Order(Ordered.HIGHEST_PRECEDENCE + 30)
 public class ApiBodyGuard extends OncePerRequestFilter {
 

@@ -20,7 +20,7 @@ import org.springframework.web.util.UrlPathHelper;
  * Bearer-token check for {@code /api/**} ({@code APP_API_TOKEN}) and {@code /admin/**} ({@code ADMIN_API_TOKEN},
  * or the application token when that is unset). An unset token refuses every request. Constant-time comparison.
  */
-@Component
+@Component("apiTokenFilter")
 @Order(Ordered.HIGHEST_PRECEDENCE + 20)
 public class ApiTokenFilter extends OncePerRequestFilter {
 

@@ -29,7 +29,8 @@ public record CalsyncProperties(
         @Valid @NotNull @DefaultValue Api api,
         @Valid @NotNull @DefaultValue Local local,
         @Valid @NotNull @DefaultValue Push push,
-        @Valid @NotNull @DefaultValue Reconcile reconcile) {
+        @Valid @NotNull @DefaultValue Reconcile reconcile,
+        @Valid @NotNull @DefaultValue Database database) {
 
     public CalsyncProperties {
         if (inbound.retention().compareTo(dedupe.ttl()) < 0) {
@@ -208,5 +209,19 @@ public record CalsyncProperties(
             return "Api[token=<" + (token.isEmpty() ? "unset" : "set") + ">, adminToken=<"
                     + (adminToken.isEmpty() ? "unset" : "set") + ">]";
         }
+    }
+
+    /**
+     * calsync's tables: migrated by a Flyway of its own ({@code classpath:calsync/db/migration}) with its own history
+     * table, so an application's own Flyway is untouched.
+     */
+    public record Database(
+            /* Run calsync's migrations at start-up (off for a run that must not touch the database). */
+            @DefaultValue("true") boolean migrate,
+            /* Flyway's history table of calsync's migrations (the standalone service keeps flyway_schema_history). */
+            @DefaultValue("calsync_schema_history") String historyTable,
+            /* The schema the tables are created in; empty: the connection's default schema. The connection's
+               search_path must include it (e.g. currentSchema in the JDBC URL). */
+            @DefaultValue("") String schema) {
     }
 }

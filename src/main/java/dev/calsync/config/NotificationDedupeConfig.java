@@ -1,6 +1,5 @@
 package dev.calsync.config;
 
-import java.time.Clock;
 
 import dev.calsync.inbox.InboxIdempotentRepository;
 import dev.calsync.inbox.InboxWriter;
@@ -20,11 +19,6 @@ import org.springframework.data.redis.core.StringRedisTemplate;
  */
 @Configuration(proxyBeanMethods = false)
 public class NotificationDedupeConfig {
-
-    @Bean
-    Clock clock() {
-        return Clock.systemUTC();
-    }
 
     /**
      * {@code SET <prefix>:<notification id> NX EX <ttl>} in Redis; when Redis fails or is slow the circuit opens and

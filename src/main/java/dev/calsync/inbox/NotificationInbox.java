@@ -17,6 +17,7 @@ import org.slf4j.LoggerFactory;
 import org.springframework.dao.DuplicateKeyException;
 import org.springframework.jdbc.core.JdbcTemplate;
 import org.springframework.stereotype.Component;
+import org.springframework.beans.factory.annotation.Qualifier;
 
 /**
  * The durable queue between the acknowledgement and the processing of a notification: claiming due rows under a
@@ -98,7 +99,7 @@ public class NotificationInbox {
     private final CalsyncProperties.Inbound config;
     private final Clock clock;
 
-    public NotificationInbox(JdbcTemplate jdbc, CalsyncProperties properties, Clock clock) {
+    public NotificationInbox(JdbcTemplate jdbc, CalsyncProperties properties, @Qualifier("calsyncClock") Clock clock) {
         this.jdbc = jdbc;
         this.config = properties.inbound();
         this.clock = clock;

@@ -15,6 +15,7 @@ import org.slf4j.LoggerFactory;
 import org.springframework.data.redis.core.StringRedisTemplate;
 import org.springframework.data.redis.core.script.RedisScript;
 import org.springframework.stereotype.Component;
+import org.springframework.beans.factory.annotation.Qualifier;
 
 /**
  * The per-grant limit of Nylas calls ({@code calsync.push.max-requests-per-second-per-grant}), shared by every
@@ -48,7 +49,8 @@ public class GrantRateLimit {
             return n""", Long.class);
 
     @org.springframework.beans.factory.annotation.Autowired
-    public GrantRateLimit(StringRedisTemplate redis, Clock clock, CalsyncProperties properties) {
+    public GrantRateLimit(StringRedisTemplate redis, @Qualifier("calsyncClock") Clock clock,
+                          CalsyncProperties properties) {
         this(redis, clock, properties.push().maxRequestsPerSecondPerGrant(), properties.nylas().rateLimitKeyPrefix());
     }
 

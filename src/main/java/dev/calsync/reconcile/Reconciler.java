@@ -26,6 +26,7 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import org.springframework.jdbc.core.JdbcTemplate;
 import org.springframework.stereotype.Component;
+import org.springframework.beans.factory.annotation.Qualifier;
 
 /**
  * Compares one calendar, page by page, with the mapping and the local store, and decides the repairs. The repairs
@@ -56,7 +57,7 @@ public class Reconciler {
 
     public Reconciler(JdbcTemplate jdbc, dev.calsync.mapping.SyncMappings mappings, InboundPlanner planner,
                       ObjectMapper json, NylasRequests nylas, ReconcileRuns runs,
-                      CalsyncProperties properties, Clock clock, ProducerTemplate producer) {
+                      CalsyncProperties properties, @Qualifier("calsyncClock") Clock clock, ProducerTemplate producer) {
         this.producer = producer;
         this.jdbc = jdbc;
         this.mappings = mappings;

@@ -28,7 +28,7 @@ import org.springframework.web.filter.OncePerRequestFilter;
  * A filter of our own because the window lies between two lifecycles (the web server's and Camel's) that no library
  * component spans: Spring Boot's readiness state only tells probes, it does not answer requests.
  */
-@Component
+@Component("acceptingGate")
 @Order(Ordered.HIGHEST_PRECEDENCE + 5)
 public class AcceptingGate extends OncePerRequestFilter {
 

@@ -20,6 +20,7 @@ import dev.calsync.inbound.StorableText;
 import org.apache.camel.Exchange;
 import org.apache.camel.Message;
 import org.springframework.stereotype.Component;
+import org.springframework.beans.factory.annotation.Qualifier;
 
 /**
  * Turns a verified webhook body into the headers the inbox insert needs. Refuses (400) what is not a Nylas
@@ -47,7 +48,8 @@ public class NotificationDecoder {
     private final Duration replayWindow;
     private final Duration maxClockSkew;
 
-    public NotificationDecoder(ObjectMapper json, Clock clock, CalsyncProperties properties) {
+    public NotificationDecoder(ObjectMapper json, @Qualifier("calsyncClock") Clock clock,
+                               CalsyncProperties properties) {
         this.json = json;
         this.clock = clock;
         this.maxBytes = properties.webhook().maxBodySize().toBytes();

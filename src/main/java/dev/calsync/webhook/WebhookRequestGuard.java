@@ -34,7 +34,7 @@ import org.springframework.web.filter.OncePerRequestFilter;
  * any memory is spent. The bytes read here are handed on unchanged, so the signature is still checked over the exact
  * raw body.
  */
-@Component
+@Component("webhookRequestGuard")
 @Order(Ordered.HIGHEST_PRECEDENCE + 10)
 public class WebhookRequestGuard extends OncePerRequestFilter {
 

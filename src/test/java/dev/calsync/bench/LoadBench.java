@@ -613,7 +613,7 @@ class LoadBench {
      * The Dockerfile's steps (also in the README; docs/PERFORMANCE.md, "Start-up"): the jar extracted ({@code java
      * -Djarmode=tools -jar ... extract}: the libraries as plain jars in {@code lib/}), then a training run that writes
      * the class data sharing archive ({@code -XX:ArchiveClassesAtExit}; {@code -Dspring.context.exit=onRefresh}: the
-     * application context is created and the process exits before anything starts, without a database: Flyway off).
+     * application context is created and the process exits before anything starts, without a database: calsync.database.migrate off).
      * Returns the extracted jar.
      */
     private static Path extractedWithArchive(Path packaged, Path archive) throws Exception {
@@ -633,7 +633,7 @@ class LoadBench {
         // Java 25 on: the AOT cache (JEP 483/514: classes loaded and linked, method profiles), else CDS
         training.add(aotCache() ? "-XX:AOTCacheOutput=" + archive : "-XX:ArchiveClassesAtExit=" + archive);
         training.addAll(List.of("-Dspring.context.exit=onRefresh", "-jar", jar.toString(),
-                "--spring.flyway.enabled=false"));
+                "--calsync.database.migrate=false"));
         long start = System.nanoTime();
         run(OUTPUT.resolve("cds-training.log"), training.toArray(String[]::new));
         if (!Files.exists(archive)) {

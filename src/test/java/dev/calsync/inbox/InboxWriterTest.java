@@ -42,7 +42,7 @@ class InboxWriterTest {
     @BeforeEach
     void database() {
         url = EmbeddedServers.newDatabase("inbox_writer");
-        Flyway.configure().dataSource(url, "postgres", "postgres").load().migrate();
+        Flyway.configure().dataSource(url, "postgres", "postgres").locations("classpath:calsync/db/migration").load().migrate();
         db = new JdbcTemplate(new DriverManagerDataSource(url, "postgres", "postgres"));
     }
 

@@ -1,0 +1,48 @@
+package dev.calsync.autoconfigure;
+
+import javax.sql.DataSource;
+
+import dev.calsync.config.CalsyncProperties;
+import org.flywaydb.core.Flyway;
+import org.springframework.beans.factory.InitializingBean;
+import org.springframework.context.annotation.Bean;
+import org.springframework.context.annotation.Configuration;
+
+/**
+ * calsync's tables, migrated by a Flyway of its own: its scripts ({@code classpath:calsync/db/migration}) and its
+ * history table ({@code calsync.database.history-table}), so an application's own Flyway, scripts and history stay
+ * its own. Not a {@code Flyway} bean: that would switch Spring Boot's Flyway for the application off.
+ */
+@Configuration(proxyBeanMethods = false)
+public class CalsyncDatabase {
+
+    /** The migrations run when this bean is created, before any route that uses the tables starts. */
+    public static final class Migrations implements InitializingBean {
+
+        private final DataSource dataSource;
+        private final CalsyncProperties.Database database;
+
+        Migrations(DataSource dataSource, CalsyncProperties.Database database) {
+            this.dataSource = dataSource;
+            this.database = database;
+        }
+
+        @Override
+        public void afterPropertiesSet() {
+            if (!database.migrate()) {
+                return;
+            }
+            var config = Flyway.configure().dataSource(dataSource).locations("classpath:calsync/db/migration")
+                    .table(database.historyTable());
+            if (!database.schema().isBlank()) {
+                config.schemas(database.schema()).defaultSchema(database.schema());
+            }
+            config.load().migrate();
+        }
+    }
+
+    @Bean
+    Migrations calsyncMigrations(DataSource dataSource, CalsyncProperties properties) {
+        return new Migrations(dataSource, properties.database());
+    }
+}
