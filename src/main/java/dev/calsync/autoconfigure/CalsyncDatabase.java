@@ -5,6 +5,8 @@ import javax.sql.DataSource;
 import dev.calsync.config.CalsyncProperties;
 import org.flywaydb.core.Flyway;
 import org.springframework.beans.factory.InitializingBean;
+import org.springframework.beans.factory.ObjectProvider;
+import org.springframework.boot.autoconfigure.flyway.FlywayMigrationInitializer;
 import org.springframework.context.annotation.Bean;
 import org.springframework.context.annotation.Configuration;
 
@@ -32,8 +34,10 @@ public class CalsyncDatabase {
             if (!database.migrate()) {
                 return;
             }
+            // a schema the application's own migrations already use has no calsync history yet: calsync's starts
+            // below its first script (baseline 0), so every script still runs
             var config = Flyway.configure().dataSource(dataSource).locations("classpath:calsync/db/migration")
-                    .table(database.historyTable());
+                    .table(database.historyTable()).baselineOnMigrate(true).baselineVersion("0");
             if (!database.schema().isBlank()) {
                 config.schemas(database.schema()).defaultSchema(database.schema());
             }
@@ -41,8 +45,14 @@ public class CalsyncDatabase {
         }
     }
 
+    /**
+     * After the application's own Flyway (Spring Boot's, if it has one): its migrations meet the schema as they
+     * expect it, without calsync's tables.
+     */
     @Bean
-    Migrations calsyncMigrations(DataSource dataSource, CalsyncProperties properties) {
+    Migrations calsyncMigrations(DataSource dataSource, CalsyncProperties properties,
+                                 ObjectProvider<FlywayMigrationInitializer> applicationMigrations) {
+        applicationMigrations.ifAvailable(initializer -> { });
         return new Migrations(dataSource, properties.database());
     }
 }
