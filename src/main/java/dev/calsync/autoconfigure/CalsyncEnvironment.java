@@ -18,7 +18,8 @@ import org.springframework.core.io.ClassPathResource;
  *       every application calsync runs in;</li>
  *   <li>{@code calsync/calsync-standalone.yaml}: the application-wide settings of the standalone service (server,
  *       Camel, actuator, logging), only when {@link CalsyncApplication} is the application: a host application's
- *       own settings are never changed.</li>
+ *       own settings are never changed; with the {@code dev} profile {@code calsync/calsync-standalone-dev.yaml}
+ *       before it (route reload, the Camel CLI connector).</li>
  * </ul>
  * An environment post-processor rather than {@code @PropertySource}, so that logging and the other early settings
  * apply too.
@@ -27,10 +28,16 @@ public class CalsyncEnvironment implements EnvironmentPostProcessor {
 
     static final String DEFAULTS = "calsync/calsync-defaults.yaml";
     static final String STANDALONE = "calsync/calsync-standalone.yaml";
+    /** Route reload and the Camel CLI connector, for route editors ({@code --spring.profiles.active=dev}). */
+    static final String STANDALONE_DEV = "calsync/calsync-standalone-dev.yaml";
+    static final String DEV_PROFILE = "dev";
 
     @Override
     public void postProcessEnvironment(ConfigurableEnvironment environment, SpringApplication application) {
         if (application.getAllSources().contains(CalsyncApplication.class)) {
+            if (environment.matchesProfiles(DEV_PROFILE)) {
+                addLast(environment, STANDALONE_DEV);
+            }
             addLast(environment, STANDALONE);
         }
         addLast(environment, DEFAULTS);
