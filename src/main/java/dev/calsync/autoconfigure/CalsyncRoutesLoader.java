@@ -6,10 +6,13 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Map;
 import java.util.TreeMap;
+import java.util.function.Function;
 import java.util.stream.Stream;
 
 import dev.calsync.config.CalsyncProperties;
 import org.apache.camel.CamelContext;
+import org.apache.camel.model.Model;
+import org.apache.camel.model.RouteDefinition;
 import org.apache.camel.spi.Resource;
 import org.apache.camel.spi.ResourceLoader;
 import org.apache.camel.spring.boot.CamelContextConfiguration;
@@ -25,7 +28,8 @@ import org.springframework.core.io.support.PathMatchingResourcePatternResolver;
  * ({@code camel.main.routes-include-pattern} stays the application's): every {@code *.camel.yaml} packaged under
  * {@code classpath:calsync/routes/}, each replaced by the file of the same name in {@code calsync.routes-dir} when
  * there is one, plus any other {@code *.camel.yaml} file there. A team edits or adds files in that directory (the
- * standalone service's {@code routes/}); the rest stay as released.
+ * standalone service's {@code routes/}); the rest stay as released. A route the application defines in Java with
+ * the id of one of calsync's replaces it.
  */
 @Configuration(proxyBeanMethods = false)
 public class CalsyncRoutesLoader {
@@ -39,11 +43,29 @@ public class CalsyncRoutesLoader {
         return new CamelContextConfiguration() {
             @Override
             public void beforeApplicationStart(CamelContext camel) {
+                Model model = camel.getCamelContextExtension().getContextPlugin(Model.class);
+                Function<RouteDefinition, Boolean> applications = model.getRouteFilter();
+                // a route the application defines itself (Java DSL, with the same id) replaces calsync's: the
+                // YAML one is left out. Camel's model lets a later definition replace an earlier one of the same id,
+                // so without this the order in which the two are added would decide
+                model.setRouteFilter(route -> {
+                    if (applications != null && !applications.apply(route)) {
+                        return false;
+                    }
+                    if (route.getId() != null && model.getRouteDefinition(route.getId()) != null) {
+                        LOG.info("Route {} is the application's own: calsync's route of that id is left out",
+                                route.getId());
+                        return false;
+                    }
+                    return true;
+                });
                 try {
                     PluginHelper.getRoutesLoader(camel).loadRoutes(
                             routeFiles(camel, properties.routesDir()).values().toArray(Resource[]::new));
                 } catch (Exception e) {
                     throw new IllegalStateException("calsync's route files could not be loaded: " + e.getMessage(), e);
+                } finally {
+                    model.setRouteFilter(applications);
                 }
             }
 

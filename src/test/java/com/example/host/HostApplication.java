@@ -1,6 +1,8 @@
 package com.example.host;
 
+import java.util.List;
 import java.util.Map;
+import java.util.concurrent.CopyOnWriteArrayList;
 
 import org.apache.camel.builder.RouteBuilder;
 import org.springframework.boot.autoconfigure.SpringBootApplication;
@@ -11,8 +13,8 @@ import org.springframework.web.bind.annotation.RestController;
 
 /**
  * An application a team already runs, with flows of its own, that adds calsync as a dependency: its own YAML route
- * ({@code classpath:host/camel/*}), its own Java route, its own REST endpoint under {@code /api} and its own Flyway
- * migration ({@code classpath:host/db/migration}). Its settings are in {@code host/host-application.yaml}.
+ * ({@code classpath:host/camel/*}), its own Java route, its own REST endpoint under {@code /api}, its own Flyway
+ * migration ({@code classpath:host/db/migration}), and its own Java route in place of calsync's local sink. Its settings are in {@code host/host-application.yaml}.
  */
 @SpringBootApplication
 public class HostApplication {
@@ -24,6 +26,26 @@ public class HostApplication {
             @Override
             public void configure() {
                 from("direct:host-orders").routeId("host-orders").setBody(simple("order ${body} accepted"));
+            }
+        };
+    }
+
+    /** The ids of the records the host's own sink received. */
+    static final List<String> RECEIVED = new CopyOnWriteArrayList<>();
+
+    /**
+     * The host replaces calsync's {@code calsync-local-upsert} (the sink every calendar change is written through)
+     * by a Java route of the same id: it still writes calsync's built-in store, and also tells the host.
+     */
+    @Bean
+    RouteBuilder hostSink() {
+        return new RouteBuilder() {
+            @Override
+            public void configure() {
+                from("direct:calsync-local-upsert").routeId("calsync-local-upsert")
+                        .setVariable("written", method("localEventStore", "upsert"))
+                        .process(exchange -> RECEIVED.add(exchange.getMessage().getBody(Map.class).get("id")
+                                .toString()));
             }
         };
     }

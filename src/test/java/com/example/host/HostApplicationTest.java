@@ -29,7 +29,8 @@ import static org.awaitility.Awaitility.await;
  * calsync inside an application that already runs flows of its own ({@link HostApplication}), added as a dependency
  * and configured under {@code calsync.*} only, its HTTP endpoints under {@code calsync.http.base-path=/calsync}: both
  * sets of routes run in the host's one CamelContext, the host's endpoint answers as the host defines it, each Flyway
- * keeps its own scripts and history, and a calendar round trip passes through calsync under its base path.
+ * keeps its own scripts and history, and a calendar round trip passes through calsync under its base path (and
+ * through the host's Java route that replaces calsync's YAML sink of the same id).
  */
 class HostApplicationTest {
 
@@ -132,6 +133,7 @@ class HostApplicationTest {
                 "SELECT count(*) FROM app_event WHERE title = 'Kick-off'", Integer.class) == 1);
         String recordId = jdbc.queryForObject("SELECT internal_id FROM event_sync_map WHERE nylas_event_id = ?",
                 String.class, eventId);
+        assertThat(HostApplication.RECEIVED).as("written through the host's Java sink").contains(recordId);
 
         HttpResponse<String> read = get("/calsync/api/v1/events/" + recordId, TOKEN);
         assertThat(read.statusCode()).as(read.body()).isEqualTo(200);
