@@ -24,7 +24,7 @@ class LocalUpsertAdviceWithExampleTest extends IntegrationTest {
     @Test
     void aCalendarChangeReachesTheSinksStepAsOneRecordInTheNylasShape() throws Exception {
         AdviceWith.adviceWith(camel, "calsync-local-upsert", route -> route.weaveById("store-upsert").replace()
-                .to("mock:my-system").setVariable("written", constant(true)));
+                .to("mock:my-system").setVariable("written", route.constant(true)));
         MockEndpoint mySystem = camel.getEndpoint("mock:my-system", MockEndpoint.class);
         mySystem.expectedMessageCount(1);
 
@@ -33,7 +33,7 @@ class LocalUpsertAdviceWithExampleTest extends IntegrationTest {
                 "when", Map.of("start_time", start, "end_time", start + 3600)));
 
         mySystem.assertIsSatisfied(20_000);
-        Map<?, ?> record = mySystem.getExchanges().get(0).getMessage().getBody(Map.class);
+        Map<String, Object> record = mySystem.getExchanges().get(0).getMessage().getBody(Map.class);
         assertThat(record).containsEntry("title", "Board meeting").containsEntry("grant_id", "grant-advice");
         assertThat(mySystem.getExchanges().get(0).getMessage().getHeader("CalsyncIdempotencyKey", String.class))
                 .as("the same for every retry of this change").isNotBlank();
