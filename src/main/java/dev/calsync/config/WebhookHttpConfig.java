@@ -13,7 +13,7 @@ public class WebhookHttpConfig {
      * No {@code http.server.requests} observation for {@code /webhooks/nylas} (the POSTs and the rare challenge GET):
      * starting and stopping it (with its
      * long-task timer) cost about a seventh of a webhook request's CPU under load, and the webhook has metrics of its
-     * own: {@code calsync.webhook.notifications{result}} and the {@code nylas-webhook} route's timer.
+     * own: {@code calsync.webhook.notifications{result}} and the {@code calsync-nylas-webhook} route's timer.
      */
     @Bean
     ObservationPredicate noWebhookRequestObservation() {

@@ -48,15 +48,18 @@ public class GrantStates {
     }
 
     /**
-     * Pauses a grant (route {@code grant-pause}); returns the outcome: {@code paused}, or {@code stale} when a newer
-     * notification already set the grant's state.
+     * Pauses a grant (route {@code calsync-grant-pause}); returns the outcome: {@code paused}, or {@code stale} when a
+     * newer notification already set the grant's state.
      */
     public String pause(@Header("CalsyncGrantId") String grantId, @Header("CalsyncNotificationType") String type,
                         @Header("CalsyncNotifiedAt") Timestamp notifiedAt) {
         return jdbc.update(SET_STATE, grantId, PAUSED, type, notifiedAt) == 1 ? "paused" : "stale";
     }
 
-    /** Resumes a grant after a re-authentication (route {@code grant-update}): {@code resumed} or {@code stale}. */
+    /**
+     * Resumes a grant after a re-authentication (route {@code calsync-grant-update}): {@code resumed} or
+     * {@code stale}.
+     */
     public String resume(@Header("CalsyncGrantId") String grantId, @Header("CalsyncNotificationType") String type,
                          @Header("CalsyncNotifiedAt") Timestamp notifiedAt) {
         if (jdbc.update(SET_STATE, grantId, ACTIVE, type, notifiedAt) != 1) {

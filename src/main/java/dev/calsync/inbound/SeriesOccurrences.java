@@ -269,9 +269,9 @@ public class SeriesOccurrences {
     }
 
     /**
-     * Makes the occurrence in the body ready for {@code inbound-event-upsert}: {@code master_record_id} set to the
-     * master's record and {@code metadata.key1} to the occurrence's own record, so it is matched and written as that
-     * record. Fails (and the notification is retried) while the master is not synced yet.
+     * Makes the occurrence in the body ready for {@code calsync-inbound-event-upsert}: {@code master_record_id} set to
+     * the master's record and {@code metadata.key1} to the occurrence's own record, so it is matched and written as
+     * that record. Fails (and the notification is retried) while the master is not synced yet.
      */
     @SuppressWarnings("unchecked")
     public Map<String, Object> asOccurrence(Exchange exchange) {

@@ -196,7 +196,7 @@ public class PushOutbox {
     /**
      * The occurrence an occurrence record is pushed to is cancelled on the calendar (a cancelled override, or not in
      * its series any more: an excluded date): the cancellation wins, as a delete does for an event. The body becomes
-     * the record as cancelled, to be written through {@code local-upsert} before the push completes; the
+     * the record as cancelled, to be written through {@code calsync-local-upsert} before the push completes; the
      * application's edit is logged, not lost silently.
      */
     public Map<String, Object> cancelledOnCalendar(Exchange exchange) {

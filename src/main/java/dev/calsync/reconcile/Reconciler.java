@@ -29,14 +29,14 @@ import org.springframework.stereotype.Component;
 
 /**
  * Compares one calendar, page by page, with the mapping and the local store, and decides the repairs. The repairs
- * themselves run through the routes live sync uses ({@code inbound-event-upsert}, {@code inbound-event-delete}, the
- * push outbox), so a dry run's plan is exactly what a real run does. Memory stays flat: a page at a time, plus the
- * set of event ids seen.
+ * themselves run through the routes live sync uses ({@code calsync-inbound-event-upsert},
+ * {@code calsync-inbound-event-delete}, the push outbox), so a dry run's plan is exactly what a real run does. Memory
+ * stays flat: a page at a time, plus the set of event ids seen.
  */
 @Component("reconciler")
 public class Reconciler {
 
-    static final String LOCAL_UPSERT_BATCH = "local-upsert-batch";
+    static final String LOCAL_UPSERT_BATCH = "calsync-local-upsert-batch";
     private static final String IMPORTS = "reconcileImports";
     private static final String ONE_BY_ONE = "reconcileOneByOne";
 
@@ -103,16 +103,16 @@ public class Reconciler {
     }
 
     /**
-     * Starts the GET of the run's next page in the background ({@code direct:reconcile-prefetch-page}, the same calls,
-     * throttle and circuit as any page), so its round trip overlaps the work on the page just read; a run reads its
-     * pages one ahead at most. Nothing when this was the last page.
+     * Starts the GET of the run's next page in the background ({@code direct:calsync-reconcile-prefetch-page}, the
+     * same calls, throttle and circuit as any page), so its round trip overlaps the work on the page just read; a run
+     * reads its pages one ahead at most. Nothing when this was the last page.
      */
     public void prefetchNextPage(Exchange exchange) {
         ReconcileReport r = report(exchange);
         if (r.morePages && r.nextPage == null) {
             Exchange request = exchange.copy();
             request.getMessage().setBody(null);
-            r.nextPage = producer.asyncSend("direct:reconcile-prefetch-page", request);
+            r.nextPage = producer.asyncSend("direct:calsync-reconcile-prefetch-page", request);
         }
     }
 
@@ -400,7 +400,7 @@ public class Reconciler {
      * The page's new events ({@code import} repairs), planned for a batch import as one by one would plan them
      * ({@link InboundPlanner#planUpsert}): kept in a property for {@link #insertImports}; the body becomes the repairs
      * left for one by one. When the local store offers no batch route (a replacement {@code local-store.camel.yaml}
-     * without {@code local-upsert-batch}) every import stays one by one, as {@code apply}.
+     * without {@code calsync-local-upsert-batch}) every import stays one by one, as {@code apply}.
      */
     @SuppressWarnings("unchecked")
     public void importPage(Exchange exchange) {
@@ -428,8 +428,8 @@ public class Reconciler {
 
     /**
      * In the import's transaction: the mapping rows of the new events, pending, in one statement; their records left
-     * in the variable {@code importRecords} for {@code direct:local-upsert-batch}. An event another writer mapped
-     * meanwhile goes back to the body, one by one, as {@code apply}.
+     * in the variable {@code importRecords} for {@code direct:calsync-local-upsert-batch}. An event another writer
+     * mapped meanwhile goes back to the body, one by one, as {@code apply}.
      */
     @SuppressWarnings("unchecked")
     public void insertImports(Exchange exchange) {
@@ -449,7 +449,9 @@ public class Reconciler {
         exchange.setVariable("importRecords", taken.stream().map(Import::record).toList());
     }
 
-    /** After {@code direct:local-upsert-batch}: the records it wrote are marked synced (those it refused stay). */
+    /**
+     * After {@code direct:calsync-local-upsert-batch}: the records it wrote are marked synced (those it refused stay).
+     */
     @SuppressWarnings("unchecked")
     public void imported(Exchange exchange) {
         List<Import> imports = exchange.getProperty(IMPORTS, List.class);

@@ -42,8 +42,8 @@ import org.springframework.beans.factory.DisposableBean;
 /**
  * The webhook's own listener ({@code calsync.webhook.listener.*}): {@code /webhooks/nylas} served by
  * camel-platform-http on Vert.x, on a port of its own, through the Camel component {@value #COMPONENT} that the
- * {@code nylas-webhook-listener} route consumes. Reading requests costs no thread (Vert.x event loops); only the
- * route runs on one of {@code workers} threads, where it waits for its group commit.
+ * {@code calsync-nylas-webhook-listener} route consumes. Reading requests costs no thread (Vert.x event loops); only
+ * the route runs on one of {@code workers} threads, where it waits for its group commit.
  * <p>
  * Measured against the same route on Tomcat and Spring MVC (docs/PERFORMANCE.md), it acknowledges 1.5–2.5 times
  * faster: no filter chain, no handler lookup, no asynchronous re-dispatch.

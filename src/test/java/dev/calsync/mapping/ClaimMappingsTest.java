@@ -72,8 +72,8 @@ class ClaimMappingsTest extends IntegrationTest {
             String hint = (String) row.get("record_hint");
             String eventId = (String) row.get("object_id");
             assertThat(f).as("rows for %s", row.get("notification_id")).isNotNull();
-            assertThat(f.byRecord()).isEqualTo(enriched("direct:mapping-find-by-record", hint, eventId));
-            assertThat(f.byEvent()).isEqualTo(enriched("direct:mapping-find-by-event", hint, eventId));
+            assertThat(f.byRecord()).isEqualTo(enriched("direct:calsync-mapping-find-by-record", hint, eventId));
+            assertThat(f.byEvent()).isEqualTo(enriched("direct:calsync-mapping-find-by-event", hint, eventId));
             assertThat(f.answers(hint, GRANT, eventId)).isTrue();
         }
         assertThat(found(claim.get(0)).byRecord()).singleElement().satisfies(m ->
@@ -131,8 +131,8 @@ class ClaimMappingsTest extends IntegrationTest {
     @Test
     void processingUsesTheClaimsRowsInsteadOfLookingUpOneByOne() {
         awaitQuiet();
-        double byRecord = exchanges("mapping-find-by-record");
-        double byEvent = exchanges("mapping-find-by-event");
+        double byRecord = exchanges("calsync-mapping-find-by-record");
+        double byEvent = exchanges("calsync-mapping-find-by-event");
 
         String created = deliverAndWait("event.created", event(GRANT, "evt-1", "Standup", 100));
         String updated = deliverAndWait("event.updated", event(GRANT, "evt-1", "Standup (moved)", 200));
@@ -142,8 +142,8 @@ class ClaimMappingsTest extends IntegrationTest {
                 .containsExactly("created", "updated", "deleted");
         assertThat(jdbc.queryForObject("SELECT count(*) FROM app_event e JOIN event_sync_map m ON m.internal_id = e.id"
                 + " WHERE m.grant_id = ?", Long.class, GRANT)).isZero();
-        assertThat(exchanges("mapping-find-by-record")).isEqualTo(byRecord);
-        assertThat(exchanges("mapping-find-by-event")).isEqualTo(byEvent);
+        assertThat(exchanges("calsync-mapping-find-by-record")).isEqualTo(byRecord);
+        assertThat(exchanges("calsync-mapping-find-by-event")).isEqualTo(byEvent);
     }
 
     private double exchanges(String routeId) {

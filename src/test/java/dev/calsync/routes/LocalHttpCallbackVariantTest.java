@@ -84,7 +84,7 @@ class LocalHttpCallbackVariantTest {
             // a write planned before the delete and arriving after it reaches neither store nor application
             Map<String, Object> late = new java.util.LinkedHashMap<>(event("grant-1", "evt-1", "Written late", 200));
             late.put("id", recordId);
-            service.bean(org.apache.camel.ProducerTemplate.class).sendBodyAndHeader("direct:local-upsert", late,
+            service.bean(org.apache.camel.ProducerTemplate.class).sendBodyAndHeader("direct:calsync-local-upsert", late,
                     "CalsyncRecordId", recordId);
             assertThat(calls).hasSize(2);
             assertThat(service.jdbc().queryForObject("SELECT count(*) FROM app_event", Integer.class)).isZero();

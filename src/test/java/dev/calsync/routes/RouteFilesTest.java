@@ -72,19 +72,34 @@ class RouteFilesTest extends IntegrationTest {
         List<String> ids = camel.getRoutes().stream().map(Route::getRouteId).toList();
 
         assertThat(ids).contains(
-                "nylas-webhook-listener", "nylas-webhook", "webhook-request", "webhook-challenge", "webhook-acknowledge",
-                "notification-poll", "process-notification", "notification-ignore", "inbox-purge",
-                "inbound-event-upsert", "inbound-event-delete", "inbound-event-refetch", "nylas-get-event",
-                "mapping-find-by-record", "mapping-find-by-event", "mapping-insert-pending", "mapping-mark-synced", "mapping-tombstone",
-                "mapping-delete-duplicate", "mapping-delete-again", "admin-grants-list", "admin-grant-resume",
-                "grant-pause", "grant-update", "local-upsert", "local-upsert-batch", "local-delete", "reconcile-import", "reconcile-import-batch", "reconcile-claim",
-                "app-event-get", "app-events-list", "admin-notifications-list", "admin-notification-replay",
-                "app-event-put", "app-event-delete", "admin-push-replay", "json-response",
-                "outbound-poll", "push-record", "push-create", "push-update", "push-delete", "nylas-create-event",
-                "nylas-update-event", "nylas-delete-event", "nylas-find-by-record", "nylas-call",
-                "reconcile-scheduled", "reconcile-poll", "reconcile-worker", "reconcile-lease-renewal", "reconcile-purge", "reconcile-grant",
-                "reconcile-run", "reconcile-next-page", "reconcile-prefetch-page", "reconcile-list-page", "reconcile-repair",
-                "admin-reconcile-start", "admin-reconcile-get");
+                "calsync-nylas-webhook-listener", "calsync-nylas-webhook", "calsync-webhook-request",
+                "calsync-webhook-challenge", "calsync-webhook-acknowledge",
+                "calsync-notification-poll", "calsync-process-notification", "calsync-notification-ignore",
+                "calsync-inbox-purge",
+                "calsync-inbound-event-upsert", "calsync-inbound-event-delete", "calsync-inbound-event-refetch",
+                "calsync-nylas-get-event",
+                "calsync-mapping-find-by-record", "calsync-mapping-find-by-event", "calsync-mapping-insert-pending",
+                "calsync-mapping-mark-synced", "calsync-mapping-tombstone", "calsync-mapping-delete-duplicate",
+                "calsync-mapping-delete-again",
+                "calsync-grant-pause", "calsync-grant-update",
+                "calsync-local-upsert", "calsync-local-upsert-batch", "calsync-local-delete",
+                "calsync-app-event-get", "calsync-app-events-list", "calsync-app-event-put", "calsync-app-event-delete",
+                "calsync-admin-notifications-list", "calsync-admin-notification-replay", "calsync-admin-push-replay",
+                "calsync-admin-grants-list", "calsync-admin-grant-resume", "calsync-json-response",
+                "calsync-outbound-poll", "calsync-push-record", "calsync-push-create", "calsync-push-update",
+                "calsync-push-delete", "calsync-nylas-create-event", "calsync-nylas-update-event",
+                "calsync-nylas-delete-event", "calsync-nylas-find-by-record", "calsync-nylas-call",
+                "calsync-reconcile-scheduled", "calsync-reconcile-poll", "calsync-reconcile-claim",
+                "calsync-reconcile-worker", "calsync-reconcile-lease-renewal", "calsync-reconcile-purge",
+                "calsync-reconcile-grant", "calsync-reconcile-run", "calsync-reconcile-next-page",
+                "calsync-reconcile-prefetch-page", "calsync-reconcile-list-page", "calsync-reconcile-import",
+                "calsync-reconcile-import-batch", "calsync-reconcile-repair",
+                "calsync-admin-reconcile-start", "calsync-admin-reconcile-get");
+        // namespaced, so they sit beside a host application's own routes
+        assertThat(camel.getRoutes()).allSatisfy(r -> {
+            assertThat(r.getRouteId()).as("route id").startsWith("calsync-");
+            assertThat(r.getGroup()).as("group of " + r.getRouteId()).isEqualTo("calsync");
+        });
         // REST verbs are inlined into their direct: route; their description stays on the verb
         assertThat(camel.getRoutes()).filteredOn(r -> !r.getEndpoint().getEndpointUri().startsWith("rest:"))
                 .allSatisfy(r -> assertThat(r.getDescription()).as("description of " + r.getRouteId()).isNotBlank());
