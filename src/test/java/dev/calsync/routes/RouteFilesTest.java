@@ -27,8 +27,9 @@ import org.junit.jupiter.api.Test;
 import static org.assertj.core.api.Assertions.assertThat;
 
 /**
- * The route files are the product's public surface: each one is valid Camel YAML DSL, and the routes they define
- * load with their stable ids (tests, metrics and operators refer to them).
+ * The route files are the product's public surface: each one is valid Camel YAML DSL, the routes they define load
+ * with their stable ids (tests, metrics and operators refer to them), and each file can be replaced on its own: the
+ * shared error handling lives in the configurations file, and a file calls only endpoints the set defines.
  */
 class RouteFilesTest extends IntegrationTest {
 
@@ -39,6 +40,8 @@ class RouteFilesTest extends IntegrationTest {
                     .filter(p -> p.toString().endsWith(".camel.yaml")).toList().stream();
         }
     }
+
+    static final Path CONFIGURATIONS = Path.of("routes/calsync-route-configurations.camel.yaml");
 
     private static JsonSchema schema;
 
@@ -103,5 +106,52 @@ class RouteFilesTest extends IntegrationTest {
         // REST verbs are inlined into their direct: route; their description stays on the verb
         assertThat(camel.getRoutes()).filteredOn(r -> !r.getEndpoint().getEndpointUri().startsWith("rest:"))
                 .allSatisfy(r -> assertThat(r.getDescription()).as("description of " + r.getRouteId()).isNotBlank());
+    }
+
+    @ParameterizedTest
+    @MethodSource("routeFiles")
+    void aFileNamesOnlyRouteConfigurationsOfTheConfigurationsFile(Path file) throws IOException {
+        RouteFile configurations = RouteFile.read(CONFIGURATIONS);
+
+        RouteFile routes = RouteFile.read(file);
+
+        assertThat(routes.configurationsUsed()).as(file.toString())
+                .isSubsetOf(configurations.configurationsDefined());
+        if (!file.equals(CONFIGURATIONS)) {
+            assertThat(routes.configurationsDefined()).as("route configurations defined in " + file).isEmpty();
+        }
+    }
+
+    @ParameterizedTest
+    @MethodSource("routeFiles")
+    void aFileCallsOnlyDirectEndpointsTheSetConsumes(Path file) throws IOException {
+        Set<String> consumed = new java.util.TreeSet<>();
+        try (Stream<Path> top = Files.list(Path.of("routes"))) {
+            for (Path other : top.filter(p -> p.toString().endsWith(".camel.yaml")).toList()) {
+                consumed.addAll(RouteFile.read(other).consumed());
+            }
+        }
+
+        RouteFile routes = RouteFile.read(file);
+
+        assertThat(routes.called()).as("direct: endpoints called in " + file).isSubsetOf(consumed);
+    }
+
+    @Test
+    void theConfigurationsFileHoldsNoRoutesAndAVariantOnlyRoutesOfTheFileItReplaces() throws IOException {
+        assertThat(RouteFile.read(CONFIGURATIONS).routeIds()).isEmpty();
+
+        RouteFile variant = RouteFile.read(Path.of("routes/variants/local-http-callback.camel.yaml"));
+
+        RouteFile replaced = RouteFile.read(Path.of("routes/local-store.camel.yaml"));
+        assertThat(variant.routeIds()).isSubsetOf(replaced.routeIds());
+        assertThat(variant.consumed()).contains("calsync-local-upsert", "calsync-local-delete");
+        assertThat(variant.called()).isEmpty();
+    }
+
+    @Test
+    void everyEndpointARunningRouteCallsHasARunningConsumer() {
+        assertThat(RunningRoutes.callsWithoutConsumer(camel)).isEmpty();
+        assertThat(RunningRoutes.consumed(camel)).contains("calsync-local-upsert", "calsync-inbound-event-upsert");
     }
 }
