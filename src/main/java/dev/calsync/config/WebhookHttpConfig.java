@@ -1,5 +1,6 @@
 package dev.calsync.config;
 
+import dev.calsync.http.CalsyncPaths;
 import io.micrometer.observation.ObservationPredicate;
 import org.springframework.context.annotation.Bean;
 import org.springframework.context.annotation.Configuration;
@@ -16,8 +17,9 @@ public class WebhookHttpConfig {
      * own: {@code calsync.webhook.notifications{result}} and the {@code calsync-nylas-webhook} route's timer.
      */
     @Bean
-    ObservationPredicate noWebhookRequestObservation() {
+    ObservationPredicate noWebhookRequestObservation(CalsyncProperties properties) {
+        String webhook = CalsyncPaths.of(properties).webhook();
         return (name, context) -> !(context instanceof ServerRequestObservationContext request
-                && "/webhooks/nylas".equals(request.getCarrier().getRequestURI()));
+                && webhook.equals(request.getCarrier().getRequestURI()));
     }
 }
