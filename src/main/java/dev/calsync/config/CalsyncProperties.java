@@ -106,6 +106,11 @@ public record CalsyncProperties(
      * own): whole within a deadline, and only so many at once, so slow or many senders cannot hold the service.
      */
     public record Http(
+            /*
+             * Prefix of every path calsync serves (the webhook, on the listener and on server.port, and the application
+             * and admin APIs): empty (the default) or a path such as /calsync, without a trailing slash.
+             */
+            @DefaultValue("") String basePath,
             /* A request's whole body must arrive within this of its head (408 and the connection closed otherwise). */
             @DefaultValue("3s") Duration bodyReadTimeout,
             /* Bodies being read at once (503 beyond). */
@@ -114,6 +119,13 @@ public record CalsyncProperties(
             @DefaultValue("8") @Min(1) int maxLargeBodyReads,
             /* Bodies being read at once from one client address (0: no limit). */
             @DefaultValue("64") @Min(0) int maxBodyReadsPerAddress) {
+        public Http {
+            if (!basePath.isEmpty() && (!basePath.startsWith("/") || basePath.endsWith("/")
+                    || !basePath.matches("[A-Za-z0-9._~/-]+") || basePath.contains("//"))) {
+                throw new IllegalArgumentException("calsync.http.base-path must be empty or a path such as /calsync"
+                        + " (a leading slash, no trailing slash, letters, digits and . _ ~ - only): " + basePath);
+            }
+        }
     }
 
     /**

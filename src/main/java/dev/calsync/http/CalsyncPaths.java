@@ -6,16 +6,17 @@ import java.util.List;
 import dev.calsync.config.CalsyncProperties;
 
 /**
- * The HTTP paths calsync serves, as the routes declare them, and which of them are switched on: the webhook
- * ({@code calsync.webhook.enabled}), the application API and the admin API ({@code calsync.api.enabled};
- * {@code /admin/reconcile} also needs {@code calsync.reconcile.enabled}). The servlet filters in front of the routes
- * act on these paths only, so other paths served by the same server (a host application's own) are left alone.
+ * The HTTP paths calsync serves, as the routes declare them (each under {@code calsync.http.base-path}, empty by
+ * default), and which of them are switched on: the webhook ({@code calsync.webhook.enabled}), the application API and
+ * the admin API ({@code calsync.api.enabled}; {@code /admin/reconcile} also needs {@code calsync.reconcile.enabled}).
+ * The servlet filters in front of the routes act on these paths only, so other paths served by the same server (a
+ * host application's own) are left alone.
  */
 public final class CalsyncPaths {
 
-    /** The webhook's path (routes/webhook.camel.yaml). */
+    /** The webhook's path below the base path (routes/webhook.camel.yaml). */
     public static final String WEBHOOK = "/webhooks/nylas";
-    /** The application API's path (routes/api.camel.yaml). */
+    /** The application API's path below the base path (routes/api.camel.yaml). */
     public static final String APPLICATION_API = "/api/v1/events";
     private static final List<String> ADMIN_API = List.of("/admin/notifications", "/admin/events", "/admin/grants");
     private static final String ADMIN_RECONCILE = "/admin/reconcile";
@@ -26,13 +27,14 @@ public final class CalsyncPaths {
     private final List<String> adminApi = new ArrayList<>();
 
     private CalsyncPaths(CalsyncProperties properties) {
-        this.webhook = WEBHOOK;
+        String base = properties.http().basePath();
+        this.webhook = base + WEBHOOK;
         this.webhookEnabled = properties.webhook().enabled();
         if (properties.api().enabled()) {
-            applicationApi.add(APPLICATION_API);
-            adminApi.addAll(ADMIN_API);
+            applicationApi.add(base + APPLICATION_API);
+            ADMIN_API.forEach(path -> adminApi.add(base + path));
             if (properties.reconcile().enabled()) {
-                adminApi.add(ADMIN_RECONCILE);
+                adminApi.add(base + ADMIN_RECONCILE);
             }
         }
     }
@@ -41,7 +43,7 @@ public final class CalsyncPaths {
         return new CalsyncPaths(properties);
     }
 
-    /** The webhook's path. */
+    /** The webhook's path, under the base path. */
     public String webhook() {
         return webhook;
     }
