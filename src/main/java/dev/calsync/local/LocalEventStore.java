@@ -15,6 +15,9 @@ import org.springframework.jdbc.core.JdbcTemplate;
 import org.springframework.jdbc.core.RowMapper;
 import org.springframework.stereotype.Component;
 
+import static dev.calsync.CalsyncHeaders.CLAIM;
+import static dev.calsync.CalsyncHeaders.RECORD_ID;
+
 /**
  * The built-in local store: the application's events in PostgreSQL. Routes {@code calsync-local-upsert} and
  * {@code calsync-local-delete} write through it; the read API serves from it, joined with the sync mapping.
@@ -77,7 +80,7 @@ public class LocalEventStore {
      * written again (its mapping is a tombstone or a pending delete). Returns whether the record was written.
      */
     public boolean upsert(@Body Map<String, Object> record,
-                          @org.apache.camel.Header(dev.calsync.outbound.PushOutbox.CLAIM) String pushClaim) {
+                          @org.apache.camel.Header(CLAIM) String pushClaim) {
         return Boolean.TRUE.equals(tx.execute(t -> {
             // the mapping row is locked until this write commits, so a delete (which tombstones the row first)
             // either sees this record and deletes it, or this write sees the tombstone and writes nothing; a push
@@ -153,7 +156,7 @@ public class LocalEventStore {
     }
 
     /** Removes a record; removing one that is not there is not an error. */
-    public void delete(@Header("CalsyncRecordId") String id) {
+    public void delete(@Header(RECORD_ID) String id) {
         jdbc.update("DELETE FROM app_event WHERE id = ?", id);
     }
 

@@ -27,6 +27,14 @@ import org.slf4j.LoggerFactory;
 import org.springframework.jdbc.core.JdbcTemplate;
 import org.springframework.stereotype.Component;
 
+import static dev.calsync.CalsyncHeaders.CALENDAR_ID;
+import static dev.calsync.CalsyncHeaders.EVENT_ID;
+import static dev.calsync.CalsyncHeaders.GRANT_ID;
+import static dev.calsync.CalsyncHeaders.NOTIFICATION_ID;
+import static dev.calsync.CalsyncHeaders.RECORD_ID;
+import static dev.calsync.CalsyncHeaders.REPAIR;
+import static dev.calsync.CalsyncHeaders.RUN_ID;
+
 /**
  * Compares one calendar, page by page, with the mapping and the local store, and decides the repairs. The repairs
  * themselves run through the routes live sync uses ({@code calsync-inbound-event-upsert},
@@ -70,10 +78,10 @@ public class Reconciler {
 
     /** Loads the run (header {@code CalsyncRunId}) into the exchange property {@code reconcileReport}. */
     public void begin(Exchange exchange) {
-        String runId = exchange.getMessage().getHeader("CalsyncRunId", String.class);
+        String runId = exchange.getMessage().getHeader(RUN_ID, String.class);
         // a run started from the API carries the request's HTTP headers: none of them may reach Nylas
         exchange.getMessage().removeHeaders("*");
-        exchange.getMessage().setHeader("CalsyncRunId", runId);
+        exchange.getMessage().setHeader(RUN_ID, runId);
         if (!runs.renew(runId)) {
             throw new IllegalStateException("run " + runId + " is no longer running");
         }
@@ -84,8 +92,8 @@ public class Reconciler {
                 (String) run.get("missing_policy"), now - config.windowPast().toSeconds(),
                 now + config.windowFuture().toSeconds());
         exchange.setProperty(REPORT, report);
-        exchange.getMessage().setHeader("CalsyncGrantId", report.grantId);
-        exchange.getMessage().setHeader("CalsyncCalendarId", report.calendarId);
+        exchange.getMessage().setHeader(GRANT_ID, report.grantId);
+        exchange.getMessage().setHeader(CALENDAR_ID, report.calendarId);
         LOG.info("Reconciliation {} of {}/{} started{}", runId, report.grantId, report.calendarId,
                 report.dryRun ? " (dry run)" : "");
     }
@@ -495,9 +503,9 @@ public class Reconciler {
         Map<?, ?> repair = m.getBody(Map.class);
         ReconcileReport r = report(exchange);
         Map<?, ?> event = (Map<?, ?>) repair.get("event");
-        m.setHeader("CalsyncRepair", repair.get("action"));
-        m.setHeader("CalsyncRecordId", repair.get("record_id"));
-        m.setHeader("CalsyncNotificationId", "reconcile:" + r.runId + ":" + event.get("id"));
+        m.setHeader(REPAIR, repair.get("action"));
+        m.setHeader(RECORD_ID, repair.get("record_id"));
+        m.setHeader(NOTIFICATION_ID, "reconcile:" + r.runId + ":" + event.get("id"));
         if (repair.get("conflict") instanceof Map<?, ?> conflict) {
             jdbc.update("""
                     INSERT INTO sync_conflict (run_id, record_id, nylas_event_id, policy, winner, local_updated_at,
@@ -511,17 +519,17 @@ public class Reconciler {
 
     /** The application side wins: its state is pushed again (pending). */
     public void pushLocal(Exchange exchange) {
-        mappings.pushAgain(exchange.getMessage().getHeader("CalsyncRecordId", String.class));
+        mappings.pushAgain(exchange.getMessage().getHeader(RECORD_ID, String.class));
     }
 
     /** The calendar side wins: the pending application change is dropped so the event can be applied. */
     public void yieldToCalendar(Exchange exchange) {
-        mappings.yieldToCalendar(exchange.getMessage().getHeader("CalsyncRecordId", String.class));
+        mappings.yieldToCalendar(exchange.getMessage().getHeader(RECORD_ID, String.class));
     }
 
     /** The event is gone from the calendar and the policy is to re-create it from the local record. */
     public void recreate(Exchange exchange) {
-        mappings.recreate(exchange.getMessage().getHeader("CalsyncRecordId", String.class));
+        mappings.recreate(exchange.getMessage().getHeader(RECORD_ID, String.class));
     }
 
     public void finish(Exchange exchange) {
@@ -541,7 +549,7 @@ public class Reconciler {
         ReconcileReport r = report(exchange);
         Object repair = exchange.getMessage().getBody();
         Object eventId = repair instanceof Map<?, ?> m && m.get("event") instanceof Map<?, ?> e ? e.get("id")
-                : exchange.getMessage().getHeader("CalsyncEventId");
+                : exchange.getMessage().getHeader(EVENT_ID);
         String message = error == null ? "unknown error" : error.getMessage() == null
                 ? error.getClass().getSimpleName() : error.getMessage();
         r.skip(eventId, message);
@@ -552,7 +560,7 @@ public class Reconciler {
     public void failed(Exchange exchange) {
         Throwable error = exchange.getProperty(Exchange.EXCEPTION_CAUGHT, Throwable.class);
         ReconcileReport r = exchange.getProperty(REPORT, ReconcileReport.class);
-        String runId = r != null ? r.runId : exchange.getMessage().getHeader("CalsyncRunId", String.class);
+        String runId = r != null ? r.runId : exchange.getMessage().getHeader(RUN_ID, String.class);
         String message = error == null ? "unknown error" : error.getMessage() == null
                 ? error.getClass().getSimpleName() : error.getMessage();
         runs.fail(runId, r, message);

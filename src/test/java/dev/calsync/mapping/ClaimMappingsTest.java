@@ -5,6 +5,7 @@ import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 
+import dev.calsync.CalsyncHeaders;
 import dev.calsync.support.IntegrationTest;
 import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.MeterRegistry;
@@ -50,8 +51,8 @@ class ClaimMappingsTest extends IntegrationTest {
     /** What the enricher route gives for these headers: the list the planner would have received. */
     @SuppressWarnings("unchecked")
     private List<Map<String, Object>> enriched(String route, String hint, String eventId) {
-        return producer.requestBodyAndHeaders(route, null, Map.of("CalsyncRecordHint", hint == null ? "" : hint,
-                "CalsyncGrantId", GRANT, "CalsyncEventId", eventId), List.class);
+        return producer.requestBodyAndHeaders(route, null, Map.of(CalsyncHeaders.RECORD_HINT, hint == null ? "" : hint,
+                CalsyncHeaders.GRANT_ID, GRANT, CalsyncHeaders.EVENT_ID, eventId), List.class);
     }
 
     @Test
