@@ -2,10 +2,14 @@ package dev.calsync.routes;
 
 import java.io.IOException;
 import java.io.InputStream;
+import java.lang.reflect.Field;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.Set;
+import java.util.TreeSet;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 import java.util.stream.Stream;
 
 import com.fasterxml.jackson.databind.JsonNode;
@@ -18,6 +22,7 @@ import com.networknt.schema.NonValidationKeyword;
 import com.networknt.schema.SchemaValidatorsConfig;
 import com.networknt.schema.SpecVersion;
 import com.networknt.schema.ValidationMessage;
+import dev.calsync.CalsyncHeaders;
 import dev.calsync.support.IntegrationTest;
 import org.apache.camel.Route;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -29,7 +34,8 @@ import static org.assertj.core.api.Assertions.assertThat;
 /**
  * The route files are the product's public surface: each one is valid Camel YAML DSL, the routes they define load
  * with their stable ids (tests, metrics and operators refer to them), and each file can be replaced on its own: the
- * shared error handling lives in the configurations file, and a file calls only endpoints the set defines.
+ * shared error handling lives in the configurations file, and a file calls only endpoints the set defines. Each file
+ * states at its top its switch and the {@code Calsync*} headers its routes name (all declared in {@link CalsyncHeaders}).
  */
 class RouteFilesTest extends IntegrationTest {
 
@@ -42,6 +48,7 @@ class RouteFilesTest extends IntegrationTest {
     }
 
     static final Path CONFIGURATIONS = Path.of("routes/calsync-route-configurations.camel.yaml");
+    private static final Pattern CALSYNC_HEADER = Pattern.compile("\\bCalsync[A-Z][A-Za-z]*");
 
     private static JsonSchema schema;
 
@@ -125,7 +132,7 @@ class RouteFilesTest extends IntegrationTest {
     @ParameterizedTest
     @MethodSource("routeFiles")
     void aFileCallsOnlyDirectEndpointsTheSetConsumes(Path file) throws IOException {
-        Set<String> consumed = new java.util.TreeSet<>();
+        Set<String> consumed = new TreeSet<>();
         try (Stream<Path> top = Files.list(Path.of("routes"))) {
             for (Path other : top.filter(p -> p.toString().endsWith(".camel.yaml")).toList()) {
                 consumed.addAll(RouteFile.read(other).consumed());
@@ -153,5 +160,32 @@ class RouteFilesTest extends IntegrationTest {
     void everyEndpointARunningRouteCallsHasARunningConsumer() {
         assertThat(RunningRoutes.callsWithoutConsumer(camel)).isEmpty();
         assertThat(RunningRoutes.consumed(camel)).contains("calsync-local-upsert", "calsync-inbound-event-upsert");
+    }
+
+    @ParameterizedTest
+    @MethodSource("routeFiles")
+    void aFileStatesAtItsTopEveryCalsyncHeaderItsRoutesNameAndItsSwitch(Path file) throws Exception {
+        String text = Files.readString(file);
+        String top = text.substring(0, text.indexOf("\n- "));
+        String routes = text.substring(top.length());
+        Set<String> declared = new TreeSet<>();
+        for (Field field : CalsyncHeaders.class.getFields()) {
+            declared.add((String) field.get(null));
+        }
+
+        Set<String> named = calsyncHeaders(routes);
+
+        assertThat(top).as("top comment of " + file).contains("Switch:");
+        assertThat(calsyncHeaders(top)).as("headers stated at the top of " + file).containsAll(named)
+                .isSubsetOf(declared);
+    }
+
+    private static Set<String> calsyncHeaders(String text) {
+        Set<String> names = new TreeSet<>();
+        Matcher m = CALSYNC_HEADER.matcher(text);
+        while (m.find()) {
+            names.add(m.group());
+        }
+        return names;
     }
 }
