@@ -10,6 +10,8 @@ import org.apache.camel.Exchange;
 import org.apache.camel.Header;
 import org.springframework.stereotype.Component;
 
+import static dev.calsync.CalsyncHeaders.GRANT_ID;
+
 /** Admin view of grants: list them by state, resume a paused one. */
 @Component("adminGrantsApi")
 public class AdminGrantsApi {
@@ -40,7 +42,7 @@ public class AdminGrantsApi {
         if (!grants.resumeByAdmin(grantId)) {
             throw new Rejection(404, "not_found", "grant " + grantId + " is not paused");
         }
-        exchange.getMessage().setHeader("CalsyncGrantId", grantId);
+        exchange.getMessage().setHeader(GRANT_ID, grantId);
         Map<String, Object> out = new LinkedHashMap<>();
         out.put("grant_id", grantId);
         out.put("state", GrantStates.ACTIVE);

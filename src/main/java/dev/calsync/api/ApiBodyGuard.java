@@ -10,6 +10,7 @@ import jakarta.servlet.http.HttpServletResponse;
 
 import dev.calsync.config.CalsyncProperties;
 import dev.calsync.http.BodyReads;
+import dev.calsync.http.CalsyncPaths;
 import dev.calsync.http.ServletBodies;
 import org.springframework.core.Ordered;
 import org.springframework.core.annotation.Order;
@@ -30,8 +31,10 @@ public class ApiBodyGuard extends OncePerRequestFilter {
     private final long maxBodyBytes;
     private final Duration bodyReadTimeout;
     private final BodyReads reads;
+    private final CalsyncPaths paths;
 
     public ApiBodyGuard(CalsyncProperties properties, BodyReads serverPortBodyReads) {
+        this.paths = CalsyncPaths.of(properties);
         this.maxBodyBytes = properties.api().maxBodySize().toBytes();
         this.bodyReadTimeout = properties.http().bodyReadTimeout();
         this.reads = serverPortBodyReads;
@@ -41,7 +44,7 @@ public class ApiBodyGuard extends OncePerRequestFilter {
     protected boolean shouldNotFilter(HttpServletRequest request) {
         String method = request.getMethod();
         boolean mayHaveBody = "POST".equals(method) || "PUT".equals(method) || "PATCH".equals(method);
-        return !(mayHaveBody && ApiTokenFilter.guards(ApiTokenFilter.path(request)));
+        return !(mayHaveBody && paths.isApi(ApiTokenFilter.path(request)));
     }
 
     @Override

@@ -10,6 +10,7 @@ import jakarta.servlet.http.HttpServletRequest;
 import jakarta.servlet.http.HttpServletResponse;
 
 import dev.calsync.config.CalsyncProperties;
+import dev.calsync.http.CalsyncPaths;
 import org.springframework.core.Ordered;
 import org.springframework.core.annotation.Order;
 import org.springframework.stereotype.Component;
@@ -17,8 +18,11 @@ import org.springframework.web.filter.OncePerRequestFilter;
 import org.springframework.web.util.UrlPathHelper;
 
 /**
- * Bearer-token check for {@code /api/**} ({@code APP_API_TOKEN}) and {@code /admin/**} ({@code ADMIN_API_TOKEN},
- * or the application token when that is unset). An unset token refuses every request. Constant-time comparison.
+ * Bearer-token check for calsync's application API ({@code /api/v1/events/**}, {@code APP_API_TOKEN}) and admin API
+ * ({@code /admin/notifications/**}, {@code /admin/reconcile/**}, {@code /admin/events/**}, {@code /admin/grants/**};
+ * {@code ADMIN_API_TOKEN}, or the application token when that is unset), while they are switched on
+ * ({@link CalsyncPaths}). Other paths are not its business. An unset token refuses every request. Constant-time
+ * comparison.
  */
 @Component("apiTokenFilter")
 @Order(Ordered.HIGHEST_PRECEDENCE + 20)
@@ -26,26 +30,23 @@ public class ApiTokenFilter extends OncePerRequestFilter {
 
     private final byte[] appToken;
     private final byte[] adminToken;
+    private final CalsyncPaths paths;
 
     public ApiTokenFilter(CalsyncProperties properties) {
+        this.paths = CalsyncPaths.of(properties);
         this.appToken = properties.api().token().getBytes(StandardCharsets.UTF_8);
         this.adminToken = properties.api().effectiveAdminToken().getBytes(StandardCharsets.UTF_8);
     }
 
     @Override
     protected boolean shouldNotFilter(HttpServletRequest request) {
-        return !guards(path(request));
-    }
-
-    /** Whether a path (as {@link #path} gives it) is one of the API paths this filter guards. */
-    public static boolean guards(String path) {
-        return path.startsWith("/api/") || path.startsWith("/admin/");
+        return !paths.isApi(path(request));
     }
 
     @Override
     protected void doFilterInternal(HttpServletRequest request, HttpServletResponse response, FilterChain chain)
             throws ServletException, IOException {
-        byte[] expected = path(request).startsWith("/admin/") ? adminToken : appToken;
+        byte[] expected = paths.isAdminApi(path(request)) ? adminToken : appToken;
         if (!matches(request.getHeader("Authorization"), expected)) {
             response.setHeader("WWW-Authenticate", "Bearer");
             ErrorResponses.write(response, 401, "unauthorized", "a valid bearer token is required");

@@ -11,7 +11,8 @@ import org.springframework.stereotype.Component;
 
 /**
  * Renders a failure at an HTTP edge as a status code and {@code {"error","message"}}, with no request header echoed
- * back and no stack trace. Used by the {@code webhook-errors} and {@code api-errors} route configurations.
+ * back and no stack trace. Used by the {@code calsync-webhook-errors} and {@code calsync-api-errors} route
+ * configurations.
  */
 @Component("httpErrors")
 public class HttpErrors {

@@ -56,6 +56,8 @@ public record CalsyncProperties(
 
     /** The webhook endpoint Nylas posts to. */
     public record Webhook(
+            /* Off: no webhook route and no listener on this instance (its routes' precondition). */
+            @DefaultValue("true") boolean enabled,
             /* Secrets: from NYLAS_WEBHOOK_SECRET (comma-separated while rotating), never logged. */
             @DefaultValue("") List<String> secrets,
             @DefaultValue("2MB") DataSize maxBodySize,
@@ -76,7 +78,7 @@ public record CalsyncProperties(
 
         @Override
         public String toString() {
-            return "Webhook[secrets=<" + secrets.size() + " set>, maxBodySize=" + maxBodySize + ", maxInFlight="
+            return "Webhook[enabled=" + enabled + ", secrets=<" + secrets.size() + " set>, maxBodySize=" + maxBodySize + ", maxInFlight="
                     + maxInFlight + ", storeTimeout=" + storeTimeout + ", storeBatchSize=" + storeBatchSize
                     + ", storeConnections=" + storeConnections + ", listener=" + listener + "]";
         }
@@ -105,6 +107,11 @@ public record CalsyncProperties(
      * own): whole within a deadline, and only so many at once, so slow or many senders cannot hold the service.
      */
     public record Http(
+            /*
+             * Prefix of every path calsync serves (the webhook, on the listener and on server.port, and the application
+             * and admin APIs): empty (the default) or a path such as /calsync, without a trailing slash.
+             */
+            @DefaultValue("") String basePath,
             /* A request's whole body must arrive within this of its head (408 and the connection closed otherwise). */
             @DefaultValue("3s") Duration bodyReadTimeout,
             /* Bodies being read at once (503 beyond). */
@@ -113,6 +120,13 @@ public record CalsyncProperties(
             @DefaultValue("8") @Min(1) int maxLargeBodyReads,
             /* Bodies being read at once from one client address (0: no limit). */
             @DefaultValue("64") @Min(0) int maxBodyReadsPerAddress) {
+        public Http {
+            if (!basePath.isEmpty() && (!basePath.startsWith("/") || basePath.endsWith("/")
+                    || !basePath.matches("[A-Za-z0-9._~/-]+") || basePath.contains("//"))) {
+                throw new IllegalArgumentException("calsync.http.base-path must be empty or a path such as /calsync"
+                        + " (a leading slash, no trailing slash, letters, digits and . _ ~ - only): " + basePath);
+            }
+        }
     }
 
     /**
@@ -153,6 +167,8 @@ public record CalsyncProperties(
 
     /** Pushing application changes to the calendar. */
     public record Push(
+            /* Off: this instance pushes nothing (no poller, no push routes); application changes wait as pending. */
+            @DefaultValue("true") boolean enabled,
             @DefaultValue("250") @Min(10) long pollDelayMillis,
             @DefaultValue("32") @Min(1) int batchSize,
             @DefaultValue("8") @Min(1) int workers,
@@ -168,6 +184,8 @@ public record CalsyncProperties(
 
     /** Reconciliation: comparing a calendar with the local side and repairing the difference. */
     public record Reconcile(
+            /* Off: this instance neither queues nor runs reconciliations, and serves no /admin/reconcile. */
+            @DefaultValue("true") boolean enabled,
             @DefaultValue("3600000") @Min(1000) long intervalMillis,
             @DefaultValue("30d") Duration windowPast,
             @DefaultValue("365d") Duration windowFuture,
@@ -192,8 +210,10 @@ public record CalsyncProperties(
     public record Local(@DefaultValue("http://localhost:8081/calsync") String callbackUrl) {
     }
 
-    /** Bearer tokens of the application and admin APIs. */
+    /** The application and admin APIs, and their bearer tokens. */
     public record Api(
+            /* Off: no application or admin API on this instance (its routes' precondition), and no filter on them. */
+            @DefaultValue("true") boolean enabled,
             /* Secret: from APP_API_TOKEN, never logged. */
             @DefaultValue("") String token,
             /* Secret: from ADMIN_API_TOKEN; when empty the application token is used. */
@@ -206,7 +226,7 @@ public record CalsyncProperties(
 
         @Override
         public String toString() {
-            return "Api[token=<" + (token.isEmpty() ? "unset" : "set") + ">, adminToken=<"
+            return "Api[enabled=" + enabled + ", token=<" + (token.isEmpty() ? "unset" : "set") + ">, adminToken=<"
                     + (adminToken.isEmpty() ? "unset" : "set") + ">]";
         }
     }

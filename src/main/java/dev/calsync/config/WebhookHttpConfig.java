@@ -1,5 +1,6 @@
 package dev.calsync.config;
 
+import dev.calsync.http.CalsyncPaths;
 import io.micrometer.observation.ObservationPredicate;
 import org.springframework.context.annotation.Bean;
 import org.springframework.context.annotation.Configuration;
@@ -13,11 +14,12 @@ public class WebhookHttpConfig {
      * No {@code http.server.requests} observation for {@code /webhooks/nylas} (the POSTs and the rare challenge GET):
      * starting and stopping it (with its
      * long-task timer) cost about a seventh of a webhook request's CPU under load, and the webhook has metrics of its
-     * own: {@code calsync.webhook.notifications{result}} and the {@code nylas-webhook} route's timer.
+     * own: {@code calsync.webhook.notifications{result}} and the {@code calsync-nylas-webhook} route's timer.
      */
     @Bean
-    ObservationPredicate noWebhookRequestObservation() {
+    ObservationPredicate noWebhookRequestObservation(CalsyncProperties properties) {
+        String webhook = CalsyncPaths.of(properties).webhook();
         return (name, context) -> !(context instanceof ServerRequestObservationContext request
-                && "/webhooks/nylas".equals(request.getCarrier().getRequestURI()));
+                && webhook.equals(request.getCarrier().getRequestURI()));
     }
 }

@@ -10,6 +10,10 @@ import org.apache.camel.Header;
 import org.springframework.jdbc.core.JdbcTemplate;
 import org.springframework.stereotype.Component;
 
+import static dev.calsync.CalsyncHeaders.GRANT_ID;
+import static dev.calsync.CalsyncHeaders.NOTIFICATION_TYPE;
+import static dev.calsync.CalsyncHeaders.NOTIFIED_AT;
+
 /**
  * The one writer of {@code grant_sync_state}. A grant's state follows the notifications in the order Nylas sent them
  * (their signed {@code time}), not the order they arrived: a {@code grant.expired} sent before a re-authentication
@@ -48,17 +52,20 @@ public class GrantStates {
     }
 
     /**
-     * Pauses a grant (route {@code grant-pause}); returns the outcome: {@code paused}, or {@code stale} when a newer
-     * notification already set the grant's state.
+     * Pauses a grant (route {@code calsync-grant-pause}); returns the outcome: {@code paused}, or {@code stale} when a
+     * newer notification already set the grant's state.
      */
-    public String pause(@Header("CalsyncGrantId") String grantId, @Header("CalsyncNotificationType") String type,
-                        @Header("CalsyncNotifiedAt") Timestamp notifiedAt) {
+    public String pause(@Header(GRANT_ID) String grantId, @Header(NOTIFICATION_TYPE) String type,
+                        @Header(NOTIFIED_AT) Timestamp notifiedAt) {
         return jdbc.update(SET_STATE, grantId, PAUSED, type, notifiedAt) == 1 ? "paused" : "stale";
     }
 
-    /** Resumes a grant after a re-authentication (route {@code grant-update}): {@code resumed} or {@code stale}. */
-    public String resume(@Header("CalsyncGrantId") String grantId, @Header("CalsyncNotificationType") String type,
-                         @Header("CalsyncNotifiedAt") Timestamp notifiedAt) {
+    /**
+     * Resumes a grant after a re-authentication (route {@code calsync-grant-update}): {@code resumed} or
+     * {@code stale}.
+     */
+    public String resume(@Header(GRANT_ID) String grantId, @Header(NOTIFICATION_TYPE) String type,
+                         @Header(NOTIFIED_AT) Timestamp notifiedAt) {
         if (jdbc.update(SET_STATE, grantId, ACTIVE, type, notifiedAt) != 1) {
             return "stale";
         }

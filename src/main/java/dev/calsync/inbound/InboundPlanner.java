@@ -11,6 +11,17 @@ import org.apache.camel.Exchange;
 import org.apache.camel.Message;
 import org.springframework.stereotype.Component;
 
+import static dev.calsync.CalsyncHeaders.ACTION;
+import static dev.calsync.CalsyncHeaders.AUTHORITATIVE;
+import static dev.calsync.CalsyncHeaders.CALENDAR_ID;
+import static dev.calsync.CalsyncHeaders.CONTENT_HASH;
+import static dev.calsync.CalsyncHeaders.EVENT_ID;
+import static dev.calsync.CalsyncHeaders.GRANT_ID;
+import static dev.calsync.CalsyncHeaders.RECORD_HINT;
+import static dev.calsync.CalsyncHeaders.RECORD_ID;
+import static dev.calsync.CalsyncHeaders.REMOTE_METADATA;
+import static dev.calsync.CalsyncHeaders.REMOTE_UPDATED_AT;
+
 /**
  * Decides what an inbound {@code event.*} notification changes, from the event and its mapping row. Pure functions
  * ({@link #choose}, {@link #assess}, {@link #isDuplicate}, {@link #planUpsert}, {@link #planDelete}) hold the rules;
@@ -28,20 +39,9 @@ import org.springframework.stereotype.Component;
 @Component("inboundPlanner")
 public class InboundPlanner {
 
-    public static final String GRANT_ID = "CalsyncGrantId";
-    public static final String EVENT_ID = "CalsyncEventId";
-    public static final String CALENDAR_ID = "CalsyncCalendarId";
-    public static final String RECORD_HINT = "CalsyncRecordHint";
-    public static final String ACTION = "CalsyncAction";
-    public static final String RECORD_ID = "CalsyncRecordId";
-    public static final String CONTENT_HASH = "CalsyncContentHash";
-    public static final String REMOTE_UPDATED_AT = "CalsyncRemoteUpdatedAt";
-    public static final String REMOTE_METADATA = "CalsyncRemoteMetadata";
     public static final String OUTCOME = "outcome";
     /** Variable: true when the claim already read this event's mapping rows ({@code byRecord}, {@code byEvent}). */
     public static final String MAPPINGS_PREFETCHED = "mappingsPrefetched";
-    /** Set on an event fetched from Nylas to settle a same-second tie: it is applied as the current state. */
-    public static final String AUTHORITATIVE = "CalsyncAuthoritative";
 
     private static final com.fasterxml.jackson.databind.ObjectMapper JSON = new com.fasterxml.jackson.databind.ObjectMapper();
 

@@ -14,6 +14,13 @@ import org.apache.camel.Message;
 import org.springframework.jdbc.core.JdbcTemplate;
 import org.springframework.stereotype.Component;
 
+import static dev.calsync.CalsyncHeaders.CALENDAR_ID;
+import static dev.calsync.CalsyncHeaders.EVENT_ID;
+import static dev.calsync.CalsyncHeaders.GRANT_ID;
+import static dev.calsync.CalsyncHeaders.MASTER_EVENT_ID;
+import static dev.calsync.CalsyncHeaders.ORIGINAL_START_TIME;
+import static dev.calsync.CalsyncHeaders.RECORD_ID;
+
 /**
  * Calendar to application for the occurrences of a series (routes in {@code recurring-events.camel.yaml}). Nylas
  * notifies about a series' master only: an edited occurrence arrives as the master's {@code event.updated} listing its
@@ -32,8 +39,6 @@ public class SeriesOccurrences {
 
     /** Variable: the occurrence ids a master's notification names ({@code occurrences}, {@code cancelled_occurrences}). */
     public static final String CHANGES = "seriesChanges";
-    static final String MASTER_EVENT_ID = "CalsyncMasterEventId";
-    static final String ORIGINAL_START_TIME = "CalsyncOriginalStartTime";
 
     private final JdbcTemplate jdbc;
     private final NylasRequests nylas;
@@ -94,8 +99,8 @@ public class SeriesOccurrences {
         exchange.setVariable("seriesMaster", new LinkedHashMap<>(fetched));
         Map<?, ?> master = fetched;
         Message m = exchange.getMessage();
-        m.setHeader(InboundPlanner.GRANT_ID, master.get("grant_id"));
-        m.setHeader(InboundPlanner.CALENDAR_ID, master.get("calendar_id"));
+        m.setHeader(GRANT_ID, master.get("grant_id"));
+        m.setHeader(CALENDAR_ID, master.get("calendar_id"));
         m.setHeader(MASTER_EVENT_ID, master.get("id"));
         exchange.setVariable("seriesPage", "");
         exchange.setVariable("overrides", new ArrayList<Map<String, Object>>());
@@ -242,9 +247,9 @@ public class SeriesOccurrences {
         for (Object id : (List<?>) changes.get(kind)) {
             Map<String, Object> stub = new LinkedHashMap<>();
             stub.put("id", id);
-            stub.put("grant_id", m.getHeader(InboundPlanner.GRANT_ID));
-            stub.put("calendar_id", m.getHeader(InboundPlanner.CALENDAR_ID));
-            stub.put("master_event_id", m.getHeader(InboundPlanner.EVENT_ID));
+            stub.put("grant_id", m.getHeader(GRANT_ID));
+            stub.put("calendar_id", m.getHeader(CALENDAR_ID));
+            stub.put("master_event_id", m.getHeader(EVENT_ID));
             out.add(stub);
         }
         return out;
@@ -262,16 +267,16 @@ public class SeriesOccurrences {
     public void occurrenceHeaders(Exchange exchange) {
         Map<?, ?> event = exchange.getMessage().getBody(Map.class);
         Message m = exchange.getMessage();
-        m.setHeader(InboundPlanner.GRANT_ID, event.get("grant_id"));
-        m.setHeader(InboundPlanner.CALENDAR_ID, event.get("calendar_id"));
-        m.setHeader(InboundPlanner.EVENT_ID, event.get("id"));
+        m.setHeader(GRANT_ID, event.get("grant_id"));
+        m.setHeader(CALENDAR_ID, event.get("calendar_id"));
+        m.setHeader(EVENT_ID, event.get("id"));
         m.setHeader(MASTER_EVENT_ID, event.get("master_event_id"));
     }
 
     /**
-     * Makes the occurrence in the body ready for {@code inbound-event-upsert}: {@code master_record_id} set to the
-     * master's record and {@code metadata.key1} to the occurrence's own record, so it is matched and written as that
-     * record. Fails (and the notification is retried) while the master is not synced yet.
+     * Makes the occurrence in the body ready for {@code calsync-inbound-event-upsert}: {@code master_record_id} set to
+     * the master's record and {@code metadata.key1} to the occurrence's own record, so it is matched and written as
+     * that record. Fails (and the notification is retried) while the master is not synced yet.
      */
     @SuppressWarnings("unchecked")
     public Map<String, Object> asOccurrence(Exchange exchange) {
@@ -340,7 +345,7 @@ public class SeriesOccurrences {
      * variable {@code occurrence}; {@code seriesPage} the next page's cursor, or null after the last page.
      */
     public void searchPage(Exchange exchange) throws java.io.IOException {
-        String wantedId = exchange.getMessage().getHeader(InboundPlanner.EVENT_ID, String.class);
+        String wantedId = exchange.getMessage().getHeader(EVENT_ID, String.class);
         Long wantedStart = exchange.getMessage().getHeader(ORIGINAL_START_TIME, Long.class);
         for (Map<String, Object> event : seriesPage(exchange)) {
             if (wantedId != null ? wantedId.equals(event.get("id"))
@@ -365,11 +370,11 @@ public class SeriesOccurrences {
         if (occurrence == null && (start == null || start < window[0] || start > window[1])) {
             throw new IllegalStateException("the series " + m.getHeader(MASTER_EVENT_ID) + " lists no occurrence"
                     + " starting at " + start + " (original_start_time of record "
-                    + m.getHeader(InboundPlanner.RECORD_ID) + "), which is outside the listed window");
+                    + m.getHeader(RECORD_ID) + "), which is outside the listed window");
         }
         exchange.setVariable("occurrenceCancelled", occurrence == null || "cancelled".equals(occurrence.get("status")));
         if (occurrence != null) {
-            m.setHeader(InboundPlanner.EVENT_ID, occurrence.get("id"));
+            m.setHeader(EVENT_ID, occurrence.get("id"));
         }
     }
 
@@ -386,7 +391,7 @@ public class SeriesOccurrences {
 
     /** The ids and events of the occurrence records of a master record, for deleting them with their series. */
     public List<Map<String, Object>> occurrenceRecords(Exchange exchange) {
-        String master = exchange.getMessage().getHeader(InboundPlanner.RECORD_ID, String.class);
+        String master = exchange.getMessage().getHeader(RECORD_ID, String.class);
         return jdbc.queryForList("""
                 SELECT e.id, e.grant_id, e.calendar_id, m.nylas_event_id
                   FROM app_event e LEFT JOIN event_sync_map m ON m.internal_id = e.id

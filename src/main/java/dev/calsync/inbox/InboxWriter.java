@@ -30,6 +30,14 @@ import org.springframework.boot.autoconfigure.jdbc.DataSourceProperties;
 import org.springframework.context.SmartLifecycle;
 import org.springframework.stereotype.Component;
 
+import static dev.calsync.CalsyncHeaders.EVENT_KEY;
+import static dev.calsync.CalsyncHeaders.GRANT_ID;
+import static dev.calsync.CalsyncHeaders.NOTIFICATION_ID;
+import static dev.calsync.CalsyncHeaders.NOTIFICATION_TYPE;
+import static dev.calsync.CalsyncHeaders.NOTIFIED_AT;
+import static dev.calsync.CalsyncHeaders.OBJECT_ID;
+import static dev.calsync.CalsyncHeaders.PAYLOAD;
+
 /**
  * Stores acknowledged notifications in {@code webhook_inbox} with group commit: the rows of concurrent webhook
  * requests go into one multi-row {@code INSERT ... ON CONFLICT (notification_id) DO NOTHING}, and each request is
@@ -91,13 +99,13 @@ public class InboxWriter implements SmartLifecycle {
     /** The inbox row of a decoded notification (the headers {@code NotificationDecoder} set). */
     public static Row row(Exchange exchange) {
         Message in = exchange.getMessage();
-        return new Row(in.getHeader(NotificationDecoder.ID, String.class),
-                in.getHeader(NotificationDecoder.TYPE, String.class),
-                in.getHeader(NotificationDecoder.GRANT_ID, String.class),
-                in.getHeader(NotificationDecoder.OBJECT_ID, String.class),
-                in.getHeader(NotificationDecoder.EVENT_KEY, String.class),
-                in.getHeader(NotificationDecoder.NOTIFIED_AT, Timestamp.class),
-                in.getHeader(NotificationDecoder.PAYLOAD, String.class));
+        return new Row(in.getHeader(NOTIFICATION_ID, String.class),
+                in.getHeader(NOTIFICATION_TYPE, String.class),
+                in.getHeader(GRANT_ID, String.class),
+                in.getHeader(OBJECT_ID, String.class),
+                in.getHeader(EVENT_KEY, String.class),
+                in.getHeader(NOTIFIED_AT, Timestamp.class),
+                in.getHeader(PAYLOAD, String.class));
     }
 
     /**

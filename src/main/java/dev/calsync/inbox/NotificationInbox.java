@@ -19,18 +19,16 @@ import org.springframework.jdbc.core.JdbcTemplate;
 import org.springframework.stereotype.Component;
 import org.springframework.beans.factory.annotation.Qualifier;
 
+import static dev.calsync.CalsyncHeaders.ATTEMPTS;
+import static dev.calsync.CalsyncHeaders.NOTIFICATION_CLAIM;
+import static dev.calsync.CalsyncHeaders.NOTIFICATION_ID;
+
 /**
  * The durable queue between the acknowledgement and the processing of a notification: claiming due rows under a
  * lease, recording outcomes, backing off failures and keeping the ones that keep failing as dead letters.
  */
 @Component("notificationInbox")
 public class NotificationInbox {
-
-    public static final String ID = "CalsyncNotificationId";
-    /** This attempt's number, as the claim counted it. */
-    public static final String ATTEMPTS = "CalsyncAttempts";
-    /** This worker's claim on the row: outcomes are recorded only while it is still the row's. */
-    public static final String CLAIM = "CalsyncNotificationClaim";
 
     private static final Logger LOG = LoggerFactory.getLogger(NotificationInbox.class);
 
@@ -152,7 +150,7 @@ public class NotificationInbox {
      * Starts processing a claimed notification: its lease runs from now (not from when its batch was claimed), and
      * false when this worker no longer holds the claim (the row was taken over after the lease ran out).
      */
-    public boolean start(@Header(ID) String notificationId, @Header(CLAIM) String claim) {
+    public boolean start(@Header(NOTIFICATION_ID) String notificationId, @Header(NOTIFICATION_CLAIM) String claim) {
         return jdbc.update("""
                 UPDATE webhook_inbox SET lease_until = now() + make_interval(secs => ?)
                  WHERE notification_id = ? AND claim_token = ? AND status = 'processing'""",
@@ -160,7 +158,7 @@ public class NotificationInbox {
     }
 
     /** Records what processing did with a notification; the row is kept until the retention purge. */
-    public void complete(@Header(ID) String notificationId, @Header(CLAIM) String claim,
+    public void complete(@Header(NOTIFICATION_ID) String notificationId, @Header(NOTIFICATION_CLAIM) String claim,
                          @ExchangeProperty("outcome") String outcome) {
         int done = jdbc.update("""
                 UPDATE webhook_inbox SET status = 'processed', outcome = ?, processed_at = now(), lease_until = NULL,
@@ -177,7 +175,7 @@ public class NotificationInbox {
      * Puts a failed notification back with exponential backoff and jitter, or keeps it as a dead letter once it has
      * used {@code calsync.inbound.max-attempts}.
      */
-    public String fail(@Header(ID) String notificationId, @Header(CLAIM) String claim,
+    public String fail(@Header(NOTIFICATION_ID) String notificationId, @Header(NOTIFICATION_CLAIM) String claim,
                        @Header(ATTEMPTS) Integer attempts, Exchange exchange) {
         Throwable error = exchange.getProperty(Exchange.EXCEPTION_CAUGHT, Throwable.class);
         String message = describe(error);

@@ -10,6 +10,14 @@ import org.apache.camel.Exchange;
 import org.apache.camel.Message;
 import org.springframework.stereotype.Component;
 
+import static dev.calsync.CalsyncHeaders.ATTEMPTS;
+import static dev.calsync.CalsyncHeaders.NOTIFICATION_CLAIM;
+import static dev.calsync.CalsyncHeaders.NOTIFICATION_ID;
+import static dev.calsync.CalsyncHeaders.NOTIFICATION_TYPE;
+import static dev.calsync.CalsyncHeaders.NOTIFIED_AT;
+import static dev.calsync.CalsyncHeaders.TOPIC;
+import static dev.calsync.CalsyncHeaders.TRUNCATED;
+
 /**
  * Opens a claimed notification for the content-based router: the topic is the first two dot-separated parts of
  * {@code type} (so {@code event.updated.transformed} routes as {@code event.updated}), {@code .truncated} is flagged,
@@ -17,12 +25,6 @@ import org.springframework.stereotype.Component;
  */
 @Component("notificationRouting")
 public class NotificationRouting {
-
-    public static final String TYPE = "CalsyncNotificationType";
-    public static final String TOPIC = "CalsyncTopic";
-    public static final String TRUNCATED = "CalsyncTruncated";
-    /** The notification's signed time, as a {@code java.sql.Timestamp}. */
-    public static final String NOTIFIED_AT = "CalsyncNotifiedAt";
 
     private static final TypeReference<Map<String, Object>> MAP = new TypeReference<>() {
     };
@@ -37,10 +39,10 @@ public class NotificationRouting {
         Message m = exchange.getMessage();
         Map<?, ?> row = m.getBody(Map.class);
         String type = (String) row.get("type");
-        m.setHeader(NotificationInbox.ID, row.get("notification_id"));
-        m.setHeader(NotificationInbox.ATTEMPTS, row.get("attempts"));
-        m.setHeader(NotificationInbox.CLAIM, row.get("claim_token"));
-        m.setHeader(TYPE, type);
+        m.setHeader(NOTIFICATION_ID, row.get("notification_id"));
+        m.setHeader(ATTEMPTS, row.get("attempts"));
+        m.setHeader(NOTIFICATION_CLAIM, row.get("claim_token"));
+        m.setHeader(NOTIFICATION_TYPE, type);
         m.setHeader(NOTIFIED_AT, row.get("notified_at"));
         m.setHeader(TOPIC, topic(type));
         m.setHeader(TRUNCATED, type.endsWith(".truncated"));

@@ -17,8 +17,8 @@ import org.springframework.stereotype.Component;
  * calsync.inbound.yield-at-acks-per-second} notifications stored in the last second), at most {@code
  * calsync.inbound.workers-while-acknowledging} notifications are processed at once; otherwise {@code
  * calsync.inbound.workers}. Ordinary traffic below that rate never slows processing. It resizes the {@code notificationWorkers} pool the
- * {@code notification-poll} route splits claimed notifications over, before each claim is split; a shrunk pool lets
- * its extra threads finish the notification they hold, and the rest of the claim waits in its queue.
+ * {@code calsync-notification-poll} route splits claimed notifications over, before each claim is split; a shrunk
+ * pool lets its extra threads finish the notification they hold, and the rest of the claim waits in its queue.
  * <p>
  * On a small machine processing and acknowledgements share the CPU and the database: measured on 2 cores, eight
  * processing threads left the acknowledgements half of what two did, and processed fewer notifications in all
@@ -27,7 +27,7 @@ import org.springframework.stereotype.Component;
 @Component("processingPriority")
 public class ProcessingPriority {
 
-    /** The name the {@code notification-poll} route's split finds the worker pool by (Camel's registry). */
+    /** The name the {@code calsync-notification-poll} route's split finds the worker pool by (Camel's registry). */
     public static final String WORKERS = "notificationWorkers";
 
     private final ThreadPoolExecutor workers;

@@ -15,9 +15,12 @@ import org.springframework.jdbc.core.JdbcTemplate;
 import org.springframework.jdbc.core.RowMapper;
 import org.springframework.stereotype.Component;
 
+import static dev.calsync.CalsyncHeaders.CLAIM;
+import static dev.calsync.CalsyncHeaders.RECORD_ID;
+
 /**
- * The built-in local store: the application's events in PostgreSQL. Routes {@code local-upsert} and
- * {@code local-delete} write through it; the read API serves from it, joined with the sync mapping.
+ * The built-in local store: the application's events in PostgreSQL. Routes {@code calsync-local-upsert} and
+ * {@code calsync-local-delete} write through it; the read API serves from it, joined with the sync mapping.
  */
 @Component("localEventStore")
 public class LocalEventStore {
@@ -71,13 +74,13 @@ public class LocalEventStore {
     }
 
     /**
-     * Creates or replaces a record from the calendar side (route {@code local-upsert}); {@code record} is
+     * Creates or replaces a record from the calendar side (route {@code calsync-local-upsert}); {@code record} is
      * Nylas-shaped (id, grant_id, calendar_id, title, ...). A record with an application change still on its way to
      * the calendar is left as it is (that change is newer and will be pushed), and a deleted record is never
      * written again (its mapping is a tombstone or a pending delete). Returns whether the record was written.
      */
     public boolean upsert(@Body Map<String, Object> record,
-                          @org.apache.camel.Header(dev.calsync.outbound.PushOutbox.CLAIM) String pushClaim) {
+                          @org.apache.camel.Header(CLAIM) String pushClaim) {
         return Boolean.TRUE.equals(tx.execute(t -> {
             // the mapping row is locked until this write commits, so a delete (which tombstones the row first)
             // either sees this record and deletes it, or this write sees the tombstone and writes nothing; a push
@@ -92,9 +95,9 @@ public class LocalEventStore {
     }
 
     /**
-     * {@link #upsert} for many records at once (route {@code local-upsert-batch}, a reconciliation's bulk import):
-     * one transaction, the mapping rows locked as {@code upsert} locks one, the writable records in one multi-row
-     * statement. Returns the ids of the records refused (a delete or an application change came in meanwhile).
+     * {@link #upsert} for many records at once (route {@code calsync-local-upsert-batch}, a reconciliation's bulk
+     * import): one transaction, the mapping rows locked as {@code upsert} locks one, the writable records in one
+     * multi-row statement. Returns the ids of the records refused (a delete or an application change came in meanwhile).
      */
     public List<String> upsertAll(@Body List<Map<String, Object>> records) {
         return tx.execute(t -> {
@@ -153,7 +156,7 @@ public class LocalEventStore {
     }
 
     /** Removes a record; removing one that is not there is not an error. */
-    public void delete(@Header("CalsyncRecordId") String id) {
+    public void delete(@Header(RECORD_ID) String id) {
         jdbc.update("DELETE FROM app_event WHERE id = ?", id);
     }
 

@@ -17,7 +17,7 @@ import org.springframework.stereotype.Component;
  * The mapping lookups of a whole claim in one query: before a claimed batch of notifications is split over the
  * workers, the mapping rows its {@code event.*} notifications name (by {@code metadata.key1}, by grant and event id)
  * are read at once and handed to each notification ({@link #KEY}), so the two enrichers of {@code
- * inbound-event-upsert} and {@code inbound-event-delete} run only where nothing was found this way.
+ * calsync-inbound-event-upsert} and {@code calsync-inbound-event-delete} run only where nothing was found this way.
  * <p>
  * Why it is as safe as the enrichers: the rows are read after the claim, before any of the batch is processed, and no
  * other notification of the same event is processed meanwhile (one per event key). They are used only while fresh

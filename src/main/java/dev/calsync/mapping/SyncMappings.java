@@ -9,6 +9,14 @@ import org.apache.camel.Header;
 import org.springframework.jdbc.core.JdbcTemplate;
 import org.springframework.stereotype.Component;
 
+import static dev.calsync.CalsyncHeaders.CALENDAR_ID;
+import static dev.calsync.CalsyncHeaders.CONTENT_HASH;
+import static dev.calsync.CalsyncHeaders.EVENT_ID;
+import static dev.calsync.CalsyncHeaders.GRANT_ID;
+import static dev.calsync.CalsyncHeaders.RECORD_ID;
+import static dev.calsync.CalsyncHeaders.REMOTE_METADATA;
+import static dev.calsync.CalsyncHeaders.REMOTE_UPDATED_AT;
+
 /**
  * The one writer of {@code event_sync_map}: every change of a mapping row is one of the named transitions below,
  * each with its guard in the same statement (so no caller can forget it) and, for the push, fenced by the worker's
@@ -25,11 +33,6 @@ public class SyncMappings {
     /** A row an inbound write may not touch: tombstoned, being deleted, or holding an application change. */
     static final String WRITABLE_BY_CALENDAR = """
             sync_state <> 'deleted' AND desired = 'live' AND NOT (source = 'app' AND sync_state IN ('pending', 'failed'))""";
-
-    static final String RECORD_ID = "CalsyncRecordId";
-    static final String EVENT_ID = "CalsyncEventId";
-    static final String GRANT_ID = "CalsyncGrantId";
-    static final String CALENDAR_ID = "CalsyncCalendarId";
 
     private final JdbcTemplate jdbc;
     private final Duration pushLease;
@@ -105,9 +108,9 @@ public class SyncMappings {
      * application change that is still on its way (those are newer). 1 when the row was marked.
      */
     public int markSynced(@Header(RECORD_ID) String recordId, @Header(EVENT_ID) String eventId,
-                          @Header(CALENDAR_ID) String calendarId, @Header("CalsyncContentHash") String contentHash,
-                          @Header("CalsyncRemoteUpdatedAt") Long remoteUpdatedAt,
-                          @Header("CalsyncRemoteMetadata") String remoteMetadata) {
+                          @Header(CALENDAR_ID) String calendarId, @Header(CONTENT_HASH) String contentHash,
+                          @Header(REMOTE_UPDATED_AT) Long remoteUpdatedAt,
+                          @Header(REMOTE_METADATA) String remoteMetadata) {
         // not markAllSynced of one: PostgreSQL plans a join on unnest(...) for ten rows, and a generic plan made while
         // the table held a few thousand rows (a hash join over a full scan) is kept while the table grows, until the
         // next ANALYZE: measured at 2.6 ms a call instead of 0.17 (docs/PERFORMANCE.md). An equality on the key is

@@ -16,6 +16,8 @@ import org.slf4j.LoggerFactory;
 import org.springframework.beans.factory.annotation.Autowired;
 import org.springframework.stereotype.Component;
 
+import static dev.calsync.CalsyncHeaders.GRANT_ID;
+
 /**
  * A circuit breaker per grant (resilience4j) around every Nylas call: one grant whose calls keep failing (its
  * provider account down, a mailbox answering errors) stops only its own calls for a while; every other grant's calls
@@ -62,7 +64,7 @@ public class GrantCircuits {
 
     /** Before a call: throws {@link NylasCircuitOpenException} while the grant's circuit is open. */
     public void acquire(Exchange exchange) {
-        String grant = exchange.getMessage().getHeader("CalsyncGrantId", String.class);
+        String grant = exchange.getMessage().getHeader(GRANT_ID, String.class);
         exchange.removeProperty(PERMITTED);
         if (grant == null) {
             return;

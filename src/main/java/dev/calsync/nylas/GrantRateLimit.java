@@ -17,6 +17,8 @@ import org.springframework.data.redis.core.script.RedisScript;
 import org.springframework.stereotype.Component;
 import org.springframework.beans.factory.annotation.Qualifier;
 
+import static dev.calsync.CalsyncHeaders.GRANT_ID;
+
 /**
  * The per-grant limit of Nylas calls ({@code calsync.push.max-requests-per-second-per-grant}), shared by every
  * instance: each call takes a place in its grant's current second, counted in Redis ({@code INCR
@@ -63,7 +65,7 @@ public class GrantRateLimit {
     }
 
     /** Waits until the grant has a place in the current second (no limit for a call without a grant). */
-    public void acquire(@Header("CalsyncGrantId") String grantId) throws InterruptedException {
+    public void acquire(@Header(GRANT_ID) String grantId) throws InterruptedException {
         if (grantId != null) {
             place(grantId);
         }

@@ -10,6 +10,12 @@ import org.apache.camel.Exchange;
 import org.apache.camel.Message;
 import org.springframework.stereotype.Component;
 
+import static dev.calsync.CalsyncHeaders.CALENDAR_ID;
+import static dev.calsync.CalsyncHeaders.EVENT_ID;
+import static dev.calsync.CalsyncHeaders.GRANT_ID;
+import static dev.calsync.CalsyncHeaders.MASTER_EVENT_ID;
+import static dev.calsync.CalsyncHeaders.RECORD_ID;
+
 /**
  * Prepares the camel-http headers of Nylas API calls: method, URL-encoded path and query, and the bearer key.
  * The key comes from {@code NYLAS_API_KEY} and is set only on the outgoing request, never logged.
@@ -39,7 +45,7 @@ public class NylasRequests {
         Object calendar = event.get("calendar_id");
         prepare(exchange, "GET", eventPath((String) event.get("grant_id"), (String) event.get("id")),
                 calendar == null ? null : "calendar_id=" + encode(calendar.toString()));
-        exchange.getMessage().setHeader("CalsyncGrantId", event.get("grant_id"));
+        exchange.getMessage().setHeader(GRANT_ID, event.get("grant_id"));
         exchange.getMessage().setBody(null);
     }
 
@@ -176,9 +182,9 @@ public class NylasRequests {
         Message m = exchange.getMessage();
         long[] window = seriesWindow();
         String token = exchange.getVariable("seriesPage", String.class);
-        prepare(exchange, "GET", "/v3/grants/" + encode(m.getHeader("CalsyncGrantId", String.class)) + "/events",
-                "calendar_id=" + encode(m.getHeader("CalsyncCalendarId", String.class)) + "&master_event_id="
-                        + encode(m.getHeader("CalsyncMasterEventId", String.class))
+        prepare(exchange, "GET", "/v3/grants/" + encode(m.getHeader(GRANT_ID, String.class)) + "/events",
+                "calendar_id=" + encode(m.getHeader(CALENDAR_ID, String.class)) + "&master_event_id="
+                        + encode(m.getHeader(MASTER_EVENT_ID, String.class))
                         + "&expand_recurring=true&show_cancelled=true&limit=200&start=" + window[0] + "&end="
                         + window[1]
                         + (token == null || token.isEmpty() ? "" : "&page_token=" + encode(token)));
@@ -206,8 +212,8 @@ public class NylasRequests {
     public void createEvent(Exchange exchange) throws java.io.IOException {
         Message m = exchange.getMessage();
         String body = json.writeValueAsString(m.getBody());
-        prepare(exchange, "POST", "/v3/grants/" + encode(m.getHeader("CalsyncGrantId", String.class)) + "/events",
-                "calendar_id=" + encode(m.getHeader("CalsyncCalendarId", String.class)) + "&notify_participants=false");
+        prepare(exchange, "POST", "/v3/grants/" + encode(m.getHeader(GRANT_ID, String.class)) + "/events",
+                "calendar_id=" + encode(m.getHeader(CALENDAR_ID, String.class)) + "&notify_participants=false");
         m.setBody(body);
     }
 
@@ -215,9 +221,9 @@ public class NylasRequests {
     public void updateEvent(Exchange exchange) throws java.io.IOException {
         Message m = exchange.getMessage();
         String body = json.writeValueAsString(m.getBody());
-        prepare(exchange, "PUT", eventPath(m.getHeader("CalsyncGrantId", String.class),
-                        m.getHeader("CalsyncEventId", String.class)),
-                "calendar_id=" + encode(m.getHeader("CalsyncCalendarId", String.class)) + "&notify_participants=false");
+        prepare(exchange, "PUT", eventPath(m.getHeader(GRANT_ID, String.class),
+                        m.getHeader(EVENT_ID, String.class)),
+                "calendar_id=" + encode(m.getHeader(CALENDAR_ID, String.class)) + "&notify_participants=false");
         m.setBody(body);
     }
 
@@ -227,9 +233,9 @@ public class NylasRequests {
      */
     public void deleteEvent(Exchange exchange) {
         Message m = exchange.getMessage();
-        prepare(exchange, "DELETE", eventPath(m.getHeader("CalsyncGrantId", String.class),
-                        m.getHeader("CalsyncEventId", String.class)),
-                "calendar_id=" + encode(m.getHeader("CalsyncCalendarId", String.class)) + "&notify_participants=false");
+        prepare(exchange, "DELETE", eventPath(m.getHeader(GRANT_ID, String.class),
+                        m.getHeader(EVENT_ID, String.class)),
+                "calendar_id=" + encode(m.getHeader(CALENDAR_ID, String.class)) + "&notify_participants=false");
         m.setBody(null);
     }
 
@@ -242,15 +248,15 @@ public class NylasRequests {
      */
     public void findByRecord(Exchange exchange) {
         Message m = exchange.getMessage();
-        String recordId = m.getHeader("CalsyncRecordId", String.class);
+        String recordId = m.getHeader(RECORD_ID, String.class);
         long[] window = union(window(m.getBody() instanceof Map<?, ?> body ? body.get("when") : null),
                 mappings.createdWindow(recordId));
         if (window == null) {
             long now = java.time.Instant.now().getEpochSecond();
             window = new long[] {now - windowPast.toSeconds(), now + windowFuture.toSeconds()};
         }
-        prepare(exchange, "GET", "/v3/grants/" + encode(m.getHeader("CalsyncGrantId", String.class)) + "/events",
-                "calendar_id=" + encode(m.getHeader("CalsyncCalendarId", String.class)) + "&metadata_pair="
+        prepare(exchange, "GET", "/v3/grants/" + encode(m.getHeader(GRANT_ID, String.class)) + "/events",
+                "calendar_id=" + encode(m.getHeader(CALENDAR_ID, String.class)) + "&metadata_pair="
                         + encode("key1:" + recordId) + "&limit=50" + "&start=" + window[0] + "&end=" + window[1]);
         m.setBody(null);
     }

@@ -18,6 +18,20 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import org.springframework.stereotype.Component;
 
+import static dev.calsync.CalsyncHeaders.CALENDAR_ID;
+import static dev.calsync.CalsyncHeaders.CLAIM;
+import static dev.calsync.CalsyncHeaders.CREATE_ATTEMPTS;
+import static dev.calsync.CalsyncHeaders.DESIRED;
+import static dev.calsync.CalsyncHeaders.EVENT_ID;
+import static dev.calsync.CalsyncHeaders.GRANT_ID;
+import static dev.calsync.CalsyncHeaders.IDEMPOTENCY_KEY;
+import static dev.calsync.CalsyncHeaders.MASTER_EVENT_ID;
+import static dev.calsync.CalsyncHeaders.MASTER_RECORD_ID;
+import static dev.calsync.CalsyncHeaders.ORIGINAL_START_TIME;
+import static dev.calsync.CalsyncHeaders.RECORD_ID;
+import static dev.calsync.CalsyncHeaders.STATUS;
+import static dev.calsync.CalsyncHeaders.VERSION;
+
 /**
  * The push routes' side of the mapping table: claims pending application changes under a lease (one row per record,
  * so writes for a record never run concurrently or out of order), and records what the push did, each through a
@@ -28,9 +42,6 @@ import org.springframework.stereotype.Component;
 public class PushOutbox {
 
     private static final Logger LOG = LoggerFactory.getLogger(PushOutbox.class);
-
-    /** Header holding this worker's claim on the row. */
-    public static final String CLAIM = "CalsyncClaim";
 
     private final SyncMappings mappings;
     private final ObjectMapper json;
@@ -55,13 +66,13 @@ public class PushOutbox {
         Message m = exchange.getMessage();
         Map<?, ?> row = m.getBody(Map.class);
         String id = (String) row.get("internal_id");
-        m.setHeader("CalsyncRecordId", id);
-        m.setHeader("CalsyncGrantId", row.get("grant_id"));
-        m.setHeader("CalsyncCalendarId", row.get("calendar_id"));
-        m.setHeader("CalsyncEventId", row.get("nylas_event_id"));
-        m.setHeader("CalsyncDesired", row.get("desired"));
-        m.setHeader("CalsyncVersion", row.get("version"));
-        m.setHeader("CalsyncCreateAttempts", row.get("create_attempts"));
+        m.setHeader(RECORD_ID, id);
+        m.setHeader(GRANT_ID, row.get("grant_id"));
+        m.setHeader(CALENDAR_ID, row.get("calendar_id"));
+        m.setHeader(EVENT_ID, row.get("nylas_event_id"));
+        m.setHeader(DESIRED, row.get("desired"));
+        m.setHeader(VERSION, row.get("version"));
+        m.setHeader(CREATE_ATTEMPTS, row.get("create_attempts"));
         m.setHeader(CLAIM, row.get("claim_token"));
         Map<String, Object> metadata = new LinkedHashMap<>();
         if (row.get("remote_metadata") != null) {
@@ -73,9 +84,9 @@ public class PushOutbox {
         Map<String, Object> record = store.find(id); // null for a record deleted by the application
         // an occurrence of a series: pushed to that occurrence of the series' event (recurring-events.camel.yaml); a
         // deleted one is deleted by the event id it was linked to, if it was ever pushed
-        m.setHeader("CalsyncMasterRecordId", record == null ? null : record.get("master_record_id"));
-        m.setHeader("CalsyncOriginalStartTime", record == null ? null : record.get("original_start_time"));
-        m.setHeader("CalsyncStatus", record == null ? null : record.get("status"));
+        m.setHeader(MASTER_RECORD_ID, record == null ? null : record.get("master_record_id"));
+        m.setHeader(ORIGINAL_START_TIME, record == null ? null : record.get("original_start_time"));
+        m.setHeader(STATUS, record == null ? null : record.get("status"));
         if (record != null) {
             for (String field : List.of("title", "description", "location", "when", "participants")) {
                 request.put(field, record.get(field));
@@ -92,7 +103,7 @@ public class PushOutbox {
      * True (and the row given back until then) while a create sent earlier may still land: nothing is looked up or
      * created before Nylas' own time-out has passed after it ({@code calsync.push.create-settle-time}).
      */
-    public boolean deferWhileCreateMayLand(@Header("CalsyncRecordId") String id, @Header(CLAIM) String claim,
+    public boolean deferWhileCreateMayLand(@Header(RECORD_ID) String id, @Header(CLAIM) String claim,
                                            Exchange exchange) {
         boolean deferred = mappings.deferWhileCreateMayLand(id, claim);
         if (deferred) {
@@ -105,7 +116,7 @@ public class PushOutbox {
      * Counts a create that may reach Nylas; more than one means an earlier one may have succeeded unseen. Returns 0,
      * counting nothing, when the record was deleted meanwhile: then nothing is to be created.
      */
-    public int markCreateAttempt(@Header("CalsyncRecordId") String id, @Header(CLAIM) String claim,
+    public int markCreateAttempt(@Header(RECORD_ID) String id, @Header(CLAIM) String claim,
                                  Exchange exchange) {
         Map<?, ?> request = exchange.getMessage().getBody(Map.class);
         long[] window = request == null ? null : NylasRequests.window(request.get("when"));
@@ -113,12 +124,12 @@ public class PushOutbox {
     }
 
     /** How many creates were sent for the record so far (by this push or an earlier one). */
-    public int createsSent(@Header("CalsyncRecordId") String id) {
+    public int createsSent(@Header(RECORD_ID) String id) {
         return mappings.createsSent(id);
     }
 
     /** Gives the row back without recording anything (it no longer needs this push). */
-    public void release(@Header("CalsyncRecordId") String id, @Header(CLAIM) String claim) {
+    public void release(@Header(RECORD_ID) String id, @Header(CLAIM) String claim) {
         mappings.release(id, claim);
     }
 
@@ -128,16 +139,16 @@ public class PushOutbox {
      */
     public void masterEvent(Exchange exchange) {
         Message m = exchange.getMessage();
-        String master = m.getHeader("CalsyncMasterRecordId", String.class);
+        String master = m.getHeader(MASTER_RECORD_ID, String.class);
         String eventId = mappings.eventOf(master);
         if (eventId == null) {
-            throw new SeriesNotSyncedException(m.getHeader("CalsyncRecordId", String.class), master);
+            throw new SeriesNotSyncedException(m.getHeader(RECORD_ID, String.class), master);
         }
-        m.setHeader("CalsyncMasterEventId", eventId);
+        m.setHeader(MASTER_EVENT_ID, eventId);
     }
 
     /** Records the event id as soon as it is known, so no later attempt creates another one. */
-    public void linkEvent(@Header("CalsyncRecordId") String id, @Header("CalsyncEventId") String eventId,
+    public void linkEvent(@Header(RECORD_ID) String id, @Header(EVENT_ID) String eventId,
                           @Header(CLAIM) String claim) {
         mappings.link(id, eventId, claim);
     }
@@ -146,8 +157,8 @@ public class PushOutbox {
      * Adopts the first event a lookup by {@code metadata.key1} found (an earlier create that succeeded unseen) and
      * queues every other one for deletion: each create that landed made one, and the record keeps exactly one.
      */
-    public void adoptEarlier(@Header("CalsyncRecordId") String id, @Header("CalsyncGrantId") String grantId,
-                             @Header("CalsyncCalendarId") String calendarId, @Header(CLAIM) String claim,
+    public void adoptEarlier(@Header(RECORD_ID) String id, @Header(GRANT_ID) String grantId,
+                             @Header(CALENDAR_ID) String calendarId, @Header(CLAIM) String claim,
                              Exchange exchange) {
         @SuppressWarnings("unchecked")
         List<Map<String, Object>> found = exchange.getVariable("earlier", List.class);
@@ -155,7 +166,7 @@ public class PushOutbox {
             return;
         }
         String adopted = (String) found.get(0).get("id");
-        exchange.getMessage().setHeader("CalsyncEventId", adopted);
+        exchange.getMessage().setHeader(EVENT_ID, adopted);
         mappings.link(id, adopted, claim);
         for (Map<String, Object> other : found.subList(1, found.size())) {
             LOG.warn("Event {} has a second calendar event {} (an earlier create landed late): deleting it", id,
@@ -180,12 +191,12 @@ public class PushOutbox {
                 throw new IllegalStateException(e);
             }
         }
-        String id = m.getHeader("CalsyncRecordId", String.class);
-        String eventId = m.getHeader("CalsyncEventId", String.class);
+        String id = m.getHeader(RECORD_ID, String.class);
+        String eventId = m.getHeader(EVENT_ID, String.class);
         String claim = m.getHeader(CLAIM, String.class);
-        int done = mappings.complete(id, eventId, m.getHeader("CalsyncVersion", Long.class),
+        int done = mappings.complete(id, eventId, m.getHeader(VERSION, Long.class),
                 updatedAt == null ? null : ((Number) updatedAt).longValue(), metadata, claim);
-        if (done == 0 && eventId != null && !"deleted".equals(m.getHeader("CalsyncDesired"))
+        if (done == 0 && eventId != null && !"deleted".equals(m.getHeader(DESIRED))
                 && mappings.undoCreate(id, eventId, claim) == 1) {
             // the record was deleted while this push ran: the event this push wrote must not outlive it
             LOG.info("Event {} was deleted while its push ran; removing event {} it wrote", id, eventId);
@@ -196,19 +207,19 @@ public class PushOutbox {
     /**
      * The occurrence an occurrence record is pushed to is cancelled on the calendar (a cancelled override, or not in
      * its series any more: an excluded date): the cancellation wins, as a delete does for an event. The body becomes
-     * the record as cancelled, to be written through {@code local-upsert} before the push completes; the
+     * the record as cancelled, to be written through {@code calsync-local-upsert} before the push completes; the
      * application's edit is logged, not lost silently.
      */
     public Map<String, Object> cancelledOnCalendar(Exchange exchange) {
         Message m = exchange.getMessage();
-        String id = m.getHeader("CalsyncRecordId", String.class);
+        String id = m.getHeader(RECORD_ID, String.class);
         Map<String, Object> record = store.find(id);
         if (record == null) {
             throw new IllegalStateException("occurrence record " + id + " is gone");
         }
         Map<String, Object> cancelled = new LinkedHashMap<>(record);
         cancelled.put("status", "cancelled");
-        m.setHeader("CalsyncIdempotencyKey", "push:" + id + ":" + m.getHeader("CalsyncVersion") + ":cancelled");
+        m.setHeader(IDEMPOTENCY_KEY, "push:" + id + ":" + m.getHeader(VERSION) + ":cancelled");
         LOG.info("Occurrence record {} changes an occurrence its series no longer shows (cancelled on the calendar):"
                 + " recorded as cancelled", id);
         exchange.setProperty("outcome", "cancelled-on-calendar");
@@ -217,7 +228,7 @@ public class PushOutbox {
 
     /** The event was deleted on the calendar while the application changed it: the delete wins (tombstone). */
     public void gone(Exchange exchange) {
-        mappings.gone(exchange.getMessage().getHeader("CalsyncRecordId", String.class),
+        mappings.gone(exchange.getMessage().getHeader(RECORD_ID, String.class),
                 exchange.getMessage().getHeader(CLAIM, String.class));
         exchange.setProperty("outcome", "gone");
     }
@@ -225,11 +236,11 @@ public class PushOutbox {
     /** The push failed for good (a refusal, or retries exhausted): visible, replayable. */
     public void fail(Exchange exchange) {
         Throwable error = exchange.getProperty(Exchange.EXCEPTION_CAUGHT, Throwable.class);
-        String id = exchange.getMessage().getHeader("CalsyncRecordId", String.class);
+        String id = exchange.getMessage().getHeader(RECORD_ID, String.class);
         String message = error == null ? "unknown error" : error.getClass().getSimpleName()
                 + (error.getMessage() == null ? "" : ": " + error.getMessage());
         // a newer application change that arrived meanwhile is not failed with this one: it is pushed next
-        mappings.fail(id, exchange.getMessage().getHeader("CalsyncVersion", Long.class), message,
+        mappings.fail(id, exchange.getMessage().getHeader(VERSION, Long.class), message,
                 exchange.getMessage().getHeader(CLAIM, String.class));
         LOG.error("Push of event {} failed: {}", id, message);
         exchange.setProperty("outcome", "failed");
@@ -242,10 +253,10 @@ public class PushOutbox {
                 || error instanceof io.github.resilience4j.circuitbreaker.CallNotPermittedException) {
             // the call never went out, and a create reaching this point had none in flight before it (that would
             // have been waited for first): no create of this push can land
-            mappings.createAnswered(exchange.getMessage().getHeader("CalsyncRecordId", String.class),
+            mappings.createAnswered(exchange.getMessage().getHeader(RECORD_ID, String.class),
                     exchange.getMessage().getHeader(CLAIM, String.class));
         }
-        mappings.defer(exchange.getMessage().getHeader("CalsyncRecordId", String.class), config.circuitOpenWait(),
+        mappings.defer(exchange.getMessage().getHeader(RECORD_ID, String.class), config.circuitOpenWait(),
                 exchange.getMessage().getHeader(CLAIM, String.class));
         exchange.setProperty("outcome", "deferred");
     }

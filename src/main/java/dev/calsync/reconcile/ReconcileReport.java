@@ -76,7 +76,7 @@ public final class ReconcileReport {
         this.windowEnd = windowEnd;
     }
 
-    /** Whether the listing has another page (read by the reconcile-run loop). */
+    /** Whether the listing has another page (read by the calsync-reconcile-run loop). */
     /** Whether the next page was already asked for (the route takes it instead of asking again). */
     public boolean getPrefetched() {
         return nextPage != null;
@@ -86,7 +86,7 @@ public final class ReconcileReport {
         return morePages;
     }
 
-    /** Whether this run only plans (read by the reconcile-run route). */
+    /** Whether this run only plans (read by the calsync-reconcile-run route). */
     public boolean getDryRun() {
         return dryRun;
     }

@@ -7,8 +7,8 @@ import org.apache.camel.Processor;
 import org.springframework.stereotype.Component;
 
 /**
- * Runs as the {@code reconcile-errors} handler's {@code onExceptionOccurred}, before the next attempt of a run's
- * Nylas call: a Retry-After of Nylas replaces the exponential backoff, capped by
+ * Runs as the {@code calsync-reconcile-errors} handler's {@code onExceptionOccurred}, before the next attempt of a
+ * run's Nylas call: a Retry-After of Nylas replaces the exponential backoff, capped by
  * {@code calsync.reconcile.max-retry-delay}. A run's lease is renewed while it works, so the ceiling is well above the
  * push's. An open circuit is waited out by the backoff itself (its attempts span more than the circuit's open time).
  */

@@ -20,6 +20,9 @@ import org.slf4j.LoggerFactory;
 import org.springframework.jdbc.core.JdbcTemplate;
 import org.springframework.stereotype.Component;
 
+import static dev.calsync.CalsyncHeaders.GRANT_ID;
+import static dev.calsync.CalsyncHeaders.RUN_ID;
+
 /**
  * Reconciliation runs as shared work. Every calendar the sync knows has a slot in the interval
  * ({@code reconcile_calendar}, spread by a hash of grant and calendar); when its slot comes, any instance queues a run
@@ -101,7 +104,7 @@ public class ReconcileRuns {
         }
         Map<String, Object> run = queue((String) req.get("grant_id"), (String) req.get("calendar_id"),
                 Boolean.TRUE.equals(req.get("dry_run")), "api", conflict, missing);
-        exchange.getMessage().setHeader("CalsyncRunId", run.get("run_id"));
+        exchange.getMessage().setHeader(RUN_ID, run.get("run_id"));
         exchange.setProperty("httpStatus", 202);
         return run;
     }
@@ -243,7 +246,7 @@ public class ReconcileRuns {
     }
 
     /** Queues runs for every calendar of a grant that was just resumed (events were missed while it was expired). */
-    public int queueForGrant(@Header("CalsyncGrantId") String grantId) {
+    public int queueForGrant(@Header(GRANT_ID) String grantId) {
         List<Map<String, Object>> calendars = jdbc.queryForList(
                 "SELECT calendar_id FROM reconcile_calendar WHERE grant_id = ?", grantId);
         int queued = 0;

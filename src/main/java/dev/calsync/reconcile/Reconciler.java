@@ -28,16 +28,24 @@ import org.springframework.jdbc.core.JdbcTemplate;
 import org.springframework.stereotype.Component;
 import org.springframework.beans.factory.annotation.Qualifier;
 
+import static dev.calsync.CalsyncHeaders.CALENDAR_ID;
+import static dev.calsync.CalsyncHeaders.EVENT_ID;
+import static dev.calsync.CalsyncHeaders.GRANT_ID;
+import static dev.calsync.CalsyncHeaders.NOTIFICATION_ID;
+import static dev.calsync.CalsyncHeaders.RECORD_ID;
+import static dev.calsync.CalsyncHeaders.REPAIR;
+import static dev.calsync.CalsyncHeaders.RUN_ID;
+
 /**
  * Compares one calendar, page by page, with the mapping and the local store, and decides the repairs. The repairs
- * themselves run through the routes live sync uses ({@code inbound-event-upsert}, {@code inbound-event-delete}, the
- * push outbox), so a dry run's plan is exactly what a real run does. Memory stays flat: a page at a time, plus the
- * set of event ids seen.
+ * themselves run through the routes live sync uses ({@code calsync-inbound-event-upsert},
+ * {@code calsync-inbound-event-delete}, the push outbox), so a dry run's plan is exactly what a real run does. Memory
+ * stays flat: a page at a time, plus the set of event ids seen.
  */
 @Component("reconciler")
 public class Reconciler {
 
-    static final String LOCAL_UPSERT_BATCH = "local-upsert-batch";
+    static final String LOCAL_UPSERT_BATCH = "calsync-local-upsert-batch";
     private static final String IMPORTS = "reconcileImports";
     private static final String ONE_BY_ONE = "reconcileOneByOne";
 
@@ -71,10 +79,10 @@ public class Reconciler {
 
     /** Loads the run (header {@code CalsyncRunId}) into the exchange property {@code reconcileReport}. */
     public void begin(Exchange exchange) {
-        String runId = exchange.getMessage().getHeader("CalsyncRunId", String.class);
+        String runId = exchange.getMessage().getHeader(RUN_ID, String.class);
         // a run started from the API carries the request's HTTP headers: none of them may reach Nylas
         exchange.getMessage().removeHeaders("*");
-        exchange.getMessage().setHeader("CalsyncRunId", runId);
+        exchange.getMessage().setHeader(RUN_ID, runId);
         if (!runs.renew(runId)) {
             throw new IllegalStateException("run " + runId + " is no longer running");
         }
@@ -85,8 +93,8 @@ public class Reconciler {
                 (String) run.get("missing_policy"), now - config.windowPast().toSeconds(),
                 now + config.windowFuture().toSeconds());
         exchange.setProperty(REPORT, report);
-        exchange.getMessage().setHeader("CalsyncGrantId", report.grantId);
-        exchange.getMessage().setHeader("CalsyncCalendarId", report.calendarId);
+        exchange.getMessage().setHeader(GRANT_ID, report.grantId);
+        exchange.getMessage().setHeader(CALENDAR_ID, report.calendarId);
         LOG.info("Reconciliation {} of {}/{} started{}", runId, report.grantId, report.calendarId,
                 report.dryRun ? " (dry run)" : "");
     }
@@ -104,16 +112,16 @@ public class Reconciler {
     }
 
     /**
-     * Starts the GET of the run's next page in the background ({@code direct:reconcile-prefetch-page}, the same calls,
-     * throttle and circuit as any page), so its round trip overlaps the work on the page just read; a run reads its
-     * pages one ahead at most. Nothing when this was the last page.
+     * Starts the GET of the run's next page in the background ({@code direct:calsync-reconcile-prefetch-page}, the
+     * same calls, throttle and circuit as any page), so its round trip overlaps the work on the page just read; a run
+     * reads its pages one ahead at most. Nothing when this was the last page.
      */
     public void prefetchNextPage(Exchange exchange) {
         ReconcileReport r = report(exchange);
         if (r.morePages && r.nextPage == null) {
             Exchange request = exchange.copy();
             request.getMessage().setBody(null);
-            r.nextPage = producer.asyncSend("direct:reconcile-prefetch-page", request);
+            r.nextPage = producer.asyncSend("direct:calsync-reconcile-prefetch-page", request);
         }
     }
 
@@ -401,7 +409,7 @@ public class Reconciler {
      * The page's new events ({@code import} repairs), planned for a batch import as one by one would plan them
      * ({@link InboundPlanner#planUpsert}): kept in a property for {@link #insertImports}; the body becomes the repairs
      * left for one by one. When the local store offers no batch route (a replacement {@code local-store.camel.yaml}
-     * without {@code local-upsert-batch}) every import stays one by one, as {@code apply}.
+     * without {@code calsync-local-upsert-batch}) every import stays one by one, as {@code apply}.
      */
     @SuppressWarnings("unchecked")
     public void importPage(Exchange exchange) {
@@ -429,8 +437,8 @@ public class Reconciler {
 
     /**
      * In the import's transaction: the mapping rows of the new events, pending, in one statement; their records left
-     * in the variable {@code importRecords} for {@code direct:local-upsert-batch}. An event another writer mapped
-     * meanwhile goes back to the body, one by one, as {@code apply}.
+     * in the variable {@code importRecords} for {@code direct:calsync-local-upsert-batch}. An event another writer
+     * mapped meanwhile goes back to the body, one by one, as {@code apply}.
      */
     @SuppressWarnings("unchecked")
     public void insertImports(Exchange exchange) {
@@ -450,7 +458,9 @@ public class Reconciler {
         exchange.setVariable("importRecords", taken.stream().map(Import::record).toList());
     }
 
-    /** After {@code direct:local-upsert-batch}: the records it wrote are marked synced (those it refused stay). */
+    /**
+     * After {@code direct:calsync-local-upsert-batch}: the records it wrote are marked synced (those it refused stay).
+     */
     @SuppressWarnings("unchecked")
     public void imported(Exchange exchange) {
         List<Import> imports = exchange.getProperty(IMPORTS, List.class);
@@ -494,9 +504,9 @@ public class Reconciler {
         Map<?, ?> repair = m.getBody(Map.class);
         ReconcileReport r = report(exchange);
         Map<?, ?> event = (Map<?, ?>) repair.get("event");
-        m.setHeader("CalsyncRepair", repair.get("action"));
-        m.setHeader("CalsyncRecordId", repair.get("record_id"));
-        m.setHeader("CalsyncNotificationId", "reconcile:" + r.runId + ":" + event.get("id"));
+        m.setHeader(REPAIR, repair.get("action"));
+        m.setHeader(RECORD_ID, repair.get("record_id"));
+        m.setHeader(NOTIFICATION_ID, "reconcile:" + r.runId + ":" + event.get("id"));
         if (repair.get("conflict") instanceof Map<?, ?> conflict) {
             jdbc.update("""
                     INSERT INTO sync_conflict (run_id, record_id, nylas_event_id, policy, winner, local_updated_at,
@@ -510,17 +520,17 @@ public class Reconciler {
 
     /** The application side wins: its state is pushed again (pending). */
     public void pushLocal(Exchange exchange) {
-        mappings.pushAgain(exchange.getMessage().getHeader("CalsyncRecordId", String.class));
+        mappings.pushAgain(exchange.getMessage().getHeader(RECORD_ID, String.class));
     }
 
     /** The calendar side wins: the pending application change is dropped so the event can be applied. */
     public void yieldToCalendar(Exchange exchange) {
-        mappings.yieldToCalendar(exchange.getMessage().getHeader("CalsyncRecordId", String.class));
+        mappings.yieldToCalendar(exchange.getMessage().getHeader(RECORD_ID, String.class));
     }
 
     /** The event is gone from the calendar and the policy is to re-create it from the local record. */
     public void recreate(Exchange exchange) {
-        mappings.recreate(exchange.getMessage().getHeader("CalsyncRecordId", String.class));
+        mappings.recreate(exchange.getMessage().getHeader(RECORD_ID, String.class));
     }
 
     public void finish(Exchange exchange) {
@@ -540,7 +550,7 @@ public class Reconciler {
         ReconcileReport r = report(exchange);
         Object repair = exchange.getMessage().getBody();
         Object eventId = repair instanceof Map<?, ?> m && m.get("event") instanceof Map<?, ?> e ? e.get("id")
-                : exchange.getMessage().getHeader("CalsyncEventId");
+                : exchange.getMessage().getHeader(EVENT_ID);
         String message = error == null ? "unknown error" : error.getMessage() == null
                 ? error.getClass().getSimpleName() : error.getMessage();
         r.skip(eventId, message);
@@ -551,7 +561,7 @@ public class Reconciler {
     public void failed(Exchange exchange) {
         Throwable error = exchange.getProperty(Exchange.EXCEPTION_CAUGHT, Throwable.class);
         ReconcileReport r = exchange.getProperty(REPORT, ReconcileReport.class);
-        String runId = r != null ? r.runId : exchange.getMessage().getHeader("CalsyncRunId", String.class);
+        String runId = r != null ? r.runId : exchange.getMessage().getHeader(RUN_ID, String.class);
         String message = error == null ? "unknown error" : error.getMessage() == null
                 ? error.getClass().getSimpleName() : error.getMessage();
         runs.fail(runId, r, message);

@@ -9,6 +9,8 @@ import jakarta.servlet.http.HttpServletResponse;
 
 import dev.calsync.api.ApiTokenFilter;
 import dev.calsync.api.ErrorResponses;
+import dev.calsync.config.CalsyncProperties;
+import dev.calsync.http.CalsyncPaths;
 import org.apache.camel.CamelContext;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -35,10 +37,12 @@ public class AcceptingGate extends OncePerRequestFilter {
     private static final Logger LOG = LoggerFactory.getLogger(AcceptingGate.class);
 
     private final CamelContext camel;
+    private final CalsyncPaths paths;
     private volatile boolean closing;
 
-    public AcceptingGate(CamelContext camel) {
+    public AcceptingGate(CamelContext camel, CalsyncProperties properties) {
         this.camel = camel;
+        this.paths = CalsyncPaths.of(properties);
     }
 
     /** True while the routes serving HTTP run and the application is not closing. */
@@ -67,7 +71,7 @@ public class AcceptingGate extends OncePerRequestFilter {
     @Override
     protected boolean shouldNotFilter(HttpServletRequest request) {
         String path = ApiTokenFilter.path(request);
-        return !(WebhookRequestGuard.PATH.equals(path) || ApiTokenFilter.guards(path));
+        return !(paths.isWebhook(path) || paths.isApi(path));
     }
 
     @Override

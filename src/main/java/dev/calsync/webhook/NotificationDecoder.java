@@ -22,6 +22,14 @@ import org.apache.camel.Message;
 import org.springframework.stereotype.Component;
 import org.springframework.beans.factory.annotation.Qualifier;
 
+import static dev.calsync.CalsyncHeaders.EVENT_KEY;
+import static dev.calsync.CalsyncHeaders.GRANT_ID;
+import static dev.calsync.CalsyncHeaders.NOTIFICATION_ID;
+import static dev.calsync.CalsyncHeaders.NOTIFICATION_TYPE;
+import static dev.calsync.CalsyncHeaders.NOTIFIED_AT;
+import static dev.calsync.CalsyncHeaders.OBJECT_ID;
+import static dev.calsync.CalsyncHeaders.PAYLOAD;
+
 /**
  * Turns a verified webhook body into the headers the inbox insert needs. Refuses (400) what is not a Nylas
  * notification and (400, {@code notification_expired}) what is older than the replay window; inflates gzip bodies
@@ -29,14 +37,6 @@ import org.springframework.beans.factory.annotation.Qualifier;
  */
 @Component("notificationDecoder")
 public class NotificationDecoder {
-
-    public static final String ID = dev.calsync.inbox.NotificationInbox.ID;
-    public static final String TYPE = "CalsyncNotificationType";
-    public static final String GRANT_ID = "CalsyncGrantId";
-    public static final String OBJECT_ID = "CalsyncObjectId";
-    public static final String EVENT_KEY = "CalsyncEventKey";
-    public static final String NOTIFIED_AT = "CalsyncNotifiedAt";
-    public static final String PAYLOAD = "CalsyncPayload";
 
     static final int MAX_ID_LENGTH = 256;
     /** Unix times above this are milliseconds (10^11 s is the year 5138). */
@@ -73,8 +73,8 @@ public class NotificationDecoder {
             throw new Rejection(415, "unsupported_media_type", "Content-Encoding must be gzip or identity");
         }
         Notification n = parse(body);
-        in.setHeader(ID, n.id());
-        in.setHeader(TYPE, n.type());
+        in.setHeader(NOTIFICATION_ID, n.id());
+        in.setHeader(NOTIFICATION_TYPE, n.type());
         in.setHeader(GRANT_ID, n.grantId());
         in.setHeader(OBJECT_ID, n.objectId());
         in.setHeader(EVENT_KEY, n.eventKey());

@@ -14,6 +14,7 @@ import dev.calsync.api.ErrorResponses;
 import dev.calsync.config.CalsyncProperties;
 import dev.calsync.config.SyncMetrics;
 import dev.calsync.http.BodyReads;
+import dev.calsync.http.CalsyncPaths;
 import io.micrometer.core.instrument.Gauge;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.vertx.core.Handler;
@@ -42,8 +43,8 @@ import org.springframework.beans.factory.DisposableBean;
 /**
  * The webhook's own listener ({@code calsync.webhook.listener.*}): {@code /webhooks/nylas} served by
  * camel-platform-http on Vert.x, on a port of its own, through the Camel component {@value #COMPONENT} that the
- * {@code nylas-webhook-listener} route consumes. Reading requests costs no thread (Vert.x event loops); only the
- * route runs on one of {@code workers} threads, where it waits for its group commit.
+ * {@code calsync-nylas-webhook-listener} route consumes. Reading requests costs no thread (Vert.x event loops); only
+ * the route runs on one of {@code workers} threads, where it waits for its group commit.
  * <p>
  * Measured against the same route on Tomcat and Spring MVC (docs/PERFORMANCE.md), it acknowledges 1.5–2.5 times
  * faster: no filter chain, no handler lookup, no asynchronous re-dispatch.
@@ -70,7 +71,6 @@ public class WebhookListener implements DisposableBean {
     /** The Camel component the webhook listener route consumes. */
     public static final String COMPONENT = "webhook-listener";
     static final String ROUTER = "calsync-webhook-listener-router";
-    static final String PATH = WebhookRequestGuard.PATH;
     private static final String READ = "calsync.read";
     /** How long a refused request's body is read and dropped before its connection closes. */
     private static final long LINGER_MILLIS = 1_000;
@@ -89,6 +89,8 @@ public class WebhookListener implements DisposableBean {
     /** The storing place of each request on its way to the route, given back when the route has finished it. */
     private final Map<io.vertx.core.http.HttpServerRequest, Runnable> storingPlaces = new ConcurrentHashMap<>();
     private final Connections connections;
+    /** The webhook's path (under {@code calsync.http.base-path}). */
+    private final String path;
     private volatile HttpServer server;
 
     public WebhookListener(CamelContext camel, CalsyncProperties properties, AcceptingGate gate, SyncMetrics metrics,
@@ -101,14 +103,16 @@ public class WebhookListener implements DisposableBean {
         CalsyncProperties.Listener listener = settings.listener();
         this.reads = new BodyReads(properties.http());
         this.connections = new Connections(listener.maxConnections());
+        CalsyncPaths paths = CalsyncPaths.of(properties);
+        this.path = paths.webhook();
         this.vertx = Vertx.vertx(new VertxOptions()
                 .setEventLoopPoolSize(Math.max(1, Runtime.getRuntime().availableProcessors()))
                 .setWorkerPoolSize(listener.workers()));
         Router router = Router.router(vertx);
-        router.route(PATH).handler(this::admit);
+        router.route(path).handler(this::admit);
         // the Camel consumer's route comes between these two: it adds itself when the route starts
-        router.route(PATH).last().handler(ctx -> unavailable(ctx, "the webhook route is not running; retry later"));
-        router.route(PATH).failureHandler(this::failed);
+        router.route(path).last().handler(ctx -> unavailable(ctx, "the webhook route is not running; retry later"));
+        router.route(path).failureHandler(this::failed);
         router.errorHandler(404, ctx -> answer(ctx.response(), 404, "not_found", "no such path"));
         BodyHandler bodies = BodyHandler.create(false).setBodyLimit(settings.maxBodySize().toBytes())
                 .setMergeFormAttributes(false).setPreallocateBodyBuffer(false);
@@ -120,7 +124,9 @@ public class WebhookListener implements DisposableBean {
         });
         Gauge.builder("calsync.webhook.connections", connections, Connections::open)
                 .description("Connections open on the webhook listener").register(registry);
-        if (listener.enabled()) {
+        if (!paths.webhookEnabled()) {
+            LOG.info("Webhook switched off (calsync.webhook.enabled=false): no webhook listener");
+        } else if (listener.enabled()) {
             HttpServerOptions options = new HttpServerOptions()
                     .setIdleTimeout((int) listener.idleTimeout().toMillis()).setIdleTimeoutUnit(TimeUnit.MILLISECONDS)
                     .setMaxInitialLineLength(4096).setMaxHeaderSize(8192)
@@ -137,7 +143,7 @@ public class WebhookListener implements DisposableBean {
                 throw new IllegalStateException("The webhook listener cannot listen on " + listener.bindAddress() + ":"
                         + listener.port() + " (calsync.webhook.listener.port): " + e.getMessage(), e);
             }
-            LOG.info("Webhook listener on {}:{}{}", listener.bindAddress(), server.actualPort(), PATH);
+            LOG.info("Webhook listener on {}:{}{}", listener.bindAddress(), server.actualPort(), path);
         }
     }
 

@@ -13,6 +13,7 @@ import dev.calsync.config.CalsyncProperties;
 import dev.calsync.config.SyncMetrics;
 import dev.calsync.api.ErrorResponses;
 import dev.calsync.http.BodyReads;
+import dev.calsync.http.CalsyncPaths;
 import dev.calsync.http.ServletBodies;
 import org.springframework.core.Ordered;
 import org.springframework.core.annotation.Order;
@@ -38,16 +39,16 @@ import org.springframework.web.filter.OncePerRequestFilter;
 @Order(Ordered.HIGHEST_PRECEDENCE + 10)
 public class WebhookRequestGuard extends OncePerRequestFilter {
 
-    static final String PATH = "/webhooks/nylas";
-
     private final long maxBodyBytes;
     private final Duration bodyReadTimeout;
     private final int maxPermits;
     private final Semaphore inFlight;
     private final BodyReads reads;
     private final SyncMetrics metrics;
+    private final CalsyncPaths paths;
 
     public WebhookRequestGuard(CalsyncProperties properties, SyncMetrics metrics, BodyReads serverPortBodyReads) {
+        this.paths = CalsyncPaths.of(properties);
         this.maxBodyBytes = properties.webhook().maxBodySize().toBytes();
         this.bodyReadTimeout = properties.http().bodyReadTimeout();
         this.maxPermits = properties.webhook().maxInFlight();
@@ -59,7 +60,7 @@ public class WebhookRequestGuard extends OncePerRequestFilter {
     @Override
     protected boolean shouldNotFilter(HttpServletRequest request) {
         return !("POST".equals(request.getMethod())
-                && PATH.equals(dev.calsync.api.ApiTokenFilter.path(request)));
+                && paths.isWebhook(dev.calsync.api.ApiTokenFilter.path(request)));
     }
 
     @Override

@@ -48,7 +48,7 @@ class AckBenchmark {
             bodies.add(envelope("bench-" + i, "event.updated", event("grant-b", "evt-" + (i % 500), "Event " + i, i)));
         }
         try (RunningService service = RunningService.start(db, Map.of(
-                "camel.main.auto-startup-exclude-pattern", "notification-poll",
+                "camel.main.auto-startup-exclude-pattern", "calsync-notification-poll",
                 "calsync.dedupe.redis-key-prefix", "calsync-bench:notification",
                 "logging.level.root", "WARN"))) {
             HttpClient http = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).build();

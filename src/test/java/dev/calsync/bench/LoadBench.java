@@ -675,7 +675,7 @@ class LoadBench {
         }
         p.put("calsync.routes-dir", Path.of("routes").toAbsolutePath().toString());
         // the hourly reconciliation would compare the records with the simulator's calendars, which are empty
-        p.put("camel.main.auto-startup-exclude-pattern", "reconcile-scheduled");
+        p.put("camel.main.auto-startup-exclude-pattern", "calsync-reconcile-scheduled");
         return p;
     }
 

@@ -62,8 +62,8 @@ import static org.awaitility.Awaitility.await;
  * the run measures how fast the instances work through a sweep rather than the interval the slots are spread over):
  * the instances queue a run per calendar (1,000 per statement) and claim and run them, {@code scale.concurrency} at
  * once each, polling every {@code scale.poll-delay-millis}. The sweep is timed from the first run queued to the last
- * run finished (the database's own timestamps); runs per instance are its {@code reconcile-run} route's count. CPU
- * is measured per process: this JVM (less the simulator's threads), PostgreSQL's processes, Redis, and the rest of
+ * run finished (the database's own timestamps); runs per instance are its {@code calsync-reconcile-run} route's count.
+ * CPU is measured per process: this JVM (less the simulator's threads), PostgreSQL's processes, Redis, and the rest of
  * the machine (other work on it). PostgreSQL is a cluster of the benchmark's own with PostgreSQL's default durability
  * ({@code fsync}, {@code synchronous_commit} on; {@link PostgresServer}), Redis the embedded one. Both instances
  * share this JVM, so the heap reported is the JVM's: both instances, the simulator and the benchmark.
@@ -476,7 +476,7 @@ class ScaleBench {
                 num(sweep, "wait_max_s")));
         table.put("runs/s", String.format("%.1f overall", runsPerSecond));
         for (int i = 0; i < instances.size(); i++) {
-            long n = routeCount(instances.get(i), "reconcile-run");
+            long n = routeCount(instances.get(i), "calsync-reconcile-run");
             table.put("runs/s, instance " + (i + 1), String.format("%.1f (%,d runs, %.0f %%; concurrency %d, poll %d ms)",
                     n / sweepSeconds, n, 100.0 * n / runs, CONCURRENCY, POLL_DELAY));
         }
@@ -605,8 +605,8 @@ class ScaleBench {
         return String.format("%,.0f MiB", bytes / 1048576.0);
     }
 
-    private static final List<String> POLLERS = List.of("notification-poll", "outbound-poll", "reconcile-scheduled",
-            "reconcile-poll");
+    private static final List<String> POLLERS = List.of("calsync-notification-poll", "calsync-outbound-poll",
+            "calsync-reconcile-scheduled", "calsync-reconcile-poll");
 
     private static Map<String, Long> polls(RunningService service) {
         Map<String, Long> counts = new LinkedHashMap<>();

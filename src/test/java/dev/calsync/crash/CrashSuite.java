@@ -200,7 +200,7 @@ class CrashSuite {
         // a notification whose worker was killed is taken again when its lease runs out (2 minutes by default)
         p.put("calsync.inbound.lease", LEASE);
         // the hourly reconciliation would compare the records with the simulator's calendars, which are empty
-        p.put("camel.main.auto-startup-exclude-pattern", "reconcile-scheduled");
+        p.put("camel.main.auto-startup-exclude-pattern", "calsync-reconcile-scheduled");
         return p;
     }
 

@@ -22,7 +22,7 @@ import static org.awaitility.Awaitility.await;
 class CrashRecoveryTest {
 
     private static final Map<String, Object> POLLER_OFF = Map.of(
-            "camel.main.auto-startup-exclude-pattern", "notification-poll",
+            "camel.main.auto-startup-exclude-pattern", "calsync-notification-poll",
             "calsync.dedupe.redis-key-prefix", "calsync-crash:notification");
 
     @Test
@@ -127,7 +127,7 @@ class CrashRecoveryTest {
     void notificationThatKeepsKillingItsWorkerEndsAsADeadLetter() {
         String db = EmbeddedServers.newDatabase("crash_poison");
         try (RunningService service = RunningService.start(db, Map.of(
-                "camel.main.auto-startup-exclude-pattern", "notification-poll",
+                "camel.main.auto-startup-exclude-pattern", "calsync-notification-poll",
                 "calsync.dedupe.redis-key-prefix", "calsync-crash:notification",
                 "calsync.inbound.max-attempts", "3"))) {
             String id = newId();

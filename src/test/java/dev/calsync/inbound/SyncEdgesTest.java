@@ -10,6 +10,7 @@ import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.calsync.CalsyncHeaders;
 import dev.calsync.support.IntegrationTest;
 import org.apache.camel.ProducerTemplate;
 import org.junit.jupiter.api.Test;
@@ -119,10 +120,10 @@ class SyncEdgesTest extends IntegrationTest {
         assertThat(delete(recordId).statusCode()).isEqualTo(202);
 
         // the write planned before the delete arrives after it, and again after the calendar delete was pushed
-        producer.sendBodyAndHeader("direct:local-upsert", planned, "CalsyncRecordId", recordId);
+        producer.sendBodyAndHeader("direct:calsync-local-upsert", planned, CalsyncHeaders.RECORD_ID, recordId);
         assertThat(count("SELECT count(*) FROM app_event")).isZero();
         awaitTombstone(recordId);
-        producer.sendBodyAndHeader("direct:local-upsert", planned, "CalsyncRecordId", recordId);
+        producer.sendBodyAndHeader("direct:calsync-local-upsert", planned, CalsyncHeaders.RECORD_ID, recordId);
 
         assertThat(count("SELECT count(*) FROM app_event")).isZero();
     }
@@ -159,9 +160,10 @@ class SyncEdgesTest extends IntegrationTest {
         deliverAndWait("event.deleted", deletedEvent(GRANT, "evt-1"));
         String recordId = (String) jdbc.queryForObject("SELECT internal_id FROM event_sync_map", String.class);
 
-        producer.sendBodyAndHeaders("direct:mapping-mark-synced", "record", Map.of("CalsyncRecordId", recordId,
-                "CalsyncEventId", "evt-1", "CalsyncCalendarId", "primary", "CalsyncContentHash", "h",
-                "CalsyncRemoteUpdatedAt", 300L));
+        producer.sendBodyAndHeaders("direct:calsync-mapping-mark-synced", "record", Map.of(
+                CalsyncHeaders.RECORD_ID, recordId, CalsyncHeaders.EVENT_ID, "evt-1",
+                CalsyncHeaders.CALENDAR_ID, "primary", CalsyncHeaders.CONTENT_HASH, "h",
+                CalsyncHeaders.REMOTE_UPDATED_AT, 300L));
 
         assertThat(mapping(recordId)).containsEntry("sync_state", "deleted");
     }
@@ -170,15 +172,17 @@ class SyncEdgesTest extends IntegrationTest {
     void deleteRacingAnUpdateOfTheSameEventNeverLeavesADeletedRecordBehind() throws Exception {
         int events = 40;
         for (int i = 0; i < events; i++) {
-            producer.sendBody("direct:inbound-event-upsert", event(GRANT, "race-" + i, "v1", 100));
+            producer.sendBody("direct:calsync-inbound-event-upsert", event(GRANT, "race-" + i, "v1", 100));
         }
         List<CompletableFuture<Void>> racing = new ArrayList<>();
         for (int i = 0; i < events; i++) {
             Map<String, Object> update = event(GRANT, "race-" + i, "v2", 200);
             Map<String, Object> deleted = deletedEvent(GRANT, "race-" + i);
             // reconciliation's delete and a webhook's update of one event may run at the same time
-            racing.add(CompletableFuture.runAsync(() -> producer.sendBody("direct:inbound-event-upsert", update)));
-            racing.add(CompletableFuture.runAsync(() -> producer.sendBody("direct:inbound-event-delete", deleted)));
+            racing.add(CompletableFuture.runAsync(
+                    () -> producer.sendBody("direct:calsync-inbound-event-upsert", update)));
+            racing.add(CompletableFuture.runAsync(
+                    () -> producer.sendBody("direct:calsync-inbound-event-delete", deleted)));
         }
         CompletableFuture.allOf(racing.toArray(CompletableFuture[]::new)).get();
 

@@ -22,7 +22,7 @@ class IdlePollersTest extends IntegrationTest {
     MeterRegistry registry;
 
     @ParameterizedTest
-    @ValueSource(strings = {"notification-poll", "outbound-poll"})
+    @ValueSource(strings = {"calsync-notification-poll", "calsync-outbound-poll"})
     void anIdlePollerWaitsItsDelayBetweenEmptyClaims(String routeId) throws Exception {
         await().atMost(Duration.ofSeconds(30)).until(() -> count("SELECT count(*) FROM webhook_inbox") == 0
                 && count("SELECT count(*) FROM event_sync_map WHERE sync_state = 'pending'") == 0);

@@ -5,6 +5,7 @@ import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 
+import dev.calsync.CalsyncHeaders;
 import dev.calsync.support.IntegrationTest;
 import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.MeterRegistry;
@@ -50,8 +51,8 @@ class ClaimMappingsTest extends IntegrationTest {
     /** What the enricher route gives for these headers: the list the planner would have received. */
     @SuppressWarnings("unchecked")
     private List<Map<String, Object>> enriched(String route, String hint, String eventId) {
-        return producer.requestBodyAndHeaders(route, null, Map.of("CalsyncRecordHint", hint == null ? "" : hint,
-                "CalsyncGrantId", GRANT, "CalsyncEventId", eventId), List.class);
+        return producer.requestBodyAndHeaders(route, null, Map.of(CalsyncHeaders.RECORD_HINT, hint == null ? "" : hint,
+                CalsyncHeaders.GRANT_ID, GRANT, CalsyncHeaders.EVENT_ID, eventId), List.class);
     }
 
     @Test
@@ -72,8 +73,8 @@ class ClaimMappingsTest extends IntegrationTest {
             String hint = (String) row.get("record_hint");
             String eventId = (String) row.get("object_id");
             assertThat(f).as("rows for %s", row.get("notification_id")).isNotNull();
-            assertThat(f.byRecord()).isEqualTo(enriched("direct:mapping-find-by-record", hint, eventId));
-            assertThat(f.byEvent()).isEqualTo(enriched("direct:mapping-find-by-event", hint, eventId));
+            assertThat(f.byRecord()).isEqualTo(enriched("direct:calsync-mapping-find-by-record", hint, eventId));
+            assertThat(f.byEvent()).isEqualTo(enriched("direct:calsync-mapping-find-by-event", hint, eventId));
             assertThat(f.answers(hint, GRANT, eventId)).isTrue();
         }
         assertThat(found(claim.get(0)).byRecord()).singleElement().satisfies(m ->
@@ -131,8 +132,8 @@ class ClaimMappingsTest extends IntegrationTest {
     @Test
     void processingUsesTheClaimsRowsInsteadOfLookingUpOneByOne() {
         awaitQuiet();
-        double byRecord = exchanges("mapping-find-by-record");
-        double byEvent = exchanges("mapping-find-by-event");
+        double byRecord = exchanges("calsync-mapping-find-by-record");
+        double byEvent = exchanges("calsync-mapping-find-by-event");
 
         String created = deliverAndWait("event.created", event(GRANT, "evt-1", "Standup", 100));
         String updated = deliverAndWait("event.updated", event(GRANT, "evt-1", "Standup (moved)", 200));
@@ -142,8 +143,8 @@ class ClaimMappingsTest extends IntegrationTest {
                 .containsExactly("created", "updated", "deleted");
         assertThat(jdbc.queryForObject("SELECT count(*) FROM app_event e JOIN event_sync_map m ON m.internal_id = e.id"
                 + " WHERE m.grant_id = ?", Long.class, GRANT)).isZero();
-        assertThat(exchanges("mapping-find-by-record")).isEqualTo(byRecord);
-        assertThat(exchanges("mapping-find-by-event")).isEqualTo(byEvent);
+        assertThat(exchanges("calsync-mapping-find-by-record")).isEqualTo(byRecord);
+        assertThat(exchanges("calsync-mapping-find-by-event")).isEqualTo(byEvent);
     }
 
     private double exchanges(String routeId) {

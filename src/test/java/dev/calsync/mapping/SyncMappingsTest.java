@@ -25,12 +25,12 @@ class SyncMappingsTest extends IntegrationTest {
     /** The service's own push poller would claim the rows these specifications claim by hand. */
     @org.junit.jupiter.api.BeforeEach
     void stopThePushPoller() throws Exception {
-        camel.getRouteController().stopRoute("outbound-poll");
+        camel.getRouteController().stopRoute("calsync-outbound-poll");
     }
 
     @org.junit.jupiter.api.AfterEach
     void startThePushPoller() throws Exception {
-        camel.getRouteController().startRoute("outbound-poll");
+        camel.getRouteController().startRoute("calsync-outbound-poll");
     }
 
     private Map<String, Object> row(String id) {

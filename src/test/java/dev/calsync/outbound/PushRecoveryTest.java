@@ -50,7 +50,7 @@ class PushRecoveryTest {
         p.put("calsync.push.create-settle-time", "2s");
         p.put("calsync.dedupe.redis-key-prefix", "calsync-push:notification");
         if (!pushing) {
-            p.put("camel.main.auto-startup-exclude-pattern", "outbound-poll");
+            p.put("camel.main.auto-startup-exclude-pattern", "calsync-outbound-poll");
         }
         return p;
     }

@@ -73,7 +73,7 @@ class ReconcileInstancesTest {
                 }
                 // one claim, as a poll makes it (the next poll is ten minutes away)
                 service.bean(org.apache.camel.CamelContext.class).createProducerTemplate()
-                        .sendBody("direct:reconcile-claim", null);
+                        .sendBody("direct:calsync-reconcile-claim", null);
 
                 await().atMost(Duration.ofSeconds(60)).until(() -> service.jdbc().queryForObject(
                         "SELECT count(*) FROM reconcile_run WHERE status = 'succeeded' AND run_id = ANY(?)",

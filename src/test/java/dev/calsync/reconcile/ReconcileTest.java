@@ -190,14 +190,14 @@ class ReconcileTest extends IntegrationTest {
     void aRequestedRunStartsAtOnceWithoutWaitingForThePoll() throws Exception {
         NYLAS.pauseWebhooks(); // never delivered
         NYLAS.userCreates(GRANT, "primary", fields("Missed"));
-        camel.getRouteController().stopRoute("reconcile-poll");
+        camel.getRouteController().stopRoute("calsync-reconcile-poll");
         try {
             JsonNode run = reconcile(false);
 
             assertThat(run.path("status").asText()).as(run.toString()).isEqualTo("succeeded");
             assertThat(run.path("created").asInt()).isEqualTo(1);
         } finally {
-            camel.getRouteController().startRoute("reconcile-poll");
+            camel.getRouteController().startRoute("calsync-reconcile-poll");
         }
     }
 
@@ -431,7 +431,7 @@ class ReconcileTest extends IntegrationTest {
 
     @Test
     void aGrantWithManyQueuedCalendarsDoesNotHoldBackOtherGrantsRuns() throws Exception {
-        camel.getRouteController().stopRoute("reconcile-poll");
+        camel.getRouteController().stopRoute("calsync-reconcile-poll");
         List<String> claimed = List.of();
         try {
             // one grant resumed with 40 calendars, queued first; then three other grants' calendars
@@ -451,7 +451,7 @@ class ReconcileTest extends IntegrationTest {
         } finally {
             runs.release(claimed);
             jdbc.update("DELETE FROM reconcile_run");
-            camel.getRouteController().startRoute("reconcile-poll");
+            camel.getRouteController().startRoute("calsync-reconcile-poll");
         }
     }
 

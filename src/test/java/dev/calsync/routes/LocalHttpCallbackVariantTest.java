@@ -11,6 +11,7 @@ import java.util.Map;
 import java.util.concurrent.CopyOnWriteArrayList;
 
 import com.sun.net.httpserver.HttpServer;
+import dev.calsync.CalsyncHeaders;
 import dev.calsync.support.EmbeddedServers;
 import dev.calsync.support.Notifications;
 import dev.calsync.support.RunningService;
@@ -84,8 +85,8 @@ class LocalHttpCallbackVariantTest {
             // a write planned before the delete and arriving after it reaches neither store nor application
             Map<String, Object> late = new java.util.LinkedHashMap<>(event("grant-1", "evt-1", "Written late", 200));
             late.put("id", recordId);
-            service.bean(org.apache.camel.ProducerTemplate.class).sendBodyAndHeader("direct:local-upsert", late,
-                    "CalsyncRecordId", recordId);
+            service.bean(org.apache.camel.ProducerTemplate.class).sendBodyAndHeader("direct:calsync-local-upsert", late,
+                    CalsyncHeaders.RECORD_ID, recordId);
             assertThat(calls).hasSize(2);
             assertThat(service.jdbc().queryForObject("SELECT count(*) FROM app_event", Integer.class)).isZero();
         } finally {

@@ -2,10 +2,14 @@ package dev.calsync.routes;
 
 import java.io.IOException;
 import java.io.InputStream;
+import java.lang.reflect.Field;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.Set;
+import java.util.TreeSet;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 import java.util.stream.Stream;
 
 import com.fasterxml.jackson.databind.JsonNode;
@@ -18,6 +22,7 @@ import com.networknt.schema.NonValidationKeyword;
 import com.networknt.schema.SchemaValidatorsConfig;
 import com.networknt.schema.SpecVersion;
 import com.networknt.schema.ValidationMessage;
+import dev.calsync.CalsyncHeaders;
 import dev.calsync.support.IntegrationTest;
 import org.apache.camel.Route;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -27,8 +32,10 @@ import org.junit.jupiter.api.Test;
 import static org.assertj.core.api.Assertions.assertThat;
 
 /**
- * The route files are the product's public surface: each one is valid Camel YAML DSL, and the routes they define
- * load with their stable ids (tests, metrics and operators refer to them).
+ * The route files are the product's public surface: each one is valid Camel YAML DSL, the routes they define load
+ * with their stable ids (tests, metrics and operators refer to them), and each file can be replaced on its own: the
+ * shared error handling lives in the configurations file, and a file calls only endpoints the set defines. Each file
+ * states at its top its switch and the {@code Calsync*} headers its routes name (all declared in {@link CalsyncHeaders}).
  */
 class RouteFilesTest extends IntegrationTest {
 
@@ -39,6 +46,9 @@ class RouteFilesTest extends IntegrationTest {
                     .filter(p -> p.toString().endsWith(".camel.yaml")).toList().stream();
         }
     }
+
+    static final Path CONFIGURATIONS = Path.of("routes/calsync-route-configurations.camel.yaml");
+    private static final Pattern CALSYNC_HEADER = Pattern.compile("\\bCalsync[A-Z][A-Za-z]*");
 
     private static JsonSchema schema;
 
@@ -72,21 +82,110 @@ class RouteFilesTest extends IntegrationTest {
         List<String> ids = camel.getRoutes().stream().map(Route::getRouteId).toList();
 
         assertThat(ids).contains(
-                "nylas-webhook-listener", "nylas-webhook", "webhook-request", "webhook-challenge", "webhook-acknowledge",
-                "notification-poll", "process-notification", "notification-ignore", "inbox-purge",
-                "inbound-event-upsert", "inbound-event-delete", "inbound-event-refetch", "nylas-get-event",
-                "mapping-find-by-record", "mapping-find-by-event", "mapping-insert-pending", "mapping-mark-synced", "mapping-tombstone",
-                "mapping-delete-duplicate", "mapping-delete-again", "admin-grants-list", "admin-grant-resume",
-                "grant-pause", "grant-update", "local-upsert", "local-upsert-batch", "local-delete", "reconcile-import", "reconcile-import-batch", "reconcile-claim",
-                "app-event-get", "app-events-list", "admin-notifications-list", "admin-notification-replay",
-                "app-event-put", "app-event-delete", "admin-push-replay", "json-response",
-                "outbound-poll", "push-record", "push-create", "push-update", "push-delete", "nylas-create-event",
-                "nylas-update-event", "nylas-delete-event", "nylas-find-by-record", "nylas-call",
-                "reconcile-scheduled", "reconcile-poll", "reconcile-worker", "reconcile-lease-renewal", "reconcile-purge", "reconcile-grant",
-                "reconcile-run", "reconcile-next-page", "reconcile-prefetch-page", "reconcile-list-page", "reconcile-repair",
-                "admin-reconcile-start", "admin-reconcile-get");
+                "calsync-nylas-webhook-listener", "calsync-nylas-webhook", "calsync-webhook-request",
+                "calsync-webhook-challenge", "calsync-webhook-acknowledge",
+                "calsync-notification-poll", "calsync-process-notification", "calsync-notification-ignore",
+                "calsync-inbox-purge",
+                "calsync-inbound-event-upsert", "calsync-inbound-event-delete", "calsync-inbound-event-refetch",
+                "calsync-nylas-get-event",
+                "calsync-mapping-find-by-record", "calsync-mapping-find-by-event", "calsync-mapping-insert-pending",
+                "calsync-mapping-mark-synced", "calsync-mapping-tombstone", "calsync-mapping-delete-duplicate",
+                "calsync-mapping-delete-again",
+                "calsync-grant-pause", "calsync-grant-update",
+                "calsync-local-upsert", "calsync-local-upsert-batch", "calsync-local-delete",
+                "calsync-app-event-get", "calsync-app-events-list", "calsync-app-event-put", "calsync-app-event-delete",
+                "calsync-admin-notifications-list", "calsync-admin-notification-replay", "calsync-admin-push-replay",
+                "calsync-admin-grants-list", "calsync-admin-grant-resume", "calsync-json-response",
+                "calsync-outbound-poll", "calsync-push-record", "calsync-push-create", "calsync-push-update",
+                "calsync-push-delete", "calsync-nylas-create-event", "calsync-nylas-update-event",
+                "calsync-nylas-delete-event", "calsync-nylas-find-by-record", "calsync-nylas-call",
+                "calsync-reconcile-scheduled", "calsync-reconcile-poll", "calsync-reconcile-claim",
+                "calsync-reconcile-worker", "calsync-reconcile-lease-renewal", "calsync-reconcile-purge",
+                "calsync-reconcile-grant", "calsync-reconcile-run", "calsync-reconcile-next-page",
+                "calsync-reconcile-prefetch-page", "calsync-reconcile-list-page", "calsync-reconcile-import",
+                "calsync-reconcile-import-batch", "calsync-reconcile-repair",
+                "calsync-admin-reconcile-start", "calsync-admin-reconcile-get");
+        // namespaced, so they sit beside a host application's own routes
+        assertThat(camel.getRoutes()).allSatisfy(r -> {
+            assertThat(r.getRouteId()).as("route id").startsWith("calsync-");
+            assertThat(r.getGroup()).as("group of " + r.getRouteId()).isEqualTo("calsync");
+        });
         // REST verbs are inlined into their direct: route; their description stays on the verb
         assertThat(camel.getRoutes()).filteredOn(r -> !r.getEndpoint().getEndpointUri().startsWith("rest:"))
                 .allSatisfy(r -> assertThat(r.getDescription()).as("description of " + r.getRouteId()).isNotBlank());
+    }
+
+    @ParameterizedTest
+    @MethodSource("routeFiles")
+    void aFileNamesOnlyRouteConfigurationsOfTheConfigurationsFile(Path file) throws IOException {
+        RouteFile configurations = RouteFile.read(CONFIGURATIONS);
+
+        RouteFile routes = RouteFile.read(file);
+
+        assertThat(routes.configurationsUsed()).as(file.toString())
+                .isSubsetOf(configurations.configurationsDefined());
+        if (!file.equals(CONFIGURATIONS)) {
+            assertThat(routes.configurationsDefined()).as("route configurations defined in " + file).isEmpty();
+        }
+    }
+
+    @ParameterizedTest
+    @MethodSource("routeFiles")
+    void aFileCallsOnlyDirectEndpointsTheSetConsumes(Path file) throws IOException {
+        Set<String> consumed = new TreeSet<>();
+        try (Stream<Path> top = Files.list(Path.of("routes"))) {
+            for (Path other : top.filter(p -> p.toString().endsWith(".camel.yaml")).toList()) {
+                consumed.addAll(RouteFile.read(other).consumed());
+            }
+        }
+
+        RouteFile routes = RouteFile.read(file);
+
+        assertThat(routes.called()).as("direct: endpoints called in " + file).isSubsetOf(consumed);
+    }
+
+    @Test
+    void theConfigurationsFileHoldsNoRoutesAndAVariantOnlyRoutesOfTheFileItReplaces() throws IOException {
+        assertThat(RouteFile.read(CONFIGURATIONS).routeIds()).isEmpty();
+
+        RouteFile variant = RouteFile.read(Path.of("routes/variants/local-http-callback.camel.yaml"));
+
+        RouteFile replaced = RouteFile.read(Path.of("routes/local-store.camel.yaml"));
+        assertThat(variant.routeIds()).isSubsetOf(replaced.routeIds());
+        assertThat(variant.consumed()).contains("calsync-local-upsert", "calsync-local-delete");
+        assertThat(variant.called()).isEmpty();
+    }
+
+    @Test
+    void everyEndpointARunningRouteCallsHasARunningConsumer() {
+        assertThat(RunningRoutes.callsWithoutConsumer(camel)).isEmpty();
+        assertThat(RunningRoutes.consumed(camel)).contains("calsync-local-upsert", "calsync-inbound-event-upsert");
+    }
+
+    @ParameterizedTest
+    @MethodSource("routeFiles")
+    void aFileStatesAtItsTopEveryCalsyncHeaderItsRoutesNameAndItsSwitch(Path file) throws Exception {
+        String text = Files.readString(file);
+        String top = text.substring(0, text.indexOf("\n- "));
+        String routes = text.substring(top.length());
+        Set<String> declared = new TreeSet<>();
+        for (Field field : CalsyncHeaders.class.getFields()) {
+            declared.add((String) field.get(null));
+        }
+
+        Set<String> named = calsyncHeaders(routes);
+
+        assertThat(top).as("top comment of " + file).contains("Switch:");
+        assertThat(calsyncHeaders(top)).as("headers stated at the top of " + file).containsAll(named)
+                .isSubsetOf(declared);
+    }
+
+    private static Set<String> calsyncHeaders(String text) {
+        Set<String> names = new TreeSet<>();
+        Matcher m = CALSYNC_HEADER.matcher(text);
+        while (m.find()) {
+            names.add(m.group());
+        }
+        return names;
     }
 }
