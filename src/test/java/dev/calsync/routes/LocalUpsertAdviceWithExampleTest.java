@@ -7,7 +7,7 @@ import dev.calsync.support.IntegrationTest;
 import org.apache.camel.builder.AdviceWith;
 import org.apache.camel.component.mock.MockEndpoint;
 import org.junit.jupiter.api.Test;
-import org.springframework.test.annotation.DirtiesContext;
+import org.springframework.test.context.TestPropertySource;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
@@ -16,9 +16,10 @@ import static org.assertj.core.api.Assertions.assertThat;
  * written through: Camel's {@code AdviceWith} replaces one step of the running route (here the built-in store's
  * write, step {@code store-upsert}) with a mock endpoint, a calendar change goes through the whole service, and the
  * test checks what reached the step. Point the mock at the step your edit calls your system from.
- * {@code @DirtiesContext}: the advised route must not serve the other tests.
+ * A property of its own ({@code @TestPropertySource}) gives the test a service of its own: the advised route must
+ * not serve the other tests.
  */
-@DirtiesContext(classMode = DirtiesContext.ClassMode.AFTER_CLASS)
+@TestPropertySource(properties = "calsync.example.advised-route=calsync-local-upsert")
 class LocalUpsertAdviceWithExampleTest extends IntegrationTest {
 
     @Test
