@@ -6,6 +6,7 @@ import java.util.List;
 import jakarta.validation.Valid;
 import jakarta.validation.constraints.Min;
 import jakarta.validation.constraints.NotNull;
+import jakarta.validation.constraints.Pattern;
 
 import org.springframework.boot.context.properties.ConfigurationProperties;
 import org.springframework.boot.context.properties.bind.DefaultValue;
@@ -187,8 +188,16 @@ public record CalsyncProperties(
             @DefaultValue("2m") Duration maxRetryDelay) {
     }
 
-    /** The application's HTTP callback, used by routes/variants/local-http-callback.camel.yaml. */
-    public record Local(@DefaultValue("http://localhost:8081/calsync") String callbackUrl) {
+    /**
+     * The application's side of the sync: where calendar changes go ({@code sink}: the routes of
+     * routes/local-store.camel.yaml or local-http.camel.yaml, chosen by their precondition).
+     */
+    public record Local(
+            /* store (the built-in PostgreSQL store) or http (the application's HTTP callback). */
+            @DefaultValue("store") @NotNull @Pattern(regexp = "store|http",
+                    message = "must be store or http (the local sink: where calendar changes go)") String sink,
+            /* The application's HTTP callback (sink http). */
+            @DefaultValue("http://localhost:8081/calsync") String callbackUrl) {
     }
 
     /** Bearer tokens of the application and admin APIs. */

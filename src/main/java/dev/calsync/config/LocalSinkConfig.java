@@ -1,0 +1,67 @@
+package dev.calsync.config;
+
+import java.util.List;
+
+import org.apache.camel.CamelContext;
+import org.apache.camel.ExtendedStartupListener;
+import org.springframework.beans.factory.BeanInitializationException;
+import org.springframework.beans.factory.config.BeanPostProcessor;
+import org.springframework.context.annotation.Bean;
+import org.springframework.context.annotation.Configuration;
+
+/**
+ * The local sink ({@code calsync.local.sink}): where calendar changes go. The route files choose themselves by their
+ * routes' precondition (decided as they are loaded); this checks that the choice left the sync its local routes.
+ */
+@Configuration(proxyBeanMethods = false)
+public class LocalSinkConfig {
+
+    /** The routes every sink must define ({@code local-upsert-batch} is optional). */
+    static final List<String> REQUIRED_ROUTES = List.of("local-upsert", "local-delete");
+
+    /**
+     * As soon as the CamelContext exists, before any route is loaded: route preconditions are decided as the route
+     * files are loaded ({@link RoutePreconditions}), so each local sink's file may define the same route ids; and once
+     * Camel has started, {@link #checkLocalRoutes} (an exception there stops the start).
+     */
+    @Bean
+    static BeanPostProcessor localSinkRoutes() {
+        return new BeanPostProcessor() {
+            @Override
+            public Object postProcessAfterInitialization(Object bean, String beanName) {
+                if (bean instanceof CamelContext camel) {
+                    RoutePreconditions.install(camel);
+                    try {
+                        camel.addStartupListener(new ExtendedStartupListener() {
+                            @Override
+                            public void onCamelContextStarted(CamelContext context, boolean alreadyStarted) {
+                            }
+
+                            @Override
+                            public void onCamelContextFullyStarted(CamelContext context, boolean alreadyStarted) {
+                                checkLocalRoutes(context);
+                            }
+                        });
+                    } catch (Exception e) {
+                        throw new BeanInitializationException("the local routes' start-up check", e);
+                    }
+                }
+                return bean;
+            }
+        };
+    }
+
+    /**
+     * Fails start-up when no route file defines the local routes for the chosen sink (a replaced local-store file
+     * whose routes carry another sink's precondition, say): every calendar change would fail otherwise.
+     */
+    static void checkLocalRoutes(CamelContext camel) {
+        List<String> missing = REQUIRED_ROUTES.stream().filter(id -> camel.getRoute(id) == null).toList();
+        if (!missing.isEmpty()) {
+            throw new IllegalStateException("calsync.local.sink is "
+                    + camel.resolvePropertyPlaceholders("{{calsync.local.sink:store}}") + " but no route file defines "
+                    + String.join(" and ", missing) + " for it: the files in calsync.routes-dir must include one whose"
+                    + " routes' precondition selects this sink (routes/local-store.camel.yaml, local-http.camel.yaml)");
+        }
+    }
+}

@@ -1,0 +1,33 @@
+package dev.calsync.config;
+
+import org.apache.camel.CamelContext;
+import org.apache.camel.Route;
+import org.junit.jupiter.api.Test;
+
+import static org.assertj.core.api.Assertions.assertThatCode;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static org.mockito.Mockito.mock;
+import static org.mockito.Mockito.when;
+
+/** The start-up check of the local routes. */
+class LocalSinkConfigTest {
+
+    @Test
+    void aStartWithoutLocalRoutesForTheChosenSinkFailsNamingThem() {
+        CamelContext camel = mock(CamelContext.class);
+        when(camel.resolvePropertyPlaceholders("{{calsync.local.sink:store}}")).thenReturn("http");
+        when(camel.getRoute("local-delete")).thenReturn(mock(Route.class));
+
+        assertThatThrownBy(() -> LocalSinkConfig.checkLocalRoutes(camel)).isInstanceOf(IllegalStateException.class)
+                .hasMessageStartingWith("calsync.local.sink is http but no route file defines local-upsert for it");
+    }
+
+    @Test
+    void aStartWithBothLocalRoutesPasses() {
+        CamelContext camel = mock(CamelContext.class);
+        when(camel.getRoute("local-upsert")).thenReturn(mock(Route.class));
+        when(camel.getRoute("local-delete")).thenReturn(mock(Route.class));
+
+        assertThatCode(() -> LocalSinkConfig.checkLocalRoutes(camel)).doesNotThrowAnyException();
+    }
+}
