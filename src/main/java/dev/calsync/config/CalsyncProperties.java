@@ -190,14 +190,28 @@ public record CalsyncProperties(
 
     /**
      * The application's side of the sync: where calendar changes go ({@code sink}: the routes of
-     * routes/local-store.camel.yaml or local-http.camel.yaml, chosen by their precondition).
+     * routes/local-store.camel.yaml, local-http.camel.yaml or local-kafka.camel.yaml, chosen by their precondition).
      */
     public record Local(
-            /* store (the built-in PostgreSQL store) or http (the application's HTTP callback). */
-            @DefaultValue("store") @NotNull @Pattern(regexp = "store|http",
-                    message = "must be store or http (the local sink: where calendar changes go)") String sink,
+            /* store (the built-in PostgreSQL store), http (the application's HTTP callback) or kafka (a topic). */
+            @DefaultValue("store") @NotNull @Pattern(regexp = "store|http|kafka",
+                    message = "must be store, http or kafka (the local sink: where calendar changes go)") String sink,
             /* The application's HTTP callback (sink http). */
-            @DefaultValue("http://localhost:8081/calsync") String callbackUrl) {
+            @DefaultValue("http://localhost:8081/calsync") String callbackUrl,
+            @Valid @NotNull @DefaultValue Kafka kafka) {
+        public Local {
+            if ("kafka".equals(sink) && (kafka.brokers().isBlank() || kafka.topic().isBlank())) {
+                throw new IllegalArgumentException("calsync.local.sink is kafka: calsync.local.kafka.brokers"
+                        + " (CALSYNC_KAFKA_BROKERS) and calsync.local.kafka.topic must be set");
+            }
+        }
+    }
+
+    /** The Kafka sink (sink kafka): where every calendar change is published. */
+    public record Kafka(
+            /* host:port,... of the brokers (CALSYNC_KAFKA_BROKERS). */
+            @DefaultValue("localhost:9092") String brokers,
+            @DefaultValue("calsync.events") String topic) {
     }
 
     /** Bearer tokens of the application and admin APIs. */

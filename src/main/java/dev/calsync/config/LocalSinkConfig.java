@@ -1,9 +1,11 @@
 package dev.calsync.config;
 
 import java.util.List;
+import java.util.Set;
 
 import org.apache.camel.CamelContext;
 import org.apache.camel.ExtendedStartupListener;
+import org.apache.camel.support.DefaultHeaderFilterStrategy;
 import org.springframework.beans.factory.BeanInitializationException;
 import org.springframework.beans.factory.config.BeanPostProcessor;
 import org.springframework.context.annotation.Bean;
@@ -11,7 +13,8 @@ import org.springframework.context.annotation.Configuration;
 
 /**
  * The local sink ({@code calsync.local.sink}): where calendar changes go. The route files choose themselves by their
- * routes' precondition (decided as they are loaded); this checks that the choice left the sync its local routes.
+ * routes' precondition (decided as they are loaded); this checks that the choice left the sync its local routes, and
+ * holds the Kafka sink's header filter.
  */
 @Configuration(proxyBeanMethods = false)
 public class LocalSinkConfig {
@@ -52,6 +55,19 @@ public class LocalSinkConfig {
     }
 
     /**
+     * Headers of the Kafka sink's messages (routes/local-kafka.camel.yaml): only these two become Kafka headers, so
+     * the sync's internal {@code Calsync*} headers stay in the process.
+     */
+    @Bean
+    DefaultHeaderFilterStrategy kafkaSinkHeaderFilter() {
+        DefaultHeaderFilterStrategy strategy = new DefaultHeaderFilterStrategy();
+        strategy.setFilterOnMatch(false); // the names below are kept, every other header is left out
+        strategy.setOutFilter(Set.of("calsync-change-type", "calsync-idempotency-key"));
+        strategy.setInFilter(Set.of()); // the sink only sends
+        return strategy;
+    }
+
+    /**
      * Fails start-up when no route file defines the local routes for the chosen sink (a replaced local-store file
      * whose routes carry another sink's precondition, say): every calendar change would fail otherwise.
      */
@@ -61,7 +77,8 @@ public class LocalSinkConfig {
             throw new IllegalStateException("calsync.local.sink is "
                     + camel.resolvePropertyPlaceholders("{{calsync.local.sink:store}}") + " but no route file defines "
                     + String.join(" and ", missing) + " for it: the files in calsync.routes-dir must include one whose"
-                    + " routes' precondition selects this sink (routes/local-store.camel.yaml, local-http.camel.yaml)");
+                    + " routes' precondition selects this sink (routes/local-store.camel.yaml, local-http.camel.yaml,"
+                    + " local-kafka.camel.yaml)");
         }
     }
 }

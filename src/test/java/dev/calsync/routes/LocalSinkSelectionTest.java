@@ -37,7 +37,8 @@ class LocalSinkSelectionTest {
     @ParameterizedTest(name = "sink {0}: the routes of {1}")
     @CsvSource({
             "store, local-store.camel.yaml, local-upsert local-upsert-batch local-delete",
-            "http,  local-http.camel.yaml,  local-upsert local-delete"})
+            "http,  local-http.camel.yaml,  local-upsert local-delete",
+            "kafka, local-kafka.camel.yaml, local-upsert local-delete local-kafka-publish"})
     void eachSinkLoadsTheLocalRoutesOfExactlyOneFile(String sink, String file, String routeIds) throws Exception {
         try (ModelCamelContext camel = new DefaultCamelContext()) {
             Properties properties = new Properties();
@@ -75,13 +76,23 @@ class LocalSinkSelectionTest {
         properties().withPropertyValues("calsync.local.sink=kafak").run(context -> {
             assertThat(context).hasFailed();
             assertThat(messages(context.getStartupFailure())).contains("calsync.local.sink")
-                    .contains("must be store or http");
+                    .contains("must be store, http or kafka");
         });
     }
 
     @Test
+    void theKafkaSinkNeedsItsBrokers() {
+        properties().withPropertyValues("calsync.local.sink=kafka", "calsync.local.kafka.brokers=").run(context -> {
+            assertThat(context).hasFailed();
+            assertThat(messages(context.getStartupFailure())).contains("calsync.local.kafka.brokers");
+        });
+        properties().withPropertyValues("calsync.local.kafka.brokers=").run(context -> assertThat(context)
+                .hasNotFailed());
+    }
+
+    @Test
     void eachSinkValueIsAccepted() {
-        for (String sink : List.of("store", "http")) {
+        for (String sink : List.of("store", "http", "kafka")) {
             properties().withPropertyValues("calsync.local.sink=" + sink).run(context -> {
                 assertThat(context).hasNotFailed();
                 assertThat(context.getBean(CalsyncProperties.class).local().sink()).isEqualTo(sink);
