@@ -10,6 +10,7 @@ import dev.calsync.api.AppEventsApi;
 import dev.calsync.api.HttpErrors;
 import dev.calsync.config.CalsyncProperties;
 import dev.calsync.config.CamelBeansConfig;
+import dev.calsync.config.LocalSinkConfig;
 import dev.calsync.config.NotificationDedupeConfig;
 import dev.calsync.config.SyncMetrics;
 import dev.calsync.config.WebhookHttpConfig;
@@ -60,7 +61,7 @@ import org.springframework.context.annotation.Import;
         "org.springframework.boot.actuate.autoconfigure.metrics.CompositeMeterRegistryAutoConfiguration"},
         beforeName = "org.apache.camel.spring.boot.CamelAutoConfiguration")
 @EnableConfigurationProperties(CalsyncProperties.class)
-@Import({CamelBeansConfig.class, NotificationDedupeConfig.class, WebhookHttpConfig.class, WebhookListenerConfig.class,
+@Import({CamelBeansConfig.class, LocalSinkConfig.class, NotificationDedupeConfig.class, WebhookHttpConfig.class, WebhookListenerConfig.class,
         SyncMetrics.class, CalsyncDatabase.class, CalsyncRoutesLoader.class,
         SignatureVerifier.class, NotificationDecoder.class, AcceptingGate.class, WebhookChallenge.class,
         WebhookRequestGuard.class, GrantStates.class, RedisDedupeHealthIndicator.class,

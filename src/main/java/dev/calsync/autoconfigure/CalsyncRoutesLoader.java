@@ -4,12 +4,17 @@ import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.HashSet;
 import java.util.Map;
+import java.util.Set;
 import java.util.TreeMap;
 import java.util.function.Function;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 import java.util.stream.Stream;
 
 import dev.calsync.config.CalsyncProperties;
+import dev.calsync.config.RoutePreconditions;
 import org.apache.camel.CamelContext;
 import org.apache.camel.model.Model;
 import org.apache.camel.model.RouteDefinition;
@@ -43,6 +48,14 @@ public class CalsyncRoutesLoader {
         return new CamelContextConfiguration() {
             @Override
             public void beforeApplicationStart(CamelContext camel) {
+                Map<String, Resource> files;
+                Set<String> shared;
+                try {
+                    files = routeFiles(camel, properties.routesDir());
+                    shared = idsOfMoreThanOneFile(files.values());
+                } catch (IOException e) {
+                    throw new UncheckedIOException("calsync's route files could not be read", e);
+                }
                 Model model = camel.getCamelContextExtension().getContextPlugin(Model.class);
                 Function<RouteDefinition, Boolean> applications = model.getRouteFilter();
                 // a route the application defines itself (Java DSL, with the same id) replaces calsync's: the
@@ -50,6 +63,12 @@ public class CalsyncRoutesLoader {
                 // so without this the order in which the two are added would decide
                 model.setRouteFilter(route -> {
                     if (applications != null && !applications.apply(route)) {
+                        return false;
+                    }
+                    // an id several files define (the local sinks, one per calsync.local.sink): its precondition is
+                    // decided as the route is added, so only the one that holds is loaded. Every other precondition
+                    // is left to Camel at start, after the REST verbs are merged into the routes they call
+                    if (shared.contains(route.getId()) && !RoutePreconditions.included(camel, route)) {
                         return false;
                     }
                     if (route.getId() != null && model.getRouteDefinition(route.getId()) != null) {
@@ -60,8 +79,7 @@ public class CalsyncRoutesLoader {
                     return true;
                 });
                 try {
-                    PluginHelper.getRoutesLoader(camel).loadRoutes(
-                            routeFiles(camel, properties.routesDir()).values().toArray(Resource[]::new));
+                    PluginHelper.getRoutesLoader(camel).loadRoutes(files.values().toArray(Resource[]::new));
                 } catch (Exception e) {
                     throw new IllegalStateException("calsync's route files could not be loaded: " + e.getMessage(), e);
                 } finally {
@@ -74,6 +92,30 @@ public class CalsyncRoutesLoader {
                 // nothing: the routes start with the context
             }
         };
+    }
+
+    /** Route ids that more than one of the files defines ({@code - route:} then {@code id:}). */
+    static Set<String> idsOfMoreThanOneFile(Iterable<Resource> files) throws IOException {
+        Pattern routeId = Pattern.compile("^- route:\\s*\\n\\s+id:\\s*\"?([A-Za-z0-9_.-]+)", Pattern.MULTILINE);
+        Set<String> seen = new HashSet<>();
+        Set<String> shared = new HashSet<>();
+        for (Resource file : files) {
+            String text;
+            try (var in = file.getInputStream()) {
+                text = new String(in.readAllBytes(), java.nio.charset.StandardCharsets.UTF_8);
+            }
+            Set<String> ofFile = new HashSet<>();
+            Matcher m = routeId.matcher(text);
+            while (m.find()) {
+                ofFile.add(m.group(1));
+            }
+            for (String id : ofFile) {
+                if (!seen.add(id)) {
+                    shared.add(id);
+                }
+            }
+        }
+        return shared;
     }
 
     /** The route files to load by file name: packaged ones, replaced or joined by those in {@code routesDir}. */

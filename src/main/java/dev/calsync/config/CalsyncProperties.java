@@ -6,6 +6,7 @@ import java.util.List;
 import jakarta.validation.Valid;
 import jakarta.validation.constraints.Min;
 import jakarta.validation.constraints.NotNull;
+import jakarta.validation.constraints.Pattern;
 
 import org.springframework.boot.context.properties.ConfigurationProperties;
 import org.springframework.boot.context.properties.bind.DefaultValue;
@@ -206,8 +207,30 @@ public record CalsyncProperties(
             @DefaultValue("2m") Duration maxRetryDelay) {
     }
 
-    /** The application's HTTP callback, used by routes/variants/local-http-callback.camel.yaml. */
-    public record Local(@DefaultValue("http://localhost:8081/calsync") String callbackUrl) {
+    /**
+     * The application's side of the sync: where calendar changes go ({@code sink}: the routes of
+     * routes/local-store.camel.yaml, local-http.camel.yaml or local-kafka.camel.yaml, chosen by their precondition).
+     */
+    public record Local(
+            /* store (the built-in PostgreSQL store), http (the application's HTTP callback) or kafka (a topic). */
+            @DefaultValue("store") @NotNull @Pattern(regexp = "store|http|kafka",
+                    message = "must be store, http or kafka (the local sink: where calendar changes go)") String sink,
+            /* The application's HTTP callback (sink http). */
+            @DefaultValue("http://localhost:8081/calsync") String callbackUrl,
+            @Valid @NotNull @DefaultValue Kafka kafka) {
+        public Local {
+            if ("kafka".equals(sink) && (kafka.brokers().isBlank() || kafka.topic().isBlank())) {
+                throw new IllegalArgumentException("calsync.local.sink is kafka: calsync.local.kafka.brokers"
+                        + " (CALSYNC_KAFKA_BROKERS) and calsync.local.kafka.topic must be set");
+            }
+        }
+    }
+
+    /** The Kafka sink (sink kafka): where every calendar change is published. */
+    public record Kafka(
+            /* host:port,... of the brokers (CALSYNC_KAFKA_BROKERS). */
+            @DefaultValue("localhost:9092") String brokers,
+            @DefaultValue("calsync.events") String topic) {
     }
 
     /** The application and admin APIs, and their bearer tokens. */

@@ -40,10 +40,8 @@ import static org.assertj.core.api.Assertions.assertThat;
 class RouteFilesTest extends IntegrationTest {
 
     static Stream<Path> routeFiles() throws IOException {
-        try (Stream<Path> top = Files.list(Path.of("routes")); Stream<Path> variants =
-                Files.list(Path.of("routes/variants"))) {
-            return Stream.concat(top.toList().stream(), variants.toList().stream())
-                    .filter(p -> p.toString().endsWith(".camel.yaml")).toList().stream();
+        try (Stream<Path> files = Files.list(Path.of("routes"))) {
+            return files.filter(p -> p.toString().endsWith(".camel.yaml")).toList().stream();
         }
     }
 
@@ -145,15 +143,16 @@ class RouteFilesTest extends IntegrationTest {
     }
 
     @Test
-    void theConfigurationsFileHoldsNoRoutesAndAVariantOnlyRoutesOfTheFileItReplaces() throws IOException {
+    void theConfigurationsFileHoldsNoRoutesAndEachSinkFileDefinesTheSinksEndpoints() throws IOException {
         assertThat(RouteFile.read(CONFIGURATIONS).routeIds()).isEmpty();
 
-        RouteFile variant = RouteFile.read(Path.of("routes/variants/local-http-callback.camel.yaml"));
-
-        RouteFile replaced = RouteFile.read(Path.of("routes/local-store.camel.yaml"));
-        assertThat(variant.routeIds()).isSubsetOf(replaced.routeIds());
-        assertThat(variant.consumed()).contains("calsync-local-upsert", "calsync-local-delete");
-        assertThat(variant.called()).isEmpty();
+        for (String sink : List.of("routes/local-store.camel.yaml", "routes/local-http.camel.yaml",
+                "routes/local-kafka.camel.yaml")) {
+            RouteFile file = RouteFile.read(Path.of(sink));
+            assertThat(file.consumed()).as(sink).contains("calsync-local-upsert", "calsync-local-delete");
+            assertThat(file.called()).as("a sink file calls only its own routes: " + sink)
+                    .isSubsetOf(file.consumed());
+        }
     }
 
     @Test
