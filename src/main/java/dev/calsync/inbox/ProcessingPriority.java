@@ -7,8 +7,7 @@ import dev.calsync.config.CalsyncProperties;
 import io.micrometer.core.instrument.Gauge;
 import io.micrometer.core.instrument.MeterRegistry;
 import org.apache.camel.CamelContext;
-import org.apache.camel.builder.ThreadPoolProfileBuilder;
-import org.apache.camel.spi.ThreadPoolProfile;
+import org.apache.camel.support.LifecycleStrategySupport;
 import org.springframework.beans.factory.annotation.Autowired;
 import org.springframework.stereotype.Component;
 
@@ -42,19 +41,43 @@ public class ProcessingPriority {
         this(workerPool(camel, properties.inbound().workers()), writer::storedLastSecond,
                 properties.inbound().yieldAtAcksPerSecond(), properties.inbound().workers(),
                 properties.inbound().workersWhileAcknowledging());
-        // in Camel's registry only: an Executor bean in Spring's would replace Spring Boot's task executor
+        // in Camel's registry only: an Executor bean in Spring's would replace Spring Boot's task executor. Bound
+        // again each time the context initialises (a stopped and restarted context starts from an empty registry),
+        // before its routes are created
         camel.getRegistry().bind(WORKERS, workers);
+        camel.addLifecycleStrategy(new LifecycleStrategySupport() {
+            @Override
+            public void onContextInitializing(CamelContext context) {
+                context.getRegistry().bind(WORKERS, workers);
+            }
+        });
         Gauge.builder("calsync.inbound.workers", workers, ThreadPoolExecutor::getMaximumPoolSize)
                 .description("Notifications processed at once at most (lower while the webhook is busy)")
                 .register(registry);
     }
 
-    /** A pool of Camel's (named threads, shut down with the context) that can be resized. */
+    /**
+     * A pool that can be resized, with Camel's thread names. Made by hand rather than by Camel's executor service
+     * manager, which shuts its pools down when the context stops: this one lives as long as the bean
+     * ({@link #close}), so a context stopped and started again (a test's, an operator's) still finds it.
+     */
     private static ThreadPoolExecutor workerPool(CamelContext camel, int workers) {
-        ThreadPoolProfile profile = new ThreadPoolProfileBuilder(WORKERS)
-                .poolSize(workers).maxPoolSize(workers).maxQueueSize(-1).build();
-        return (ThreadPoolExecutor) camel.getExecutorServiceManager().newThreadPool(ProcessingPriority.class, WORKERS,
-                profile);
+        java.util.concurrent.atomic.AtomicInteger threads = new java.util.concurrent.atomic.AtomicInteger();
+        String pattern = camel.getExecutorServiceManager().getThreadNamePattern();
+        ThreadPoolExecutor pool = new ThreadPoolExecutor(workers, workers, 60, java.util.concurrent.TimeUnit.SECONDS,
+                new java.util.concurrent.LinkedBlockingQueue<>(), runnable -> {
+                    Thread thread = new Thread(runnable, org.apache.camel.util.concurrent.ThreadHelper
+                            .resolveThreadName(pattern, WORKERS) + " #" + threads.incrementAndGet());
+                    thread.setDaemon(true);
+                    return thread;
+                });
+        return pool;
+    }
+
+    /** Lets the notifications being processed finish, as Camel's own pools do on shutdown. */
+    @jakarta.annotation.PreDestroy
+    public void close() {
+        workers.shutdown();
     }
 
     ProcessingPriority(ThreadPoolExecutor workers, LongSupplier ackRate, long busyRate, int idle, int busy) {
@@ -63,6 +86,11 @@ public class ProcessingPriority {
         this.busyRate = busyRate;
         this.idle = idle;
         this.busy = Math.max(1, Math.min(busy, idle));
+    }
+
+    /** The pool the notifications are processed on (the routes' {@code executorService: notificationWorkers}). */
+    public ThreadPoolExecutor workerPool() {
+        return workers;
     }
 
     /** Sizes the worker pool for the claim about to be split; returns the size. */
