@@ -971,12 +971,13 @@ class NylasSimulatorTest {
 
         sim.releaseWebhooksInReverse();
         await().atMost(Duration.ofSeconds(10)).until(() -> receiver.received.size() == 4 && sim.webhooksQuiet());
+        // read before the next change: its notifications are delivered while the test goes on
+        assertThat(receiver.types()).containsExactly("event.deleted", "event.deleted", "event.updated",
+                "event.created");
         sim.faults.rateDuplicate = 1;
         String again = (String) sim.userCreates(GRANT, "primary", series("Twice", MONDAY, "RRULE:FREQ=DAILY;COUNT=2"))
                 .get("id");
 
-        assertThat(receiver.types()).containsExactly("event.deleted", "event.deleted", "event.updated",
-                "event.created");
         List<Map<String, Object>> duplicated = aboutSeries(receiver, again, 2);
         assertThat(duplicated).extracting(n -> n.get("id")).as("one notification, delivered more than once")
                 .hasSizeBetween(2, 3).containsOnly(duplicated.get(0).get("id"));
