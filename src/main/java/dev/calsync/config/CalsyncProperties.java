@@ -40,14 +40,18 @@ public record CalsyncProperties(
         }
     }
 
-    /** The Nylas API this service calls. */
+    /**
+     * The Nylas API this service calls.
+     *
+     * @param apiKey Secret: from NYLAS_API_KEY only, never logged.
+     * @param rateLimitKeyPrefix Redis keys of the per-grant call limit every instance shares:
+     *     {@code <prefix>:<grant>:<second>}.
+     */
     public record Nylas(
             @DefaultValue("https://api.us.nylas.com") String apiUri,
-            /* Secret: from NYLAS_API_KEY only, never logged. */
             @DefaultValue("") String apiKey,
             @DefaultValue("5000") @Min(1) long connectTimeoutMillis,
             @DefaultValue("30000") @Min(1) long responseTimeoutMillis,
-            /* Redis keys of the per-grant call limit every instance shares: <prefix>:<grant>:<second>. */
             @DefaultValue("calsync:rate") String rateLimitKeyPrefix) {
         @Override
         public String toString() {
@@ -55,22 +59,26 @@ public record CalsyncProperties(
         }
     }
 
-    /** The webhook endpoint Nylas posts to. */
+    /**
+     * The webhook endpoint Nylas posts to.
+     *
+     * @param enabled Off: no webhook route and no listener on this instance (its routes' precondition).
+     * @param secrets Secrets: from NYLAS_WEBHOOK_SECRET (comma-separated while rotating), never logged.
+     * @param maxClockSkew How far a notification's signed time may be ahead of this clock before it is refused.
+     * @param maxInFlight Webhook requests handled at once; more are answered 503 at once (Nylas delivers them again).
+     * @param storeTimeout A notification not committed to the inbox within this is answered 503.
+     * @param storeBatchSize The most notifications one group commit stores.
+     * @param storeConnections Threads writing the inbox, each with a database connection of its own (not from the
+     *     main pool).
+     */
     public record Webhook(
-            /* Off: no webhook route and no listener on this instance (its routes' precondition). */
             @DefaultValue("true") boolean enabled,
-            /* Secrets: from NYLAS_WEBHOOK_SECRET (comma-separated while rotating), never logged. */
             @DefaultValue("") List<String> secrets,
             @DefaultValue("2MB") DataSize maxBodySize,
-            /* How far a notification's signed time may be ahead of this clock before it is refused. */
             @DefaultValue("5m") Duration maxClockSkew,
-            /* Webhook requests handled at once; more are answered 503 at once (Nylas delivers them again). */
             @DefaultValue("256") @Min(1) int maxInFlight,
-            /* A notification not committed to the inbox within this is answered 503. */
             @DefaultValue("5s") Duration storeTimeout,
-            /* The most notifications one group commit stores. */
             @DefaultValue("256") @Min(1) int storeBatchSize,
-            /* Threads writing the inbox, each with a database connection of its own (not from the main pool). */
             @DefaultValue("2") @Min(1) int storeConnections,
             @Valid @NotNull @DefaultValue Listener listener) {
         public Webhook {
@@ -89,37 +97,38 @@ public record CalsyncProperties(
      * The webhook's own listener: {@code /webhooks/nylas} served by camel-platform-http on Vert.x on a port of its own
      * (the application's HTTP port keeps serving it too). Reading a request costs no thread there, only the route
      * does.
+     *
+     * @param port 0: any free port (tests).
+     * @param workers Threads the webhook route runs on (it waits on one for its group commit).
+     * @param idleTimeout A connection with no request under way and nothing received for this long is closed.
+     * @param maxConnections Open connections at most; past it the longest-idle one is closed to admit a new one.
      */
     public record Listener(
             @DefaultValue("true") boolean enabled,
-            /* 0: any free port (tests). */
             @DefaultValue("8082") @Min(0) int port,
             @DefaultValue("0.0.0.0") String bindAddress,
-            /* Threads the webhook route runs on (it waits on one for its group commit). */
             @DefaultValue("64") @Min(1) int workers,
-            /* A connection with no request under way and nothing received for this long is closed. */
             @DefaultValue("30s") Duration idleTimeout,
-            /* Open connections at most; past it the longest-idle one is closed to admit a new one. */
             @DefaultValue("4096") @Min(1) int maxConnections) {
     }
 
     /**
      * How request bodies are read, on the webhook listener and on the application's HTTP port (each server counts its
      * own): whole within a deadline, and only so many at once, so slow or many senders cannot hold the service.
+     *
+     * @param basePath * Prefix of every path calsync serves (the webhook, on the listener and on server.port, and the
+     *     application * and admin APIs): empty (the default) or a path such as /calsync, without a trailing slash.
+     * @param bodyReadTimeout A request's whole body must arrive within this of its head (408 and the connection
+     *     closed otherwise).
+     * @param maxBodyReads Bodies being read at once (503 beyond).
+     * @param maxLargeBodyReads Bodies announced over 64 KiB or sent without a length, held at once until answered.
+     * @param maxBodyReadsPerAddress Bodies being read at once from one client address (0: no limit).
      */
     public record Http(
-            /*
-             * Prefix of every path calsync serves (the webhook, on the listener and on server.port, and the application
-             * and admin APIs): empty (the default) or a path such as /calsync, without a trailing slash.
-             */
             @DefaultValue("") String basePath,
-            /* A request's whole body must arrive within this of its head (408 and the connection closed otherwise). */
             @DefaultValue("3s") Duration bodyReadTimeout,
-            /* Bodies being read at once (503 beyond). */
             @DefaultValue("256") @Min(1) int maxBodyReads,
-            /* Bodies announced over 64 KiB or sent without a length, held at once until answered. */
             @DefaultValue("8") @Min(1) int maxLargeBodyReads,
-            /* Bodies being read at once from one client address (0: no limit). */
             @DefaultValue("64") @Min(0) int maxBodyReadsPerAddress) {
         public Http {
             if (!basePath.isEmpty() && (!basePath.startsWith("/") || basePath.endsWith("/")
@@ -133,23 +142,29 @@ public record CalsyncProperties(
     /**
      * Notification-id dedupe. {@code ttl} is both the Redis key expiry and the replay window: a notification whose
      * signed time is older is refused, so a purged id can never be replayed.
+     *
+     * @param redisPrefilter Ask Redis before the database whether a notification id is known (off: the group commit
+     *     dedupes).
      */
     public record Dedupe(
             @DefaultValue("24h") Duration ttl,
             @DefaultValue("calsync:notification") String redisKeyPrefix,
             @DefaultValue("10s") Duration redisRetryAfter,
-            /* Ask Redis before the database whether a notification id is known (off: the group commit dedupes). */
             @DefaultValue("false") boolean redisPrefilter) {
     }
 
-    /** Processing of stored notifications, after the acknowledgement. */
+    /**
+     * Processing of stored notifications, after the acknowledgement.
+     *
+     * @param workersWhileAcknowledging Notifications processed at once while the webhook is busy (acknowledgements
+     *     first).
+     * @param yieldAtAcksPerSecond The webhook counts as busy from this many notifications stored per second.
+     */
     public record Inbound(
             @DefaultValue("250") @Min(10) long pollDelayMillis,
             @DefaultValue("32") @Min(1) int batchSize,
             @DefaultValue("8") @Min(1) int workers,
-            /* Notifications processed at once while the webhook is busy (acknowledgements first). */
             @DefaultValue("2") @Min(1) int workersWhileAcknowledging,
-            /* The webhook counts as busy from this many notifications stored per second. */
             @DefaultValue("50") @Min(1) long yieldAtAcksPerSecond,
             @DefaultValue("2m") Duration lease,
             @DefaultValue("8") @Min(1) int maxAttempts,
@@ -158,17 +173,26 @@ public record CalsyncProperties(
             @DefaultValue("48h") Duration retention) {
     }
 
-    /** How calendar content is compared. */
+    /**
+     * How calendar content is compared.
+     *
+     * @param allDayEnd How providers spell the end of an all-day datespan: exclusive (the day after) or inclusive.
+     */
     public record Sync(
-            /* How providers spell the end of an all-day datespan: exclusive (the day after) or inclusive. */
             @DefaultValue("exclusive") AllDayEnd allDayEnd) {
     }
 
     public enum AllDayEnd { EXCLUSIVE, INCLUSIVE }
 
-    /** Pushing application changes to the calendar. */
+    /**
+     * Pushing application changes to the calendar.
+     *
+     * @param enabled Off: this instance pushes nothing (no poller, no push routes); application changes wait as
+     *     pending.
+     * @param createSettleTime How long a create may still land after it was sent (Nylas works on a provider call for
+     *     up to ~90 s).
+     */
     public record Push(
-            /* Off: this instance pushes nothing (no poller, no push routes); application changes wait as pending. */
             @DefaultValue("true") boolean enabled,
             @DefaultValue("250") @Min(10) long pollDelayMillis,
             @DefaultValue("32") @Min(1) int batchSize,
@@ -179,13 +203,22 @@ public record CalsyncProperties(
             @DefaultValue("30000") @Min(0) long maxRedeliveryDelayMillis,
             @DefaultValue("100") @Min(1) int maxRequestsPerSecondPerGrant,
             @DefaultValue("30s") Duration circuitOpenWait,
-            /* How long a create may still land after it was sent (Nylas works on a provider call for up to ~90 s). */
             @DefaultValue("2m") Duration createSettleTime) {
     }
 
-    /** Reconciliation: comparing a calendar with the local side and repairing the difference. */
+    /**
+     * Reconciliation: comparing a calendar with the local side and repairing the difference.
+     *
+     * @param enabled Off: this instance neither queues nor runs reconciliations, and serves no /admin/reconcile.
+     * @param concurrency Runs one instance works on at once (claimed from the queue every instance shares).
+     * @param pollDelayMillis How often each instance queues calendars whose slot came and claims queued runs (when
+     *     idle).
+     * @param retention Finished runs and their conflicts are deleted after this.
+     * @param callAttempts Attempts of each Nylas call of a run (429, 5xx, time-out, open circuit) before the run
+     *     fails.
+     * @param maxRetryDelay The longest wait between two attempts, Retry-After included.
+     */
     public record Reconcile(
-            /* Off: this instance neither queues nor runs reconciliations, and serves no /admin/reconcile. */
             @DefaultValue("true") boolean enabled,
             @DefaultValue("3600000") @Min(1000) long intervalMillis,
             @DefaultValue("30d") Duration windowPast,
@@ -195,27 +228,22 @@ public record CalsyncProperties(
             @DefaultValue("0.5") double maxDeleteShare,
             @DefaultValue("5") @Min(0) int maxDeletesWithoutGuard,
             @DefaultValue("15m") Duration lease,
-            /* Runs one instance works on at once (claimed from the queue every instance shares). */
             @DefaultValue("4") @Min(1) int concurrency,
-            /* How often each instance queues calendars whose slot came and claims queued runs (when idle). */
             @DefaultValue("1000") @Min(10) long pollDelayMillis,
-            /* Finished runs and their conflicts are deleted after this. */
             @DefaultValue("48h") Duration retention,
-            /* Attempts of each Nylas call of a run (429, 5xx, time-out, open circuit) before the run fails. */
             @DefaultValue("6") @Min(1) int callAttempts,
-            /* The longest wait between two attempts, Retry-After included. */
             @DefaultValue("2m") Duration maxRetryDelay) {
     }
 
     /**
      * The application's side of the sync: where calendar changes go ({@code sink}: the routes of
      * routes/local-store.camel.yaml, local-http.camel.yaml or local-kafka.camel.yaml, chosen by their precondition).
+     *
+     * @param callbackUrl The application's HTTP callback (sink http).
      */
     public record Local(
-            /* store (the built-in PostgreSQL store), http (the application's HTTP callback) or kafka (a topic). */
             @DefaultValue("store") @NotNull @Pattern(regexp = "store|http|kafka",
                     message = "must be store, http or kafka (the local sink: where calendar changes go)") String sink,
-            /* The application's HTTP callback (sink http). */
             @DefaultValue("http://localhost:8081/calsync") String callbackUrl,
             @Valid @NotNull @DefaultValue Kafka kafka) {
         public Local {
@@ -226,22 +254,29 @@ public record CalsyncProperties(
         }
     }
 
-    /** The Kafka sink (sink kafka): where every calendar change is published. */
+    /**
+     * The Kafka sink (sink kafka): where every calendar change is published.
+     *
+     * @param brokers host:port,... of the brokers (CALSYNC_KAFKA_BROKERS).
+     */
     public record Kafka(
-            /* host:port,... of the brokers (CALSYNC_KAFKA_BROKERS). */
             @DefaultValue("localhost:9092") String brokers,
             @DefaultValue("calsync.events") String topic) {
     }
 
-    /** The application and admin APIs, and their bearer tokens. */
+    /**
+     * The application and admin APIs, and their bearer tokens.
+     *
+     * @param enabled Off: no application or admin API on this instance (its routes' precondition), and no filter on
+     *     them.
+     * @param token Secret: from APP_API_TOKEN, never logged.
+     * @param adminToken Secret: from ADMIN_API_TOKEN; when empty the application token is used.
+     * @param maxBodySize Largest request body of the application and admin APIs (413 above).
+     */
     public record Api(
-            /* Off: no application or admin API on this instance (its routes' precondition), and no filter on them. */
             @DefaultValue("true") boolean enabled,
-            /* Secret: from APP_API_TOKEN, never logged. */
             @DefaultValue("") String token,
-            /* Secret: from ADMIN_API_TOKEN; when empty the application token is used. */
             @DefaultValue("") String adminToken,
-            /* Largest request body of the application and admin APIs (413 above). */
             @DefaultValue("1MB") DataSize maxBodySize) {
         public String effectiveAdminToken() {
             return adminToken.isEmpty() ? token : adminToken;
@@ -257,14 +292,16 @@ public record CalsyncProperties(
     /**
      * calsync's tables: migrated by a Flyway of its own ({@code classpath:calsync/db/migration}) with its own history
      * table, so an application's own Flyway is untouched.
+     *
+     * @param migrate whether calsync's migrations run at start-up (off for a run that must not touch the database)
+     * @param historyTable Flyway's history table of calsync's migrations (the standalone service keeps
+     * flyway_schema_history)
+     * @param schema the schema calsync's tables are created in; empty: the connection's default schema. The
+     * connection's search_path must include it (e.g. currentSchema in the JDBC URL)
      */
     public record Database(
-            /* Run calsync's migrations at start-up (off for a run that must not touch the database). */
             @DefaultValue("true") boolean migrate,
-            /* Flyway's history table of calsync's migrations (the standalone service keeps flyway_schema_history). */
             @DefaultValue("calsync_schema_history") String historyTable,
-            /* The schema the tables are created in; empty: the connection's default schema. The connection's
-               search_path must include it (e.g. currentSchema in the JDBC URL). */
             @DefaultValue("") String schema) {
     }
 }
