@@ -18,8 +18,8 @@ import static dev.calsync.CalsyncHeaders.CALENDAR_ID;
 import static dev.calsync.CalsyncHeaders.EVENT_ID;
 import static dev.calsync.CalsyncHeaders.GRANT_ID;
 import static dev.calsync.CalsyncHeaders.MASTER_EVENT_ID;
-import static dev.calsync.CalsyncHeaders.ORIGINAL_START_TIME;
 import static dev.calsync.CalsyncHeaders.RECORD_ID;
+import static dev.calsync.CalsyncVariables.ORIGINAL_START_TIME;
 
 /**
  * Calendar to application for the occurrences of a series (routes in {@code recurring-events.camel.yaml}). Nylas
@@ -341,12 +341,12 @@ public class SeriesOccurrences {
 
     /**
      * Reads one page of the series' listing: the occurrence named by {@code CalsyncEventId} (or, without one, the one
-     * starting originally at {@code CalsyncOriginalStartTime}), if on it, becomes the
+     * starting originally at the variable {@code CalsyncOriginalStartTime}), if on it, becomes the
      * variable {@code occurrence}; {@code seriesPage} the next page's cursor, or null after the last page.
      */
     public void searchPage(Exchange exchange) throws java.io.IOException {
         String wantedId = exchange.getMessage().getHeader(EVENT_ID, String.class);
-        Long wantedStart = exchange.getMessage().getHeader(ORIGINAL_START_TIME, Long.class);
+        Long wantedStart = exchange.getVariable(ORIGINAL_START_TIME, Long.class);
         for (Map<String, Object> event : seriesPage(exchange)) {
             if (wantedId != null ? wantedId.equals(event.get("id"))
                     : event.get("original_start_time") instanceof Number n && wantedStart != null
@@ -365,7 +365,7 @@ public class SeriesOccurrences {
     public void foundOccurrence(Exchange exchange) {
         Map<?, ?> occurrence = exchange.getVariable("occurrence", Map.class);
         Message m = exchange.getMessage();
-        Long start = m.getHeader(ORIGINAL_START_TIME, Long.class);
+        Long start = exchange.getVariable(ORIGINAL_START_TIME, Long.class);
         long[] window = nylas.seriesWindow();
         if (occurrence == null && (start == null || start < window[0] || start > window[1])) {
             throw new IllegalStateException("the series " + m.getHeader(MASTER_EVENT_ID) + " lists no occurrence"
