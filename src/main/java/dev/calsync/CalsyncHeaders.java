@@ -55,8 +55,6 @@ public final class CalsyncHeaders {
     public static final String AUTHORITATIVE = "CalsyncAuthoritative";
     /** The same value for every retry of one change: what the local routes hand the application to drop a repeat. */
     public static final String IDEMPOTENCY_KEY = "CalsyncIdempotencyKey";
-    /** The Nylas event of a recurring series' master. */
-    public static final String MASTER_EVENT_ID = "CalsyncMasterEventId";
 
     // --- a push of an application change: set by pushOutbox when it opens a claimed row
 

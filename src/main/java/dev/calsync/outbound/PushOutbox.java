@@ -23,10 +23,10 @@ import static dev.calsync.CalsyncHeaders.CLAIM;
 import static dev.calsync.CalsyncHeaders.EVENT_ID;
 import static dev.calsync.CalsyncHeaders.GRANT_ID;
 import static dev.calsync.CalsyncHeaders.IDEMPOTENCY_KEY;
-import static dev.calsync.CalsyncHeaders.MASTER_EVENT_ID;
 import static dev.calsync.CalsyncHeaders.RECORD_ID;
 import static dev.calsync.CalsyncVariables.CREATE_ATTEMPTS;
 import static dev.calsync.CalsyncVariables.DESIRED;
+import static dev.calsync.CalsyncVariables.MASTER_EVENT_ID;
 import static dev.calsync.CalsyncVariables.MASTER_RECORD_ID;
 import static dev.calsync.CalsyncVariables.ORIGINAL_START_TIME;
 import static dev.calsync.CalsyncVariables.STATUS;
@@ -137,7 +137,7 @@ public class PushOutbox {
     }
 
     /**
-     * The calendar event of an occurrence record's series (variable {@code CalsyncMasterRecordId}) as the header
+     * The calendar event of an occurrence record's series (variable {@code CalsyncMasterRecordId}) as the variable
      * {@code CalsyncMasterEventId}, which the series' listing names; the push waits
      * ({@link SeriesNotSyncedException}) while the master has none yet.
      */
@@ -148,7 +148,7 @@ public class PushOutbox {
         if (eventId == null) {
             throw new SeriesNotSyncedException(m.getHeader(RECORD_ID, String.class), master);
         }
-        m.setHeader(MASTER_EVENT_ID, eventId);
+        exchange.setVariable(MASTER_EVENT_ID, eventId);
     }
 
     /** Records the event id as soon as it is known, so no later attempt creates another one. */
