@@ -4,6 +4,7 @@ package dev.calsync;
  * The names of the {@code Calsync*} message headers the route files and the beans they call pass between each other:
  * one declaration of each, used by every bean. Each route file states at its top which of them its routes read and
  * set; headers are removed before any outbound HTTP call (the {@code outboundHeaderFilter}) and before an HTTP answer.
+ * State that only a route and its own beans use lives in Camel variables instead ({@link CalsyncVariables}).
  */
 public final class CalsyncHeaders {
 
@@ -54,23 +55,9 @@ public final class CalsyncHeaders {
     public static final String AUTHORITATIVE = "CalsyncAuthoritative";
     /** The same value for every retry of one change: what the local routes hand the application to drop a repeat. */
     public static final String IDEMPOTENCY_KEY = "CalsyncIdempotencyKey";
-    /** The Nylas event of a recurring series' master. */
-    public static final String MASTER_EVENT_ID = "CalsyncMasterEventId";
-    /** The local record of a recurring series' master (on an occurrence record being pushed). */
-    public static final String MASTER_RECORD_ID = "CalsyncMasterRecordId";
-    /** Where its series puts an occurrence (Unix seconds), whatever its own time says now. */
-    public static final String ORIGINAL_START_TIME = "CalsyncOriginalStartTime";
-    /** A record's status: {@code confirmed}, or {@code cancelled} for a cancelled occurrence. */
-    public static final String STATUS = "CalsyncStatus";
 
     // --- a push of an application change: set by pushOutbox when it opens a claimed row
 
-    /** What the record should be on the calendar: {@code live} or {@code deleted}. */
-    public static final String DESIRED = "CalsyncDesired";
-    /** The version of the application change being pushed. */
-    public static final String VERSION = "CalsyncVersion";
-    /** Creates sent so far for the record: any of them may have reached Nylas unseen. */
-    public static final String CREATE_ATTEMPTS = "CalsyncCreateAttempts";
     /** This worker's claim on the mapping row: the push writes only while it is still the row's. */
     public static final String CLAIM = "CalsyncClaim";
 

@@ -17,9 +17,9 @@ import org.springframework.stereotype.Component;
 import static dev.calsync.CalsyncHeaders.CALENDAR_ID;
 import static dev.calsync.CalsyncHeaders.EVENT_ID;
 import static dev.calsync.CalsyncHeaders.GRANT_ID;
-import static dev.calsync.CalsyncHeaders.MASTER_EVENT_ID;
-import static dev.calsync.CalsyncHeaders.ORIGINAL_START_TIME;
 import static dev.calsync.CalsyncHeaders.RECORD_ID;
+import static dev.calsync.CalsyncVariables.MASTER_EVENT_ID;
+import static dev.calsync.CalsyncVariables.ORIGINAL_START_TIME;
 
 /**
  * Calendar to application for the occurrences of a series (routes in {@code recurring-events.camel.yaml}). Nylas
@@ -101,7 +101,7 @@ public class SeriesOccurrences {
         Message m = exchange.getMessage();
         m.setHeader(GRANT_ID, master.get("grant_id"));
         m.setHeader(CALENDAR_ID, master.get("calendar_id"));
-        m.setHeader(MASTER_EVENT_ID, master.get("id"));
+        exchange.setVariable(MASTER_EVENT_ID, master.get("id"));
         exchange.setVariable("seriesPage", "");
         exchange.setVariable("overrides", new ArrayList<Map<String, Object>>());
         exchange.setVariable("liveStarts", new ArrayList<Long>());
@@ -263,14 +263,17 @@ public class SeriesOccurrences {
         return stubs(exchange, "cancelled");
     }
 
-    /** Headers naming the occurrence in the body (a stub or an event): grant, calendar, its id and its master's. */
+    /**
+     * Headers naming the occurrence in the body (a stub or an event): grant, calendar and its id; its master's in the
+     * variable {@code CalsyncMasterEventId}.
+     */
     public void occurrenceHeaders(Exchange exchange) {
         Map<?, ?> event = exchange.getMessage().getBody(Map.class);
         Message m = exchange.getMessage();
         m.setHeader(GRANT_ID, event.get("grant_id"));
         m.setHeader(CALENDAR_ID, event.get("calendar_id"));
         m.setHeader(EVENT_ID, event.get("id"));
-        m.setHeader(MASTER_EVENT_ID, event.get("master_event_id"));
+        exchange.setVariable(MASTER_EVENT_ID, event.get("master_event_id"));
     }
 
     /**
@@ -341,12 +344,12 @@ public class SeriesOccurrences {
 
     /**
      * Reads one page of the series' listing: the occurrence named by {@code CalsyncEventId} (or, without one, the one
-     * starting originally at {@code CalsyncOriginalStartTime}), if on it, becomes the
+     * starting originally at the variable {@code CalsyncOriginalStartTime}), if on it, becomes the
      * variable {@code occurrence}; {@code seriesPage} the next page's cursor, or null after the last page.
      */
     public void searchPage(Exchange exchange) throws java.io.IOException {
         String wantedId = exchange.getMessage().getHeader(EVENT_ID, String.class);
-        Long wantedStart = exchange.getMessage().getHeader(ORIGINAL_START_TIME, Long.class);
+        Long wantedStart = exchange.getVariable(ORIGINAL_START_TIME, Long.class);
         for (Map<String, Object> event : seriesPage(exchange)) {
             if (wantedId != null ? wantedId.equals(event.get("id"))
                     : event.get("original_start_time") instanceof Number n && wantedStart != null
@@ -365,11 +368,11 @@ public class SeriesOccurrences {
     public void foundOccurrence(Exchange exchange) {
         Map<?, ?> occurrence = exchange.getVariable("occurrence", Map.class);
         Message m = exchange.getMessage();
-        Long start = m.getHeader(ORIGINAL_START_TIME, Long.class);
+        Long start = exchange.getVariable(ORIGINAL_START_TIME, Long.class);
         long[] window = nylas.seriesWindow();
         if (occurrence == null && (start == null || start < window[0] || start > window[1])) {
-            throw new IllegalStateException("the series " + m.getHeader(MASTER_EVENT_ID) + " lists no occurrence"
-                    + " starting at " + start + " (original_start_time of record "
+            throw new IllegalStateException("the series " + exchange.getVariable(MASTER_EVENT_ID)
+                    + " lists no occurrence starting at " + start + " (original_start_time of record "
                     + m.getHeader(RECORD_ID) + "), which is outside the listed window");
         }
         exchange.setVariable("occurrenceCancelled", occurrence == null || "cancelled".equals(occurrence.get("status")));
@@ -384,7 +387,7 @@ public class SeriesOccurrences {
         Map<String, Object> occurrence = new LinkedHashMap<>((Map<String, Object>) exchange.getVariable("occurrence"));
         occurrence.put("status", "cancelled");
         if (occurrence.get("master_event_id") == null) {
-            occurrence.put("master_event_id", exchange.getMessage().getHeader(MASTER_EVENT_ID));
+            occurrence.put("master_event_id", exchange.getVariable(MASTER_EVENT_ID));
         }
         return occurrence;
     }

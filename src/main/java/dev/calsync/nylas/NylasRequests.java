@@ -13,8 +13,8 @@ import org.springframework.stereotype.Component;
 import static dev.calsync.CalsyncHeaders.CALENDAR_ID;
 import static dev.calsync.CalsyncHeaders.EVENT_ID;
 import static dev.calsync.CalsyncHeaders.GRANT_ID;
-import static dev.calsync.CalsyncHeaders.MASTER_EVENT_ID;
 import static dev.calsync.CalsyncHeaders.RECORD_ID;
+import static dev.calsync.CalsyncVariables.MASTER_EVENT_ID;
 
 /**
  * Prepares the camel-http headers of Nylas API calls: method, URL-encoded path and query, and the bearer key.
@@ -175,8 +175,9 @@ public class NylasRequests {
     /**
      * {@code GET /v3/grants/{grant}/events?calendar_id&master_event_id&expand_recurring=true&show_cancelled=true
      * &limit=200&start&end[&page_token]}: one page of a series' occurrences, cancelled ones included, over the
-     * reconciliation window; {@code expand_recurring} is always sent (its default is documented both ways). The page
-     * token is the variable {@code seriesPage} (empty: the first page).
+     * reconciliation window; {@code expand_recurring} is always sent (its default is documented both ways). The series
+     * is the variable {@code CalsyncMasterEventId}, the page token the variable {@code seriesPage} (empty: the first
+     * page).
      */
     public void listSeries(Exchange exchange) {
         Message m = exchange.getMessage();
@@ -184,7 +185,7 @@ public class NylasRequests {
         String token = exchange.getVariable("seriesPage", String.class);
         prepare(exchange, "GET", "/v3/grants/" + encode(m.getHeader(GRANT_ID, String.class)) + "/events",
                 "calendar_id=" + encode(m.getHeader(CALENDAR_ID, String.class)) + "&master_event_id="
-                        + encode(m.getHeader(MASTER_EVENT_ID, String.class))
+                        + encode(exchange.getVariable(MASTER_EVENT_ID, String.class))
                         + "&expand_recurring=true&show_cancelled=true&limit=200&start=" + window[0] + "&end="
                         + window[1]
                         + (token == null || token.isEmpty() ? "" : "&page_token=" + encode(token)));

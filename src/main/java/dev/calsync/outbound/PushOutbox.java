@@ -20,17 +20,17 @@ import org.springframework.stereotype.Component;
 
 import static dev.calsync.CalsyncHeaders.CALENDAR_ID;
 import static dev.calsync.CalsyncHeaders.CLAIM;
-import static dev.calsync.CalsyncHeaders.CREATE_ATTEMPTS;
-import static dev.calsync.CalsyncHeaders.DESIRED;
 import static dev.calsync.CalsyncHeaders.EVENT_ID;
 import static dev.calsync.CalsyncHeaders.GRANT_ID;
 import static dev.calsync.CalsyncHeaders.IDEMPOTENCY_KEY;
-import static dev.calsync.CalsyncHeaders.MASTER_EVENT_ID;
-import static dev.calsync.CalsyncHeaders.MASTER_RECORD_ID;
-import static dev.calsync.CalsyncHeaders.ORIGINAL_START_TIME;
 import static dev.calsync.CalsyncHeaders.RECORD_ID;
-import static dev.calsync.CalsyncHeaders.STATUS;
-import static dev.calsync.CalsyncHeaders.VERSION;
+import static dev.calsync.CalsyncVariables.CREATE_ATTEMPTS;
+import static dev.calsync.CalsyncVariables.DESIRED;
+import static dev.calsync.CalsyncVariables.MASTER_EVENT_ID;
+import static dev.calsync.CalsyncVariables.MASTER_RECORD_ID;
+import static dev.calsync.CalsyncVariables.ORIGINAL_START_TIME;
+import static dev.calsync.CalsyncVariables.STATUS;
+import static dev.calsync.CalsyncVariables.VERSION;
 
 /**
  * The push routes' side of the mapping table: claims pending application changes under a lease (one row per record,
@@ -61,7 +61,10 @@ public class PushOutbox {
         return rows;
     }
 
-    /** Headers of the push and, for a live record, the Nylas request body (fields plus the whole metadata map). */
+    /**
+     * Headers and variables of the push and, for a live record, the Nylas request body (fields plus the whole
+     * metadata map). The headers name the record and its event; the push's own state is in variables.
+     */
     public void open(Exchange exchange) throws JsonProcessingException {
         Message m = exchange.getMessage();
         Map<?, ?> row = m.getBody(Map.class);
@@ -70,9 +73,9 @@ public class PushOutbox {
         m.setHeader(GRANT_ID, row.get("grant_id"));
         m.setHeader(CALENDAR_ID, row.get("calendar_id"));
         m.setHeader(EVENT_ID, row.get("nylas_event_id"));
-        m.setHeader(DESIRED, row.get("desired"));
-        m.setHeader(VERSION, row.get("version"));
-        m.setHeader(CREATE_ATTEMPTS, row.get("create_attempts"));
+        exchange.setVariable(DESIRED, row.get("desired"));
+        exchange.setVariable(VERSION, row.get("version"));
+        exchange.setVariable(CREATE_ATTEMPTS, row.get("create_attempts"));
         m.setHeader(CLAIM, row.get("claim_token"));
         Map<String, Object> metadata = new LinkedHashMap<>();
         if (row.get("remote_metadata") != null) {
@@ -84,9 +87,9 @@ public class PushOutbox {
         Map<String, Object> record = store.find(id); // null for a record deleted by the application
         // an occurrence of a series: pushed to that occurrence of the series' event (recurring-events.camel.yaml); a
         // deleted one is deleted by the event id it was linked to, if it was ever pushed
-        m.setHeader(MASTER_RECORD_ID, record == null ? null : record.get("master_record_id"));
-        m.setHeader(ORIGINAL_START_TIME, record == null ? null : record.get("original_start_time"));
-        m.setHeader(STATUS, record == null ? null : record.get("status"));
+        exchange.setVariable(MASTER_RECORD_ID, record == null ? null : record.get("master_record_id"));
+        exchange.setVariable(ORIGINAL_START_TIME, record == null ? null : record.get("original_start_time"));
+        exchange.setVariable(STATUS, record == null ? null : record.get("status"));
         if (record != null) {
             for (String field : List.of("title", "description", "location", "when", "participants")) {
                 request.put(field, record.get(field));
@@ -134,17 +137,18 @@ public class PushOutbox {
     }
 
     /**
-     * The calendar event of an occurrence record's series (header {@code CalsyncMasterEventId}); the push waits
+     * The calendar event of an occurrence record's series (variable {@code CalsyncMasterRecordId}) as the variable
+     * {@code CalsyncMasterEventId}, which the series' listing names; the push waits
      * ({@link SeriesNotSyncedException}) while the master has none yet.
      */
     public void masterEvent(Exchange exchange) {
         Message m = exchange.getMessage();
-        String master = m.getHeader(MASTER_RECORD_ID, String.class);
+        String master = exchange.getVariable(MASTER_RECORD_ID, String.class);
         String eventId = mappings.eventOf(master);
         if (eventId == null) {
             throw new SeriesNotSyncedException(m.getHeader(RECORD_ID, String.class), master);
         }
-        m.setHeader(MASTER_EVENT_ID, eventId);
+        exchange.setVariable(MASTER_EVENT_ID, eventId);
     }
 
     /** Records the event id as soon as it is known, so no later attempt creates another one. */
@@ -194,9 +198,9 @@ public class PushOutbox {
         String id = m.getHeader(RECORD_ID, String.class);
         String eventId = m.getHeader(EVENT_ID, String.class);
         String claim = m.getHeader(CLAIM, String.class);
-        int done = mappings.complete(id, eventId, m.getHeader(VERSION, Long.class),
+        int done = mappings.complete(id, eventId, exchange.getVariable(VERSION, Long.class),
                 updatedAt == null ? null : ((Number) updatedAt).longValue(), metadata, claim);
-        if (done == 0 && eventId != null && !"deleted".equals(m.getHeader(DESIRED))
+        if (done == 0 && eventId != null && !"deleted".equals(exchange.getVariable(DESIRED))
                 && mappings.undoCreate(id, eventId, claim) == 1) {
             // the record was deleted while this push ran: the event this push wrote must not outlive it
             LOG.info("Event {} was deleted while its push ran; removing event {} it wrote", id, eventId);
@@ -219,7 +223,7 @@ public class PushOutbox {
         }
         Map<String, Object> cancelled = new LinkedHashMap<>(record);
         cancelled.put("status", "cancelled");
-        m.setHeader(IDEMPOTENCY_KEY, "push:" + id + ":" + m.getHeader(VERSION) + ":cancelled");
+        m.setHeader(IDEMPOTENCY_KEY, "push:" + id + ":" + exchange.getVariable(VERSION) + ":cancelled");
         LOG.info("Occurrence record {} changes an occurrence its series no longer shows (cancelled on the calendar):"
                 + " recorded as cancelled", id);
         exchange.setProperty("outcome", "cancelled-on-calendar");
@@ -240,7 +244,7 @@ public class PushOutbox {
         String message = error == null ? "unknown error" : error.getClass().getSimpleName()
                 + (error.getMessage() == null ? "" : ": " + error.getMessage());
         // a newer application change that arrived meanwhile is not failed with this one: it is pushed next
-        mappings.fail(id, exchange.getMessage().getHeader(VERSION, Long.class), message,
+        mappings.fail(id, exchange.getVariable(VERSION, Long.class), message,
                 exchange.getMessage().getHeader(CLAIM, String.class));
         LOG.error("Push of event {} failed: {}", id, message);
         exchange.setProperty("outcome", "failed");

@@ -23,6 +23,7 @@ import com.networknt.schema.SchemaValidatorsConfig;
 import com.networknt.schema.SpecVersion;
 import com.networknt.schema.ValidationMessage;
 import dev.calsync.CalsyncHeaders;
+import dev.calsync.CalsyncVariables;
 import dev.calsync.support.IntegrationTest;
 import org.apache.camel.Route;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -35,7 +36,8 @@ import static org.assertj.core.api.Assertions.assertThat;
  * The route files are the product's public surface: each one is valid Camel YAML DSL, the routes they define load
  * with their stable ids (tests, metrics and operators refer to them), and each file can be replaced on its own: the
  * shared error handling lives in the configurations file, and a file calls only endpoints the set defines. Each file
- * states at its top its switch and the {@code Calsync*} headers its routes name (all declared in {@link CalsyncHeaders}).
+ * states at its top its switch and the {@code Calsync*} headers and variables its routes name (each declared once, in
+ * {@link CalsyncHeaders} or, for route-internal state, in {@link CalsyncVariables}).
  */
 class RouteFilesTest extends IntegrationTest {
 
@@ -168,14 +170,16 @@ class RouteFilesTest extends IntegrationTest {
         String top = text.substring(0, text.indexOf("\n- "));
         String routes = text.substring(top.length());
         Set<String> declared = new TreeSet<>();
-        for (Field field : CalsyncHeaders.class.getFields()) {
-            declared.add((String) field.get(null));
+        for (Class<?> names : List.of(CalsyncHeaders.class, CalsyncVariables.class)) {
+            for (Field field : names.getFields()) {
+                assertThat(declared.add((String) field.get(null))).as("declared once: " + field.get(null)).isTrue();
+            }
         }
 
         Set<String> named = calsyncHeaders(routes);
 
         assertThat(top).as("top comment of " + file).contains("Switch:");
-        assertThat(calsyncHeaders(top)).as("headers stated at the top of " + file).containsAll(named)
+        assertThat(calsyncHeaders(top)).as("headers and variables stated at the top of " + file).containsAll(named)
                 .isSubsetOf(declared);
     }
 
