@@ -62,7 +62,7 @@ import org.springframework.context.annotation.Import;
         beforeName = "org.apache.camel.spring.boot.CamelAutoConfiguration")
 @EnableConfigurationProperties(CalsyncProperties.class)
 @Import({CamelBeansConfig.class, LocalSinkConfig.class, NotificationDedupeConfig.class, WebhookHttpConfig.class, WebhookListenerConfig.class,
-        SyncMetrics.class, CalsyncDatabase.class, CalsyncRoutesLoader.class,
+        SyncMetrics.class, CalsyncDatabase.class, CalsyncRoutesLoader.class, CalsyncFilters.class,
         SignatureVerifier.class, NotificationDecoder.class, AcceptingGate.class, WebhookChallenge.class,
         WebhookRequestGuard.class, GrantStates.class, RedisDedupeHealthIndicator.class,
         AdminNotificationsApi.class, AdminGrantsApi.class, ApiBodyGuard.class, AppEventsApi.class, ApiTokenFilter.class,

@@ -1,5 +1,10 @@
 package dev.calsync.autoconfigure;
 
+import java.sql.Connection;
+import java.sql.PreparedStatement;
+import java.sql.ResultSet;
+import java.sql.SQLException;
+
 import javax.sql.DataSource;
 
 import dev.calsync.config.CalsyncProperties;
@@ -24,7 +29,7 @@ public class CalsyncDatabase {
         private final DataSource dataSource;
         private final CalsyncProperties.Database database;
 
-        Migrations(DataSource dataSource, CalsyncProperties.Database database) {
+        public Migrations(DataSource dataSource, CalsyncProperties.Database database) {
             this.dataSource = dataSource;
             this.database = database;
         }
@@ -42,6 +47,33 @@ public class CalsyncDatabase {
                 config.schemas(database.schema()).defaultSchema(database.schema());
             }
             config.load().migrate();
+            requireOnSearchPath(database.schema());
+        }
+
+        /**
+         * calsync's SQL names its tables without a schema: a schema of its own works only where the connection looks
+         * there. Refuses to start otherwise, rather than failing on every query later.
+         */
+        private void requireOnSearchPath(String schema) {
+            if (schema.isBlank()) {
+                return;
+            }
+            try (Connection connection = dataSource.getConnection();
+                 PreparedStatement query = connection.prepareStatement(
+                         "SELECT ? = ANY (current_schemas(false)), array_to_string(current_schemas(false), ',')")) {
+                query.setString(1, schema);
+                try (ResultSet row = query.executeQuery()) {
+                    row.next();
+                    if (!row.getBoolean(1)) {
+                        throw new IllegalStateException("calsync.database.schema '" + schema
+                                + "' is not on the database connection's search_path (" + row.getString(2)
+                                + "): add currentSchema=" + schema + ",public to the JDBC URL, or set the role's"
+                                + " search_path");
+                    }
+                }
+            } catch (SQLException e) {
+                throw new IllegalStateException("could not read the database connection's search_path", e);
+            }
         }
     }
 

@@ -68,6 +68,22 @@ public final class CalsyncPaths {
         return adminApi.stream().anyMatch(prefix -> under(path, prefix));
     }
 
+    /**
+     * The servlet URL patterns calsync's filters are registered for: the webhook and each API prefix that is switched
+     * on, under the base path ({@code /admin/grants/*} also matches {@code /admin/grants} itself). Empty when nothing
+     * is served. The servlet container maps a request by its decoded, normalised path, as the router does, and each
+     * filter still checks the path itself ({@code shouldNotFilter}).
+     */
+    public List<String> servletUrlPatterns() {
+        List<String> patterns = new ArrayList<>();
+        if (webhookEnabled) {
+            patterns.add(webhook);
+        }
+        applicationApi.forEach(prefix -> patterns.add(prefix + "/*"));
+        adminApi.forEach(prefix -> patterns.add(prefix + "/*"));
+        return List.copyOf(patterns);
+    }
+
     /** {@code prefix} itself or a path below it (never a longer name beside it: /api/v1/eventsX is not below). */
     private static boolean under(String path, String prefix) {
         return path.startsWith(prefix) && (path.length() == prefix.length() || path.charAt(prefix.length()) == '/');

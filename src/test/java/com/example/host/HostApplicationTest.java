@@ -5,6 +5,7 @@ import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.time.Duration;
+import java.util.Collection;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -19,6 +20,7 @@ import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.springframework.boot.builder.SpringApplicationBuilder;
+import org.springframework.boot.web.servlet.FilterRegistrationBean;
 import org.springframework.context.ConfigurableApplicationContext;
 import org.springframework.jdbc.core.JdbcTemplate;
 
@@ -113,6 +115,22 @@ class HostApplicationTest {
                 .as("the host's history").containsExactly("V1__host_orders.sql");
         assertThat(jdbc.queryForList("SELECT script FROM calsync_schema_history WHERE script LIKE 'V%'", String.class))
                 .as("calsync's history").contains("V1__inbound_sync.sql").doesNotContain("V1__host_orders.sql");
+    }
+
+    @Test
+    void calsyncsServletFiltersAreRegisteredForItsOwnPathsOnly() {
+        @SuppressWarnings({"rawtypes", "unchecked"})
+        Map<String, FilterRegistrationBean> registrations =
+                host.getBeansOfType(FilterRegistrationBean.class);
+        List<String> calsyncFilters = List.of("AcceptingGate", "WebhookRequestGuard", "ApiTokenFilter", "ApiBodyGuard");
+
+        var calsync = registrations.values().stream()
+                .filter(r -> calsyncFilters.contains(r.getFilter().getClass().getSimpleName())).toList();
+        assertThat(calsync).as("one registration per filter").hasSize(calsyncFilters.size());
+        calsync.forEach(r -> assertThat((Collection<String>) r.getUrlPatterns())
+                .as(r.getFilter().getClass().getSimpleName()).isNotEmpty()
+                .allMatch(pattern -> pattern.startsWith("/calsync/"))
+                .contains("/calsync/admin/grants/*"));
     }
 
     @Test
