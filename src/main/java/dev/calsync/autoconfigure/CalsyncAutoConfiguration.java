@@ -27,6 +27,7 @@ import dev.calsync.inbox.ProcessingPriority;
 import dev.calsync.local.LocalEventStore;
 import dev.calsync.mapping.ClaimMappings;
 import dev.calsync.mapping.SyncMappings;
+import dev.calsync.metrics.BacklogMetrics;
 import dev.calsync.nylas.GrantCircuits;
 import dev.calsync.nylas.GrantRateLimit;
 import dev.calsync.nylas.HonourRetryAfter;
@@ -70,7 +71,7 @@ import org.springframework.context.annotation.Import;
         InboundPlanner.class, ClaimMappings.class, SyncMappings.class, GrantRateLimit.class, HonourRetryAfter.class,
         GrantCircuits.class, NylasRequests.class, LocalEventStore.class, NotificationInbox.class,
         NotificationRouting.class, ProcessingPriority.class, InboxWriter.class, ReconcileRetryAfter.class,
-        Reconciler.class, ReconcileRuns.class})
+        Reconciler.class, ReconcileRuns.class, BacklogMetrics.class})
 public class CalsyncAutoConfiguration {
 
     /** The clock of calsync's own beans; a host's {@code Clock} beans stay as they are. */

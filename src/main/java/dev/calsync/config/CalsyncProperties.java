@@ -31,7 +31,8 @@ public record CalsyncProperties(
         @Valid @NotNull @DefaultValue Local local,
         @Valid @NotNull @DefaultValue Push push,
         @Valid @NotNull @DefaultValue Reconcile reconcile,
-        @Valid @NotNull @DefaultValue Database database) {
+        @Valid @NotNull @DefaultValue Database database,
+        @Valid @NotNull @DefaultValue Metrics metrics) {
 
     public CalsyncProperties {
         if (inbound.retention().compareTo(dedupe.ttl()) < 0) {
@@ -303,5 +304,21 @@ public record CalsyncProperties(
             @DefaultValue("true") boolean migrate,
             @DefaultValue("calsync_schema_history") String historyTable,
             @DefaultValue("") String schema) {
+    }
+
+    /**
+     * The backlog gauges ({@code calsync_inbox_backlog}, {@code calsync_inbox_oldest_due_age_seconds},
+     * {@code calsync_dead_letters}, {@code calsync_push_backlog}, {@code calsync_paused_grants}): read from
+     * PostgreSQL as one snapshot, by one statement of indexed counts, taken when a scrape finds the last one older
+     * than the refresh interval.
+     *
+     * @param refreshInterval The longest a scrape shows a snapshot for: scrapes within it share one; the database is
+     *     asked at most once per interval, however many scrapes and gauges.
+     * @param queryTimeout The snapshot's statement is cancelled after this; the gauges then show no value (NaN)
+     *     until the next snapshot.
+     */
+    public record Metrics(
+            @DefaultValue("5s") Duration refreshInterval,
+            @DefaultValue("2s") Duration queryTimeout) {
     }
 }

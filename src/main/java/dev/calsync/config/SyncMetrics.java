@@ -1,6 +1,9 @@
 package dev.calsync.config;
 
+import java.time.Duration;
+
 import io.micrometer.core.instrument.MeterRegistry;
+import io.micrometer.core.instrument.Timer;
 import org.apache.camel.ExchangeProperty;
 import org.springframework.stereotype.Component;
 
@@ -13,9 +16,17 @@ import org.springframework.stereotype.Component;
 public class SyncMetrics {
 
     private final MeterRegistry registry;
+    private final Timer ackToApplied;
 
     public SyncMetrics(MeterRegistry registry) {
         this.registry = registry;
+        // buckets from 10 ms to an hour: a backlog (or a paused grant, or a replayed dead letter) is minutes or hours
+        this.ackToApplied = Timer.builder("calsync.ack.to.applied")
+                .description("Time from a notification's acknowledgement (its inbox row's received_at) to its"
+                        + " processing being recorded")
+                .publishPercentileHistogram()
+                .minimumExpectedValue(Duration.ofMillis(10)).maximumExpectedValue(Duration.ofHours(1))
+                .register(registry);
     }
 
     /** {@code calsync.webhook.notifications{result}}: stored, or duplicate (known to Redis or to the database). */
@@ -37,5 +48,13 @@ public class SyncMetrics {
     /** {@code calsync.notifications.failed{result}}: a failed attempt that will be retried, or a new dead letter. */
     public void failed(String result) {
         registry.counter("calsync.notifications.failed", "result", result).increment();
+    }
+
+    /**
+     * {@code calsync.ack.to.applied} (histogram): from the acknowledgement to the notification's processing being
+     * recorded, measured by the database's clock (both ends are the inbox row's timestamps).
+     */
+    public void ackToApplied(double seconds) {
+        ackToApplied.record(Duration.ofNanos((long) (Math.max(0, seconds) * 1_000_000_000L)));
     }
 }

@@ -4,8 +4,6 @@ import java.sql.Timestamp;
 import java.util.List;
 import java.util.Map;
 
-import io.micrometer.core.instrument.Gauge;
-import io.micrometer.core.instrument.MeterRegistry;
 import org.apache.camel.Header;
 import org.springframework.jdbc.core.JdbcTemplate;
 import org.springframework.stereotype.Component;
@@ -18,7 +16,7 @@ import static dev.calsync.CalsyncHeaders.NOTIFIED_AT;
  * The one writer of {@code grant_sync_state}. A grant's state follows the notifications in the order Nylas sent them
  * (their signed {@code time}), not the order they arrived: a {@code grant.expired} sent before a re-authentication
  * but delivered after it changes nothing. An admin can resume a paused grant. Paused grants are counted by the gauge
- * {@code calsync_paused_grants}.
+ * {@code calsync_paused_grants} ({@link dev.calsync.metrics.BacklogMetrics}).
  */
 @Component("grantStates")
 public class GrantStates {
@@ -43,12 +41,9 @@ public class GrantStates {
     private final JdbcTemplate jdbc;
     private final dev.calsync.inbox.NotificationInbox inbox;
 
-    public GrantStates(JdbcTemplate jdbc, MeterRegistry registry, dev.calsync.inbox.NotificationInbox inbox) {
+    public GrantStates(JdbcTemplate jdbc, dev.calsync.inbox.NotificationInbox inbox) {
         this.jdbc = jdbc;
         this.inbox = inbox;
-        Gauge.builder("calsync.paused.grants", this, GrantStates::pausedCount)
-                .description("Grants whose sync is paused (expired or deleted) until re-authenticated or resumed")
-                .register(registry);
     }
 
     /**
@@ -93,15 +88,5 @@ public class GrantStates {
         return jdbc.queryForList("""
                 SELECT grant_id, state, reason, notified_at, updated_at FROM grant_sync_state
                  WHERE state = ? ORDER BY updated_at DESC LIMIT ?""", state, limit);
-    }
-
-    private double pausedCount() {
-        try {
-            Integer n = jdbc.queryForObject("SELECT count(*) FROM grant_sync_state WHERE state = 'paused'",
-                    Integer.class);
-            return n == null ? 0 : n;
-        } catch (org.springframework.dao.DataAccessException e) {
-            return Double.NaN; // the database is unreachable: no figure rather than a wrong one
-        }
     }
 }

@@ -9,6 +9,7 @@ import java.util.Map;
 import java.util.concurrent.ThreadLocalRandom;
 
 import dev.calsync.config.CalsyncProperties;
+import dev.calsync.config.SyncMetrics;
 import org.apache.camel.Exchange;
 import org.apache.camel.ExchangeProperty;
 import org.apache.camel.Header;
@@ -96,11 +97,14 @@ public class NotificationInbox {
     private final JdbcTemplate jdbc;
     private final CalsyncProperties.Inbound config;
     private final Clock clock;
+    private final SyncMetrics metrics;
 
-    public NotificationInbox(JdbcTemplate jdbc, CalsyncProperties properties, @Qualifier("calsyncClock") Clock clock) {
+    public NotificationInbox(JdbcTemplate jdbc, CalsyncProperties properties, @Qualifier("calsyncClock") Clock clock,
+                             SyncMetrics metrics) {
         this.jdbc = jdbc;
         this.config = properties.inbound();
         this.clock = clock;
+        this.metrics = metrics;
     }
 
     /**
@@ -157,15 +161,20 @@ public class NotificationInbox {
                 config.lease().toSeconds(), notificationId, claim) == 1;
     }
 
-    /** Records what processing did with a notification; the row is kept until the retention purge. */
+    /**
+     * Records what processing did with a notification; the row is kept until the retention purge. The time from its
+     * acknowledgement to now goes to {@code calsync_ack_to_applied_seconds}.
+     */
     public void complete(@Header(NOTIFICATION_ID) String notificationId, @Header(NOTIFICATION_CLAIM) String claim,
                          @ExchangeProperty("outcome") String outcome) {
-        int done = jdbc.update("""
+        List<Double> applied = jdbc.queryForList("""
                 UPDATE webhook_inbox SET status = 'processed', outcome = ?, processed_at = now(), lease_until = NULL,
                        last_error = NULL, claim_token = NULL
-                 WHERE notification_id = ? AND claim_token = ?""", outcome == null ? "done" : outcome, notificationId,
-                claim);
-        if (done == 0) {
+                 WHERE notification_id = ? AND claim_token = ?
+                RETURNING extract(epoch FROM processed_at - received_at)::float8""", Double.class,
+                outcome == null ? "done" : outcome, notificationId, claim);
+        applied.forEach(metrics::ackToApplied);
+        if (applied.isEmpty()) {
             LOG.warn("Notification {} was taken over by another worker; its outcome here ({}) is not recorded",
                     notificationId, outcome);
         }

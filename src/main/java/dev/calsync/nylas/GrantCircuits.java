@@ -36,6 +36,9 @@ public class GrantCircuits {
     static final int TRACKED = 10_000;
     static final Duration IDLE = Duration.ofMinutes(10);
     static final Duration SWEEP_EVERY = Duration.ofSeconds(30);
+    /** The states of {@code calsync_nylas_circuit_state}: the ones this breaker's configuration can reach. */
+    static final java.util.List<CircuitBreaker.State> STATES = java.util.List.of(CircuitBreaker.State.CLOSED,
+            CircuitBreaker.State.OPEN, CircuitBreaker.State.HALF_OPEN);
 
     private static final Logger LOG = LoggerFactory.getLogger(GrantCircuits.class);
 
@@ -56,6 +59,13 @@ public class GrantCircuits {
                 .build());
         Gauge.builder("calsync.nylas.open.circuits", this, GrantCircuits::open)
                 .description("Grants whose Nylas calls are paused by their circuit breaker").register(registry);
+        // one series per state, each counting the tracked circuits in it: bounded whatever the number of grants
+        for (CircuitBreaker.State state : STATES) {
+            Gauge.builder("calsync.nylas.circuit.state", this, c -> c.inState(state))
+                    .description("Grants' Nylas circuits in each state (closed: calls go through; open: paused;"
+                            + " half_open: trying again)")
+                    .tag("state", state.name().toLowerCase(java.util.Locale.ROOT)).register(registry);
+        }
     }
 
     GrantCircuits(CircuitBreakerConfig config) {
@@ -104,8 +114,12 @@ public class GrantCircuits {
 
     /** Grants whose circuit is open now. */
     public int open() {
-        return (int) breakers.values().stream()
-                .filter(t -> t.breaker.getState() == CircuitBreaker.State.OPEN).count();
+        return inState(CircuitBreaker.State.OPEN);
+    }
+
+    /** Grants (among those tracked: called within {@link #IDLE}, or fewer than {@link #TRACKED}) in one state. */
+    public int inState(CircuitBreaker.State state) {
+        return (int) breakers.values().stream().filter(t -> t.breaker.getState() == state).count();
     }
 
     CircuitBreaker breaker(String grant) {

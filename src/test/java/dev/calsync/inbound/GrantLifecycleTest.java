@@ -2,6 +2,7 @@ package dev.calsync.inbound;
 
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
+import java.time.Duration;
 import java.time.Instant;
 import java.util.Map;
 
@@ -12,6 +13,7 @@ import static dev.calsync.support.Notifications.envelope;
 import static dev.calsync.support.Notifications.event;
 import static dev.calsync.support.Notifications.newId;
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
 
 /**
  * Grant notifications change a grant's state in the order Nylas sent them (their signed {@code time}), whatever
@@ -80,7 +82,9 @@ class GrantLifecycleTest extends IntegrationTest {
         HttpResponse<String> listed = apiGet("/admin/grants?state=paused", ADMIN_TOKEN);
         assertThat(listed.statusCode()).isEqualTo(200);
         assertThat(listed.body()).contains("\"grant_id\":\"" + GRANT + "\"").contains("\"reason\":\"grant.expired\"");
-        assertThat(apiGet("/actuator/prometheus", null).body()).containsPattern("(?m)^calsync_paused_grants 1\\.0$");
+        // the gauge shows a snapshot at most calsync.metrics.refresh-interval old
+        await().atMost(Duration.ofSeconds(5)).untilAsserted(() -> assertThat(apiGet("/actuator/prometheus", null)
+                .body()).containsPattern("(?m)^calsync_paused_grants 1\\.0$"));
 
         HttpResponse<String> resumed = send(HttpRequest.newBuilder(url("/admin/grants/" + GRANT + "/resume"))
                 .header("Authorization", "Bearer " + ADMIN_TOKEN).POST(HttpRequest.BodyPublishers.noBody()).build());
@@ -90,7 +94,9 @@ class GrantLifecycleTest extends IntegrationTest {
         assertThat(state()).isEqualTo("active");
         awaitStatus(held, "processed");
         assertThat(localRecordByEvent(GRANT, "evt-1")).containsEntry("title", "Held");
-        assertThat(apiGet("/actuator/prometheus", null).body()).containsPattern("(?m)^calsync_paused_grants 0\\.0$");
+        // the gauge shows a snapshot at most calsync.metrics.refresh-interval old
+        await().atMost(Duration.ofSeconds(5)).untilAsserted(() -> assertThat(apiGet("/actuator/prometheus", null)
+                .body()).containsPattern("(?m)^calsync_paused_grants 0\\.0$"));
     }
 
     @Test

@@ -87,6 +87,8 @@ public abstract class IntegrationTest {
         registry.add("calsync.nylas.response-timeout-millis", () -> "1000");
         // Nylas' own time-out is about 90 s; the simulator's slow calls take at most a few seconds
         registry.add("calsync.push.create-settle-time", () -> "3s");
+        // the backlog gauges' snapshot: fresh within a tenth of a second, so assertions on them wait briefly
+        registry.add("calsync.metrics.refresh-interval", () -> "100ms");
     }
 
     private static final class SharedSimulator {
