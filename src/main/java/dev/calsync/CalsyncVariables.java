@@ -5,9 +5,10 @@ package dev.calsync;
  * pass between each other, and that no sink or other team reads (the sink contract is in {@link CalsyncHeaders}).
  * Variables stay on the exchange and are never sent anywhere (an HTTP call sends headers, never variables); a route
  * names them as {@code ${variable.CalsyncVersion}}, a bean method as {@code @Variable}. They are exchange-scoped: a
- * {@code direct:} call shares them, a split's parts, an enrich's or a wire tap's copy and a seda hand-over get a copy
- * of them, and nothing set in a copy comes back. Each route file states at its top the ones it reads and sets. Names
- * that were headers keep the header's name (logging reads either).
+ * {@code direct:} call shares them; a split's parts, an enrich's or a wire tap's copy and a seda hand-over get a copy
+ * of them; what a split's part or a seda consumer sets stays there, an enrich hands its copy's variables back
+ * ({@code VariableScopeTest}). Each route file states at its top the ones it reads and sets. Names that were headers
+ * keep the header's name (logging reads either).
  */
 public final class CalsyncVariables {
 
