@@ -15,7 +15,12 @@ import org.springframework.validation.annotation.Validated;
 
 /**
  * Every property of the product, under the {@code calsync} prefix. The README's configuration table documents each
- * one; routes read them as {@code {{calsync....}}} placeholders.
+ * one; routes read them as {@code {{calsync....}}} placeholders. Each one has an {@code @param} description here,
+ * which the configuration metadata (and so an IDE) shows; {@code ConfigurationMetadataTest} keeps the two complete.
+ *
+ * @param routesDir Folder of the *.camel.yaml route files (CALSYNC_ROUTES_DIR, relative to the working directory): a
+ *     file there replaces the packaged file of the same name (classpath:calsync/routes/); other files there are
+ *     loaded too.
  */
 @Validated
 @ConfigurationProperties("calsync")
@@ -44,7 +49,12 @@ public record CalsyncProperties(
     /**
      * The Nylas API this service calls.
      *
+     * @param apiUri Nylas API base URL (NYLAS_API_URI; https://api.eu.nylas.com for the EU region).
      * @param apiKey Secret: from NYLAS_API_KEY only, never logged.
+     * @param connectTimeoutMillis Connect time-out of Nylas API calls; an unanswered call counts as failed and is
+     *     retried.
+     * @param responseTimeoutMillis Response time-out of Nylas API calls; an unanswered call counts as failed and is
+     *     retried (a create is first looked up by metadata.key1).
      * @param rateLimitKeyPrefix Redis keys of the per-grant call limit every instance shares:
      *     {@code <prefix>:<grant>:<second>}.
      */
@@ -65,6 +75,7 @@ public record CalsyncProperties(
      *
      * @param enabled Off: no webhook route and no listener on this instance (its routes' precondition).
      * @param secrets Secrets: from NYLAS_WEBHOOK_SECRET (comma-separated while rotating), never logged.
+     * @param maxBodySize Largest webhook body accepted, as received and after gzip inflation (413 above).
      * @param maxClockSkew How far a notification's signed time may be ahead of this clock before it is refused.
      * @param maxInFlight Webhook requests handled at once; more are answered 503 at once (Nylas delivers them again).
      * @param storeTimeout A notification not committed to the inbox within this is answered 503.
@@ -99,7 +110,10 @@ public record CalsyncProperties(
      * (the application's HTTP port keeps serving it too). Reading a request costs no thread there, only the route
      * does.
      *
-     * @param port 0: any free port (tests).
+     * @param enabled Serve the webhook on its own listener; off: nothing listens there and only server.port serves
+     *     the webhook.
+     * @param port Port of the webhook's listener (CALSYNC_WEBHOOK_LISTENER_PORT); 0: any free port (tests).
+     * @param bindAddress Address the webhook's listener binds to.
      * @param workers Threads the webhook route runs on (it waits on one for its group commit).
      * @param idleTimeout A connection with no request under way and nothing received for this long is closed.
      * @param maxConnections Open connections at most; past it the longest-idle one is closed to admit a new one.
@@ -117,8 +131,8 @@ public record CalsyncProperties(
      * How request bodies are read, on the webhook listener and on the application's HTTP port (each server counts its
      * own): whole within a deadline, and only so many at once, so slow or many senders cannot hold the service.
      *
-     * @param basePath * Prefix of every path calsync serves (the webhook, on the listener and on server.port, and the
-     *     application * and admin APIs): empty (the default) or a path such as /calsync, without a trailing slash.
+     * @param basePath Prefix of every path calsync serves (the webhook, on the listener and on server.port, and the
+     *     application and admin APIs): empty (the default) or a path such as /calsync, without a trailing slash.
      * @param bodyReadTimeout A request's whole body must arrive within this of its head (408 and the connection
      *     closed otherwise).
      * @param maxBodyReads Bodies being read at once (503 beyond).
@@ -144,6 +158,11 @@ public record CalsyncProperties(
      * Notification-id dedupe. {@code ttl} is both the Redis key expiry and the replay window: a notification whose
      * signed time is older is refused, so a purged id can never be replayed.
      *
+     * @param ttl The replay window (a notification whose signed time is older is refused), and the Redis key expiry of
+     *     a notification id.
+     * @param redisKeyPrefix With the pre-filter: Redis keys are {@code <prefix>:<notification id>}.
+     * @param redisRetryAfter With the pre-filter: after Redis fails, how long the dedupe runs on PostgreSQL alone
+     *     before trying Redis again.
      * @param redisPrefilter Ask Redis before the database whether a notification id is known (off: the group commit
      *     dedupes).
      */
@@ -157,9 +176,18 @@ public record CalsyncProperties(
     /**
      * Processing of stored notifications, after the acknowledgement.
      *
+     * @param pollDelayMillis Pause between claims of stored notifications when there was nothing to do.
+     * @param batchSize Notifications claimed per poll.
+     * @param workers Notifications processed in parallel (never two of one event).
      * @param workersWhileAcknowledging Notifications processed at once while the webhook is busy (acknowledgements
      *     first).
      * @param yieldAtAcksPerSecond The webhook counts as busy from this many notifications stored per second.
+     * @param lease How long a claimed notification belongs to its worker, from the moment the worker starts it; after
+     *     that it is claimed again. Keep it above the longest processing.
+     * @param maxAttempts Processing attempts before a notification becomes a dead letter.
+     * @param initialBackoff First wait of the exponential backoff (with full jitter) between attempts.
+     * @param maxBackoff Longest wait of the exponential backoff (with full jitter) between attempts.
+     * @param retention Processed notifications are purged after this (hourly); at least calsync.dedupe.ttl.
      */
     public record Inbound(
             @DefaultValue("250") @Min(10) long pollDelayMillis,
@@ -190,6 +218,18 @@ public record CalsyncProperties(
      *
      * @param enabled Off: this instance pushes nothing (no poller, no push routes); application changes wait as
      *     pending.
+     * @param pollDelayMillis Pause between claims of pending application changes when there was nothing to do.
+     * @param batchSize Pending application changes claimed per poll.
+     * @param workers Application changes pushed in parallel (never two of one record).
+     * @param lease How long a claimed push belongs to its worker (it outlasts every retry of one push).
+     * @param maxRedeliveries Retries of a push answered 429/5xx or timed out, before the record is failed.
+     * @param redeliveryDelayMillis First wait of the exponential backoff (with jitter) between those retries (a
+     *     Retry-After from Nylas replaces it).
+     * @param maxRedeliveryDelayMillis Longest wait of the exponential backoff between those retries.
+     * @param maxRequestsPerSecondPerGrant Nylas calls per grant and second, all instances together (counted in
+     *     Redis); Nylas allows 200/s.
+     * @param circuitOpenWait While a grant's circuit breaker in front of Nylas is open, how long that grant's pending
+     *     pushes wait before being tried again.
      * @param createSettleTime How long a create may still land after it was sent (Nylas works on a provider call for
      *     up to ~90 s).
      */
@@ -211,6 +251,18 @@ public record CalsyncProperties(
      * Reconciliation: comparing a calendar with the local side and repairing the difference.
      *
      * @param enabled Off: this instance neither queues nor runs reconciliations, and serves no /admin/reconcile.
+     * @param intervalMillis How often every active calendar is reconciled; each calendar has its own slot in the
+     *     interval.
+     * @param windowPast How far back the listing window reaches (records outside it are never treated as gone).
+     * @param windowFuture How far ahead the listing window reaches (records outside it are never treated as gone).
+     * @param conflictPolicy When both sides changed since the last sync: newest-wins, calendar-wins or app-wins.
+     * @param missingPolicy A synced record whose event is no longer on the calendar: delete it locally, or recreate
+     *     the event.
+     * @param maxDeleteShare Mass-delete guard: a run that would delete more than this share of the calendar's records
+     *     (and more than max-deletes-without-guard of them), or all of them, stops and reports instead.
+     * @param maxDeletesWithoutGuard Mass-delete guard: this many deletes a run makes whatever their share (unless they
+     *     are every record of the calendar).
+     * @param lease A run's lease, renewed every 30 s while it works; a run whose lease runs out is marked failed.
      * @param concurrency Runs one instance works on at once (claimed from the queue every instance shares).
      * @param pollDelayMillis How often each instance queues calendars whose slot came and claims queued runs (when
      *     idle).
@@ -240,7 +292,9 @@ public record CalsyncProperties(
      * The application's side of the sync: where calendar changes go ({@code sink}: the routes of
      * routes/local-store.camel.yaml, local-http.camel.yaml or local-kafka.camel.yaml, chosen by their precondition).
      *
-     * @param callbackUrl The application's HTTP callback (sink http).
+     * @param sink Where calendar changes go: store (the built-in store), http (the application's HTTP callback) or
+     *     kafka (a Kafka topic); each route file's routes run only for its value.
+     * @param callbackUrl The application's HTTP callback (sink http; CALSYNC_LOCAL_CALLBACK_URL).
      */
     public record Local(
             @DefaultValue("store") @NotNull @Pattern(regexp = "store|http|kafka",
@@ -259,6 +313,7 @@ public record CalsyncProperties(
      * The Kafka sink (sink kafka): where every calendar change is published.
      *
      * @param brokers host:port,... of the brokers (CALSYNC_KAFKA_BROKERS).
+     * @param topic The topic the Kafka sink publishes to.
      */
     public record Kafka(
             @DefaultValue("localhost:9092") String brokers,

@@ -5,12 +5,13 @@ import java.util.List;
 import java.util.Map;
 
 import org.apache.camel.Header;
+import org.apache.camel.Variable;
 import org.springframework.jdbc.core.JdbcTemplate;
 import org.springframework.stereotype.Component;
 
 import static dev.calsync.CalsyncHeaders.GRANT_ID;
-import static dev.calsync.CalsyncHeaders.NOTIFICATION_TYPE;
-import static dev.calsync.CalsyncHeaders.NOTIFIED_AT;
+import static dev.calsync.CalsyncVariables.NOTIFICATION_TYPE;
+import static dev.calsync.CalsyncVariables.NOTIFIED_AT;
 
 /**
  * The one writer of {@code grant_sync_state}. A grant's state follows the notifications in the order Nylas sent them
@@ -50,8 +51,8 @@ public class GrantStates {
      * Pauses a grant (route {@code calsync-grant-pause}); returns the outcome: {@code paused}, or {@code stale} when a
      * newer notification already set the grant's state.
      */
-    public String pause(@Header(GRANT_ID) String grantId, @Header(NOTIFICATION_TYPE) String type,
-                        @Header(NOTIFIED_AT) Timestamp notifiedAt) {
+    public String pause(@Header(GRANT_ID) String grantId, @Variable(NOTIFICATION_TYPE) String type,
+                        @Variable(NOTIFIED_AT) Timestamp notifiedAt) {
         return jdbc.update(SET_STATE, grantId, PAUSED, type, notifiedAt) == 1 ? "paused" : "stale";
     }
 
@@ -59,8 +60,8 @@ public class GrantStates {
      * Resumes a grant after a re-authentication (route {@code calsync-grant-update}): {@code resumed} or
      * {@code stale}.
      */
-    public String resume(@Header(GRANT_ID) String grantId, @Header(NOTIFICATION_TYPE) String type,
-                         @Header(NOTIFIED_AT) Timestamp notifiedAt) {
+    public String resume(@Header(GRANT_ID) String grantId, @Variable(NOTIFICATION_TYPE) String type,
+                         @Variable(NOTIFIED_AT) Timestamp notifiedAt) {
         if (jdbc.update(SET_STATE, grantId, ACTIVE, type, notifiedAt) != 1) {
             return "stale";
         }

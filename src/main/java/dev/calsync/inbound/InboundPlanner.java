@@ -11,22 +11,22 @@ import org.apache.camel.Exchange;
 import org.apache.camel.Message;
 import org.springframework.stereotype.Component;
 
-import static dev.calsync.CalsyncHeaders.ACTION;
-import static dev.calsync.CalsyncHeaders.AUTHORITATIVE;
 import static dev.calsync.CalsyncHeaders.CALENDAR_ID;
-import static dev.calsync.CalsyncHeaders.CONTENT_HASH;
 import static dev.calsync.CalsyncHeaders.EVENT_ID;
 import static dev.calsync.CalsyncHeaders.GRANT_ID;
-import static dev.calsync.CalsyncHeaders.RECORD_HINT;
 import static dev.calsync.CalsyncHeaders.RECORD_ID;
-import static dev.calsync.CalsyncHeaders.REMOTE_METADATA;
-import static dev.calsync.CalsyncHeaders.REMOTE_UPDATED_AT;
+import static dev.calsync.CalsyncVariables.ACTION;
+import static dev.calsync.CalsyncVariables.AUTHORITATIVE;
+import static dev.calsync.CalsyncVariables.CONTENT_HASH;
+import static dev.calsync.CalsyncVariables.RECORD_HINT;
+import static dev.calsync.CalsyncVariables.REMOTE_METADATA;
+import static dev.calsync.CalsyncVariables.REMOTE_UPDATED_AT;
 
 /**
  * Decides what an inbound {@code event.*} notification changes, from the event and its mapping row. Pure functions
  * ({@link #choose}, {@link #assess}, {@link #isDuplicate}, {@link #planUpsert}, {@link #planDelete}) hold the rules;
- * the {@code Exchange} methods only move values between them and the route's headers. {@link #assess} is the one
- * decision function: reconciliation ({@code Reconciler}) uses it too, and adds only its conflict policy.
+ * the {@code Exchange} methods only move values between them and the route's headers and variables. {@link #assess}
+ * is the one decision function: reconciliation ({@code Reconciler}) uses it too, and adds only its conflict policy.
  * <p>
  * The rules, which make the result independent of delivery order and of repeats:
  * <ul>
@@ -52,9 +52,10 @@ public class InboundPlanner {
     }
 
     /**
-     * Sets the headers the mapping lookups use: grant, event id, calendar and the metadata.key1 record hint; when the
-     * claim already read the mapping rows for exactly these keys ({@link ClaimMappings}), sets them as {@code
-     * byRecord} and {@code byEvent} and the variable {@code mappingsPrefetched}, so the lookups are skipped.
+     * Sets the headers the mapping lookups use (grant, event id, calendar) and the variables of the metadata.key1
+     * record hint and the event's metadata; when the claim already read the mapping rows for exactly these keys
+     * ({@link ClaimMappings}), sets them as {@code byRecord} and {@code byEvent} and the variable {@code
+     * mappingsPrefetched}, so the lookups are skipped.
      */
     public void lookupKeys(Exchange exchange) {
         Map<String, Object> event = event(exchange);
@@ -63,8 +64,8 @@ public class InboundPlanner {
         m.setHeader(EVENT_ID, string(event.get("id")));
         m.setHeader(CALENDAR_ID, string(event.get("calendar_id")));
         String hint = recordHint(event);
-        m.setHeader(RECORD_HINT, hint == null ? "" : hint);
-        m.setHeader(REMOTE_METADATA, metadataJson(event));
+        exchange.setVariable(RECORD_HINT, hint == null ? "" : hint);
+        exchange.setVariable(REMOTE_METADATA, metadataJson(event));
         // the rows the claim read for these keys, used once (a refetched event looks up again)
         ClaimMappings.Found found = exchange.getVariable(ClaimMappings.KEY, ClaimMappings.Found.class);
         exchange.removeVariable(ClaimMappings.KEY);
@@ -79,19 +80,19 @@ public class InboundPlanner {
 
     /**
      * Picks the mapping row from the two lookups and plans an upsert. An event fetched from Nylas because of a
-     * same-second tie ({@code CalsyncAuthoritative}) is the calendar's current state and is applied as it is.
+     * same-second tie (variable {@code CalsyncAuthoritative}) is the calendar's current state and is applied as it is.
      */
     public void upsert(Exchange exchange) {
         Map<String, Object> event = event(exchange);
-        boolean authoritative = Boolean.parseBoolean(String.valueOf(exchange.getMessage().removeHeader(AUTHORITATIVE)));
+        boolean authoritative = Boolean.parseBoolean(String.valueOf(exchange.removeVariable(AUTHORITATIVE)));
         if (isDuplicate(exchange, event)) {
-            exchange.getMessage().setHeader(ACTION, "duplicate");
+            exchange.setVariable(ACTION, "duplicate");
             exchange.setProperty(OUTCOME, "duplicate-deleted");
             return;
         }
         Map<String, Object> mapping = chosen(exchange, event);
         if (needsDeletingAgain(event, mapping)) {
-            exchange.getMessage().setHeader(ACTION, "delete-again");
+            exchange.setVariable(ACTION, "delete-again");
             exchange.getMessage().setHeader(RECORD_ID, mapping.get("internal_id"));
             exchange.setProperty(OUTCOME, "deleted-again");
             return;
@@ -316,10 +317,10 @@ public class InboundPlanner {
 
     private static void apply(Exchange exchange, InboundPlan plan) {
         Message m = exchange.getMessage();
-        m.setHeader(ACTION, plan.action().name().toLowerCase(java.util.Locale.ROOT));
+        exchange.setVariable(ACTION, plan.action().name().toLowerCase(java.util.Locale.ROOT));
         m.setHeader(RECORD_ID, plan.recordId());
-        m.setHeader(CONTENT_HASH, plan.contentHash());
-        m.setHeader(REMOTE_UPDATED_AT, plan.remoteUpdatedAt());
+        exchange.setVariable(CONTENT_HASH, plan.contentHash());
+        exchange.setVariable(REMOTE_UPDATED_AT, plan.remoteUpdatedAt());
         exchange.setProperty(OUTCOME, plan.outcome());
         if (plan.record() != null) {
             m.setBody(plan.record());

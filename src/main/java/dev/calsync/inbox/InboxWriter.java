@@ -30,13 +30,13 @@ import org.springframework.boot.autoconfigure.jdbc.DataSourceProperties;
 import org.springframework.context.SmartLifecycle;
 import org.springframework.stereotype.Component;
 
-import static dev.calsync.CalsyncHeaders.EVENT_KEY;
 import static dev.calsync.CalsyncHeaders.GRANT_ID;
-import static dev.calsync.CalsyncHeaders.NOTIFICATION_ID;
-import static dev.calsync.CalsyncHeaders.NOTIFICATION_TYPE;
-import static dev.calsync.CalsyncHeaders.NOTIFIED_AT;
-import static dev.calsync.CalsyncHeaders.OBJECT_ID;
-import static dev.calsync.CalsyncHeaders.PAYLOAD;
+import static dev.calsync.CalsyncVariables.EVENT_KEY;
+import static dev.calsync.CalsyncVariables.NOTIFICATION_ID;
+import static dev.calsync.CalsyncVariables.NOTIFICATION_TYPE;
+import static dev.calsync.CalsyncVariables.NOTIFIED_AT;
+import static dev.calsync.CalsyncVariables.OBJECT_ID;
+import static dev.calsync.CalsyncVariables.PAYLOAD;
 
 /**
  * Stores acknowledged notifications in {@code webhook_inbox} with group commit: the rows of concurrent webhook
@@ -96,16 +96,16 @@ public class InboxWriter implements SmartLifecycle {
         this.queue = new ArrayBlockingQueue<>(webhook.maxInFlight());
     }
 
-    /** The inbox row of a decoded notification (the headers {@code NotificationDecoder} set). */
+    /** The inbox row of a decoded notification (the variables and the header {@code NotificationDecoder} set). */
     public static Row row(Exchange exchange) {
         Message in = exchange.getMessage();
-        return new Row(in.getHeader(NOTIFICATION_ID, String.class),
-                in.getHeader(NOTIFICATION_TYPE, String.class),
+        return new Row(exchange.getVariable(NOTIFICATION_ID, String.class),
+                exchange.getVariable(NOTIFICATION_TYPE, String.class),
                 in.getHeader(GRANT_ID, String.class),
-                in.getHeader(OBJECT_ID, String.class),
-                in.getHeader(EVENT_KEY, String.class),
-                in.getHeader(NOTIFIED_AT, Timestamp.class),
-                in.getHeader(PAYLOAD, String.class));
+                exchange.getVariable(OBJECT_ID, String.class),
+                exchange.getVariable(EVENT_KEY, String.class),
+                exchange.getVariable(NOTIFIED_AT, Timestamp.class),
+                exchange.getVariable(PAYLOAD, String.class));
     }
 
     /**

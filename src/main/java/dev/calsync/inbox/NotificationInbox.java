@@ -12,7 +12,7 @@ import dev.calsync.config.CalsyncProperties;
 import dev.calsync.config.SyncMetrics;
 import org.apache.camel.Exchange;
 import org.apache.camel.ExchangeProperty;
-import org.apache.camel.Header;
+import org.apache.camel.Variable;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import org.springframework.dao.DuplicateKeyException;
@@ -20,9 +20,9 @@ import org.springframework.jdbc.core.JdbcTemplate;
 import org.springframework.stereotype.Component;
 import org.springframework.beans.factory.annotation.Qualifier;
 
-import static dev.calsync.CalsyncHeaders.ATTEMPTS;
-import static dev.calsync.CalsyncHeaders.NOTIFICATION_CLAIM;
-import static dev.calsync.CalsyncHeaders.NOTIFICATION_ID;
+import static dev.calsync.CalsyncVariables.ATTEMPTS;
+import static dev.calsync.CalsyncVariables.NOTIFICATION_CLAIM;
+import static dev.calsync.CalsyncVariables.NOTIFICATION_ID;
 
 /**
  * The durable queue between the acknowledgement and the processing of a notification: claiming due rows under a
@@ -154,7 +154,7 @@ public class NotificationInbox {
      * Starts processing a claimed notification: its lease runs from now (not from when its batch was claimed), and
      * false when this worker no longer holds the claim (the row was taken over after the lease ran out).
      */
-    public boolean start(@Header(NOTIFICATION_ID) String notificationId, @Header(NOTIFICATION_CLAIM) String claim) {
+    public boolean start(@Variable(NOTIFICATION_ID) String notificationId, @Variable(NOTIFICATION_CLAIM) String claim) {
         return jdbc.update("""
                 UPDATE webhook_inbox SET lease_until = now() + make_interval(secs => ?)
                  WHERE notification_id = ? AND claim_token = ? AND status = 'processing'""",
@@ -165,7 +165,7 @@ public class NotificationInbox {
      * Records what processing did with a notification; the row is kept until the retention purge. The time from its
      * acknowledgement to now goes to {@code calsync_ack_to_applied_seconds}.
      */
-    public void complete(@Header(NOTIFICATION_ID) String notificationId, @Header(NOTIFICATION_CLAIM) String claim,
+    public void complete(@Variable(NOTIFICATION_ID) String notificationId, @Variable(NOTIFICATION_CLAIM) String claim,
                          @ExchangeProperty("outcome") String outcome) {
         List<Double> applied = jdbc.queryForList("""
                 UPDATE webhook_inbox SET status = 'processed', outcome = ?, processed_at = now(), lease_until = NULL,
@@ -184,8 +184,8 @@ public class NotificationInbox {
      * Puts a failed notification back with exponential backoff and jitter, or keeps it as a dead letter once it has
      * used {@code calsync.inbound.max-attempts}.
      */
-    public String fail(@Header(NOTIFICATION_ID) String notificationId, @Header(NOTIFICATION_CLAIM) String claim,
-                       @Header(ATTEMPTS) Integer attempts, Exchange exchange) {
+    public String fail(@Variable(NOTIFICATION_ID) String notificationId, @Variable(NOTIFICATION_CLAIM) String claim,
+                       @Variable(ATTEMPTS) Integer attempts, Exchange exchange) {
         Throwable error = exchange.getProperty(Exchange.EXCEPTION_CAUGHT, Throwable.class);
         String message = describe(error);
         int done = attempts == null ? 1 : attempts;

@@ -10,13 +10,13 @@ import org.apache.camel.Exchange;
 import org.apache.camel.Message;
 import org.springframework.stereotype.Component;
 
-import static dev.calsync.CalsyncHeaders.ATTEMPTS;
-import static dev.calsync.CalsyncHeaders.NOTIFICATION_CLAIM;
-import static dev.calsync.CalsyncHeaders.NOTIFICATION_ID;
-import static dev.calsync.CalsyncHeaders.NOTIFICATION_TYPE;
-import static dev.calsync.CalsyncHeaders.NOTIFIED_AT;
-import static dev.calsync.CalsyncHeaders.TOPIC;
-import static dev.calsync.CalsyncHeaders.TRUNCATED;
+import static dev.calsync.CalsyncVariables.ATTEMPTS;
+import static dev.calsync.CalsyncVariables.NOTIFICATION_CLAIM;
+import static dev.calsync.CalsyncVariables.NOTIFICATION_ID;
+import static dev.calsync.CalsyncVariables.NOTIFICATION_TYPE;
+import static dev.calsync.CalsyncVariables.NOTIFIED_AT;
+import static dev.calsync.CalsyncVariables.TOPIC;
+import static dev.calsync.CalsyncVariables.TRUNCATED;
 
 /**
  * Opens a claimed notification for the content-based router: the topic is the first two dot-separated parts of
@@ -39,13 +39,13 @@ public class NotificationRouting {
         Message m = exchange.getMessage();
         Map<?, ?> row = m.getBody(Map.class);
         String type = (String) row.get("type");
-        m.setHeader(NOTIFICATION_ID, row.get("notification_id"));
-        m.setHeader(ATTEMPTS, row.get("attempts"));
-        m.setHeader(NOTIFICATION_CLAIM, row.get("claim_token"));
-        m.setHeader(NOTIFICATION_TYPE, type);
-        m.setHeader(NOTIFIED_AT, row.get("notified_at"));
-        m.setHeader(TOPIC, topic(type));
-        m.setHeader(TRUNCATED, type.endsWith(".truncated"));
+        exchange.setVariable(NOTIFICATION_ID, row.get("notification_id"));
+        exchange.setVariable(ATTEMPTS, row.get("attempts"));
+        exchange.setVariable(NOTIFICATION_CLAIM, row.get("claim_token"));
+        exchange.setVariable(NOTIFICATION_TYPE, type);
+        exchange.setVariable(NOTIFIED_AT, row.get("notified_at"));
+        exchange.setVariable(TOPIC, topic(type));
+        exchange.setVariable(TRUNCATED, type.endsWith(".truncated"));
         // the mapping rows the claim read for this notification, if it read them (ClaimMappings)
         Object prefetched = row.get(ClaimMappings.KEY);
         if (prefetched != null) {

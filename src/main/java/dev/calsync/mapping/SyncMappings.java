@@ -6,16 +6,17 @@ import java.util.Map;
 
 import dev.calsync.config.CalsyncProperties;
 import org.apache.camel.Header;
+import org.apache.camel.Variable;
 import org.springframework.jdbc.core.JdbcTemplate;
 import org.springframework.stereotype.Component;
 
 import static dev.calsync.CalsyncHeaders.CALENDAR_ID;
-import static dev.calsync.CalsyncHeaders.CONTENT_HASH;
 import static dev.calsync.CalsyncHeaders.EVENT_ID;
 import static dev.calsync.CalsyncHeaders.GRANT_ID;
 import static dev.calsync.CalsyncHeaders.RECORD_ID;
-import static dev.calsync.CalsyncHeaders.REMOTE_METADATA;
-import static dev.calsync.CalsyncHeaders.REMOTE_UPDATED_AT;
+import static dev.calsync.CalsyncVariables.CONTENT_HASH;
+import static dev.calsync.CalsyncVariables.REMOTE_METADATA;
+import static dev.calsync.CalsyncVariables.REMOTE_UPDATED_AT;
 
 /**
  * The one writer of {@code event_sync_map}: every change of a mapping row is one of the named transitions below,
@@ -108,9 +109,9 @@ public class SyncMappings {
      * application change that is still on its way (those are newer). 1 when the row was marked.
      */
     public int markSynced(@Header(RECORD_ID) String recordId, @Header(EVENT_ID) String eventId,
-                          @Header(CALENDAR_ID) String calendarId, @Header(CONTENT_HASH) String contentHash,
-                          @Header(REMOTE_UPDATED_AT) Long remoteUpdatedAt,
-                          @Header(REMOTE_METADATA) String remoteMetadata) {
+                          @Header(CALENDAR_ID) String calendarId, @Variable(CONTENT_HASH) String contentHash,
+                          @Variable(REMOTE_UPDATED_AT) Long remoteUpdatedAt,
+                          @Variable(REMOTE_METADATA) String remoteMetadata) {
         // not markAllSynced of one: PostgreSQL plans a join on unnest(...) for ten rows, and a generic plan made while
         // the table held a few thousand rows (a hash join over a full scan) is kept while the table grows, until the
         // next ANALYZE: measured at 2.6 ms a call instead of 0.17 (docs/PERFORMANCE.md). An equality on the key is

@@ -21,7 +21,7 @@ import org.springframework.jdbc.core.JdbcTemplate;
 import org.springframework.stereotype.Component;
 
 import static dev.calsync.CalsyncHeaders.GRANT_ID;
-import static dev.calsync.CalsyncHeaders.RUN_ID;
+import static dev.calsync.CalsyncVariables.RUN_ID;
 
 /**
  * Reconciliation runs as shared work. Every calendar the sync knows has a slot in the interval
@@ -104,7 +104,7 @@ public class ReconcileRuns {
         }
         Map<String, Object> run = queue((String) req.get("grant_id"), (String) req.get("calendar_id"),
                 Boolean.TRUE.equals(req.get("dry_run")), "api", conflict, missing);
-        exchange.getMessage().setHeader(RUN_ID, run.get("run_id"));
+        exchange.setVariable(RUN_ID, run.get("run_id"));
         exchange.setProperty("httpStatus", 202);
         return run;
     }

@@ -31,10 +31,10 @@ import org.springframework.beans.factory.annotation.Qualifier;
 import static dev.calsync.CalsyncHeaders.CALENDAR_ID;
 import static dev.calsync.CalsyncHeaders.EVENT_ID;
 import static dev.calsync.CalsyncHeaders.GRANT_ID;
-import static dev.calsync.CalsyncHeaders.NOTIFICATION_ID;
 import static dev.calsync.CalsyncHeaders.RECORD_ID;
-import static dev.calsync.CalsyncHeaders.REPAIR;
-import static dev.calsync.CalsyncHeaders.RUN_ID;
+import static dev.calsync.CalsyncVariables.NOTIFICATION_ID;
+import static dev.calsync.CalsyncVariables.REPAIR;
+import static dev.calsync.CalsyncVariables.RUN_ID;
 
 /**
  * Compares one calendar, page by page, with the mapping and the local store, and decides the repairs. The repairs
@@ -77,12 +77,12 @@ public class Reconciler {
         this.clock = clock;
     }
 
-    /** Loads the run (header {@code CalsyncRunId}) into the exchange property {@code reconcileReport}. */
+    /** Loads the run (variable {@code CalsyncRunId}) into the exchange property {@code reconcileReport}. */
     public void begin(Exchange exchange) {
-        String runId = exchange.getMessage().getHeader(RUN_ID, String.class);
+        String runId = exchange.getVariable(RUN_ID, String.class);
         // a run started from the API carries the request's HTTP headers: none of them may reach Nylas
         exchange.getMessage().removeHeaders("*");
-        exchange.getMessage().setHeader(RUN_ID, runId);
+        exchange.setVariable(RUN_ID, runId);
         if (!runs.renew(runId)) {
             throw new IllegalStateException("run " + runId + " is no longer running");
         }
@@ -498,15 +498,18 @@ public class Reconciler {
         return apply;
     }
 
-    /** Prepares one repair for the route: headers of the live-sync routes and, for apply/delete, the event. */
+    /**
+     * Prepares one repair for the route: the header and variables of the live-sync routes (the record id; the repair
+     * and the root of its idempotency keys) and, for apply/delete, the event.
+     */
     public void openRepair(Exchange exchange) {
         Message m = exchange.getMessage();
         Map<?, ?> repair = m.getBody(Map.class);
         ReconcileReport r = report(exchange);
         Map<?, ?> event = (Map<?, ?>) repair.get("event");
-        m.setHeader(REPAIR, repair.get("action"));
+        exchange.setVariable(REPAIR, repair.get("action"));
         m.setHeader(RECORD_ID, repair.get("record_id"));
-        m.setHeader(NOTIFICATION_ID, "reconcile:" + r.runId + ":" + event.get("id"));
+        exchange.setVariable(NOTIFICATION_ID, "reconcile:" + r.runId + ":" + event.get("id"));
         if (repair.get("conflict") instanceof Map<?, ?> conflict) {
             jdbc.update("""
                     INSERT INTO sync_conflict (run_id, record_id, nylas_event_id, policy, winner, local_updated_at,
@@ -561,7 +564,7 @@ public class Reconciler {
     public void failed(Exchange exchange) {
         Throwable error = exchange.getProperty(Exchange.EXCEPTION_CAUGHT, Throwable.class);
         ReconcileReport r = exchange.getProperty(REPORT, ReconcileReport.class);
-        String runId = r != null ? r.runId : exchange.getMessage().getHeader(RUN_ID, String.class);
+        String runId = r != null ? r.runId : exchange.getVariable(RUN_ID, String.class);
         String message = error == null ? "unknown error" : error.getMessage() == null
                 ? error.getClass().getSimpleName() : error.getMessage();
         runs.fail(runId, r, message);

@@ -22,18 +22,18 @@ import org.apache.camel.Message;
 import org.springframework.stereotype.Component;
 import org.springframework.beans.factory.annotation.Qualifier;
 
-import static dev.calsync.CalsyncHeaders.EVENT_KEY;
 import static dev.calsync.CalsyncHeaders.GRANT_ID;
-import static dev.calsync.CalsyncHeaders.NOTIFICATION_ID;
-import static dev.calsync.CalsyncHeaders.NOTIFICATION_TYPE;
-import static dev.calsync.CalsyncHeaders.NOTIFIED_AT;
-import static dev.calsync.CalsyncHeaders.OBJECT_ID;
-import static dev.calsync.CalsyncHeaders.PAYLOAD;
+import static dev.calsync.CalsyncVariables.EVENT_KEY;
+import static dev.calsync.CalsyncVariables.NOTIFICATION_ID;
+import static dev.calsync.CalsyncVariables.NOTIFICATION_TYPE;
+import static dev.calsync.CalsyncVariables.NOTIFIED_AT;
+import static dev.calsync.CalsyncVariables.OBJECT_ID;
+import static dev.calsync.CalsyncVariables.PAYLOAD;
 
 /**
- * Turns a verified webhook body into the headers the inbox insert needs. Refuses (400) what is not a Nylas
- * notification and (400, {@code notification_expired}) what is older than the replay window; inflates gzip bodies
- * with the same size cap as raw ones (413).
+ * Turns a verified webhook body into the variables (and the header {@code CalsyncGrantId}) the inbox insert needs.
+ * Refuses (400) what is not a Nylas notification and (400, {@code notification_expired}) what is older than the
+ * replay window; inflates gzip bodies with the same size cap as raw ones (413).
  */
 @Component("notificationDecoder")
 public class NotificationDecoder {
@@ -73,13 +73,13 @@ public class NotificationDecoder {
             throw new Rejection(415, "unsupported_media_type", "Content-Encoding must be gzip or identity");
         }
         Notification n = parse(body);
-        in.setHeader(NOTIFICATION_ID, n.id());
-        in.setHeader(NOTIFICATION_TYPE, n.type());
+        exchange.setVariable(NOTIFICATION_ID, n.id());
+        exchange.setVariable(NOTIFICATION_TYPE, n.type());
         in.setHeader(GRANT_ID, n.grantId());
-        in.setHeader(OBJECT_ID, n.objectId());
-        in.setHeader(EVENT_KEY, n.eventKey());
-        in.setHeader(NOTIFIED_AT, n.notifiedAt() == null ? null : Timestamp.from(n.notifiedAt()));
-        in.setHeader(PAYLOAD, n.storable() == null ? new String(body, StandardCharsets.UTF_8) : n.storable());
+        exchange.setVariable(OBJECT_ID, n.objectId());
+        exchange.setVariable(EVENT_KEY, n.eventKey());
+        exchange.setVariable(NOTIFIED_AT, n.notifiedAt() == null ? null : Timestamp.from(n.notifiedAt()));
+        exchange.setVariable(PAYLOAD, n.storable() == null ? new String(body, StandardCharsets.UTF_8) : n.storable());
     }
 
     Notification parse(byte[] body) {

@@ -11,7 +11,9 @@ import java.util.concurrent.CompletableFuture;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.calsync.CalsyncHeaders;
+import dev.calsync.CalsyncVariables;
 import dev.calsync.support.IntegrationTest;
+import org.apache.camel.Exchange;
 import org.apache.camel.ProducerTemplate;
 import org.junit.jupiter.api.Test;
 import org.springframework.beans.factory.annotation.Autowired;
@@ -160,10 +162,16 @@ class SyncEdgesTest extends IntegrationTest {
         deliverAndWait("event.deleted", deletedEvent(GRANT, "evt-1"));
         String recordId = (String) jdbc.queryForObject("SELECT internal_id FROM event_sync_map", String.class);
 
-        producer.sendBodyAndHeaders("direct:calsync-mapping-mark-synced", "record", Map.of(
-                CalsyncHeaders.RECORD_ID, recordId, CalsyncHeaders.EVENT_ID, "evt-1",
-                CalsyncHeaders.CALENDAR_ID, "primary", CalsyncHeaders.CONTENT_HASH, "h",
-                CalsyncHeaders.REMOTE_UPDATED_AT, 300L));
+        Exchange marked = producer.send("direct:calsync-mapping-mark-synced", exchange -> {
+            exchange.getMessage().setBody("record");
+            exchange.getMessage().setHeaders(new java.util.HashMap<>(Map.of(CalsyncHeaders.RECORD_ID, recordId,
+                    CalsyncHeaders.EVENT_ID, "evt-1", CalsyncHeaders.CALENDAR_ID, "primary")));
+            exchange.setVariable(CalsyncVariables.CONTENT_HASH, "h");
+            exchange.setVariable(CalsyncVariables.REMOTE_UPDATED_AT, 300L);
+        });
+
+        assertThat(marked.getException()).isNull();
+        assertThat(marked.getVariable("marked", Integer.class)).isZero();
 
         assertThat(mapping(recordId)).containsEntry("sync_state", "deleted");
     }

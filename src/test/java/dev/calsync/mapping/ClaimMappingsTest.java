@@ -6,9 +6,11 @@ import java.util.List;
 import java.util.Map;
 
 import dev.calsync.CalsyncHeaders;
+import dev.calsync.CalsyncVariables;
 import dev.calsync.support.IntegrationTest;
 import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.MeterRegistry;
+import org.apache.camel.Exchange;
 import org.apache.camel.ProducerTemplate;
 import org.junit.jupiter.api.Test;
 import org.springframework.beans.factory.annotation.Autowired;
@@ -48,11 +50,16 @@ class ClaimMappingsTest extends IntegrationTest {
         return (ClaimMappings.Found) row.get(ClaimMappings.KEY);
     }
 
-    /** What the enricher route gives for these headers: the list the planner would have received. */
+    /** What the enricher route gives for these keys: the list the planner would have received. */
     @SuppressWarnings("unchecked")
     private List<Map<String, Object>> enriched(String route, String hint, String eventId) {
-        return producer.requestBodyAndHeaders(route, null, Map.of(CalsyncHeaders.RECORD_HINT, hint == null ? "" : hint,
-                CalsyncHeaders.GRANT_ID, GRANT, CalsyncHeaders.EVENT_ID, eventId), List.class);
+        Exchange answered = producer.request(route, exchange -> {
+            exchange.setVariable(CalsyncVariables.RECORD_HINT, hint == null ? "" : hint);
+            exchange.getMessage().setHeader(CalsyncHeaders.GRANT_ID, GRANT);
+            exchange.getMessage().setHeader(CalsyncHeaders.EVENT_ID, eventId);
+        });
+        assertThat(answered.getException()).isNull();
+        return answered.getMessage().getBody(List.class);
     }
 
     @Test

@@ -183,6 +183,110 @@ class RouteFilesTest extends IntegrationTest {
                 .isSubsetOf(declared);
     }
 
+    /**
+     * The headers a route may set: the local sink's contract and the event's keys ({@link CalsyncHeaders}, each of the
+     * sink contract's headers stated at the top of local-store.camel.yaml among them) and the components' own. Any
+     * other state of a route is a variable ({@link CalsyncVariables}): headers travel with the message (an HTTP call
+     * sends them), variables never leave the exchange.
+     */
+    @ParameterizedTest
+    @MethodSource("routeFiles")
+    void aRouteSetsNoHeaderButTheSinkContractsAndTheComponents(Path file) throws Exception {
+        Set<String> contract = names(CalsyncHeaders.class);
+        JsonNode routes = new ObjectMapper(new YAMLFactory()).readTree(file.toFile());
+        Set<String> set = new TreeSet<>();
+        collect(routes, "setHeader", set);
+
+        assertThat(set).as("headers set by " + file).allSatisfy(header -> assertThat(
+                contract.contains(header) || COMPONENT_HEADERS.contains(header) || header.startsWith("Camel"))
+                .as(header + " is neither in CalsyncHeaders (the sink contract) nor a component's header: make it a"
+                        + " variable (CalsyncVariables)").isTrue());
+    }
+
+    @Test
+    void theSinkContractsHeadersAreHeaders() throws Exception {
+        String store = Files.readString(Path.of("routes/local-store.camel.yaml"));
+        String contract = store.substring(store.indexOf("# Contract of"), store.indexOf("\n- "));
+
+        assertThat(names(CalsyncHeaders.class)).containsAll(calsyncHeaders(contract))
+                .contains("CalsyncRecordId", "CalsyncIdempotencyKey", "CalsyncClaim");
+        assertThat(names(CalsyncVariables.class)).doesNotContainAnyElementsOf(calsyncHeaders(contract));
+    }
+
+    /**
+     * A route reads each {@code Calsync*} name as what it is: a header read as a variable (or the other way round) is
+     * null, silently.
+     */
+    @ParameterizedTest
+    @MethodSource("routeFiles")
+    void aRouteNamesEachCalsyncHeaderAsAHeaderAndEachVariableAsAVariable(Path file) throws Exception {
+        String text = Files.readString(file);
+        JsonNode routes = new ObjectMapper(new YAMLFactory()).readTree(file.toFile());
+        Set<String> headers = new TreeSet<>(matches(SIMPLE_HEADER, text));
+        Set<String> variables = new TreeSet<>(matches(SIMPLE_VARIABLE, text));
+        collect(routes, "setHeader", headers);
+        collect(routes, "setVariable", variables);
+        collectLanguage(routes, "header", headers);
+        collectLanguage(routes, "variable", variables);
+        headers.removeIf(name -> !name.startsWith("Calsync"));
+        variables.removeIf(name -> !name.startsWith("Calsync"));
+
+        assertThat(headers).as("Calsync* headers named by " + file).isSubsetOf(names(CalsyncHeaders.class));
+        assertThat(variables).as("Calsync* variables named by " + file).isSubsetOf(names(CalsyncVariables.class));
+    }
+
+    private static final Set<String> COMPONENT_HEADERS = Set.of(
+            "Content-Type", // an HTTP answer's or request's
+            "Idempotency-Key", // the HTTP sink's request header (local-http.camel.yaml)
+            "kafka.KEY", "calsync-change-type", "calsync-idempotency-key"); // the Kafka sink's message (README)
+    private static final Pattern SIMPLE_HEADER = Pattern.compile("\\$\\{(?:header|headers)\\.([A-Za-z][\\w-]*)");
+    private static final Pattern SIMPLE_VARIABLE = Pattern.compile("\\$\\{(?:variable|variables)\\.([A-Za-z][\\w-]*)");
+
+    private static Set<String> names(Class<?> declaring) throws IllegalAccessException {
+        Set<String> names = new TreeSet<>();
+        for (Field field : declaring.getFields()) {
+            names.add((String) field.get(null));
+        }
+        return names;
+    }
+
+    private static Set<String> matches(Pattern pattern, String text) {
+        Set<String> names = new TreeSet<>();
+        Matcher m = pattern.matcher(text);
+        while (m.find()) {
+            names.add(m.group(1));
+        }
+        return names;
+    }
+
+    /** The {@code name} of every step of this kind ({@code setHeader}, {@code setVariable}), anywhere in the tree. */
+    private static void collect(JsonNode node, String step, Set<String> names) {
+        if (node.isObject()) {
+            node.fields().forEachRemaining(entry -> {
+                if (entry.getKey().equals(step) && entry.getValue().hasNonNull("name")) {
+                    names.add(entry.getValue().get("name").asText());
+                }
+                collect(entry.getValue(), step, names);
+            });
+        } else if (node.isArray()) {
+            node.forEach(child -> collect(child, step, names));
+        }
+    }
+
+    /** The names read by the {@code header} or {@code variable} expression language, anywhere in the tree. */
+    private static void collectLanguage(JsonNode node, String language, Set<String> names) {
+        if (node.isObject()) {
+            node.fields().forEachRemaining(entry -> {
+                if (entry.getKey().equals(language) && entry.getValue().hasNonNull("expression")) {
+                    names.add(entry.getValue().get("expression").asText());
+                }
+                collectLanguage(entry.getValue(), language, names);
+            });
+        } else if (node.isArray()) {
+            node.forEach(child -> collectLanguage(child, language, names));
+        }
+    }
+
     private static Set<String> calsyncHeaders(String text) {
         Set<String> names = new TreeSet<>();
         Matcher m = CALSYNC_HEADER.matcher(text);
