@@ -1,25 +1,40 @@
 package dev.calsync.api;
 
+import java.time.Instant;
+import java.time.OffsetDateTime;
+import java.time.format.DateTimeParseException;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
 
+import com.fasterxml.jackson.core.type.TypeReference;
+import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.calsync.inbox.NotificationInbox;
+import org.apache.camel.Body;
 import org.apache.camel.Header;
 import org.springframework.stereotype.Component;
 
-/** Admin view of stored notifications: list them by status, replay a dead letter. */
+/** Admin view of stored notifications: list them by status, replay a dead letter, or many by a filter. */
 @Component("adminNotificationsApi")
 public class AdminNotificationsApi {
 
     private static final Set<String> STATUSES = Set.of("received", "processing", "processed", "dead");
 
+    /** Dead letters replayed by one bulk request when it names no {@code limit}, and the most it may name. */
+    static final int DEFAULT_BULK_LIMIT = 100;
+    static final int MAX_BULK_LIMIT = 1_000;
+    private static final Set<String> BULK_FIELDS = Set.of("type", "grant_id", "from", "to", "limit", "all");
+
     private final NotificationInbox inbox;
     private final dev.calsync.outbound.PushOutbox outbox;
+    private final ObjectMapper json;
 
-    public AdminNotificationsApi(NotificationInbox inbox, dev.calsync.outbound.PushOutbox outbox) {
+    public AdminNotificationsApi(NotificationInbox inbox, dev.calsync.outbound.PushOutbox outbox, ObjectMapper json) {
         this.inbox = inbox;
         this.outbox = outbox;
+        this.json = json;
     }
 
     /** {@code POST /admin/events/{id}/replay}: pushes a failed application change again. */
@@ -45,5 +60,91 @@ public class AdminNotificationsApi {
             throw new Rejection(404, "not_found", "no dead or processed notification with id " + id);
         }
         return Map.of("notification_id", id, "status", "received");
+    }
+
+    /**
+     * {@code POST /admin/notifications/replay} {@code {"type","grant_id","from","to","limit","all"}}: replays the dead
+     * letters the filters match (notification type, grant, received in {@code [from, to)}), oldest received first, at
+     * most {@code limit} (100 by default, 1,000 at most), each exactly as {@link #replay} does one. A request with no
+     * filter must say {@code "all": true}, so an empty body never replays everything by mistake; an unknown field is
+     * refused, so a misspelt filter is never silently ignored. Answers how many were replayed and how many the filters
+     * still match.
+     */
+    public Map<String, Object> replayBulk(@Body String body) {
+        Map<String, Object> req;
+        try {
+            req = json.readValue(body == null || body.isBlank() ? "{}" : body, new TypeReference<>() {
+            });
+        } catch (java.io.IOException e) {
+            throw new Rejection(400, "malformed_json", "body is not a JSON object");
+        }
+        if (req == null) {
+            throw new Rejection(400, "malformed_json", "body is not a JSON object");
+        }
+        List<String> problems = new ArrayList<>();
+        req.keySet().stream().filter(k -> !BULK_FIELDS.contains(k)).sorted()
+                .forEach(k -> problems.add(k + ": unknown field (allowed: type, grant_id, from, to, limit, all)"));
+        String type = text(req, "type", problems);
+        String grantId = text(req, "grant_id", problems);
+        Instant from = time(req, "from", problems);
+        Instant to = time(req, "to", problems);
+        if (from != null && to != null && !from.isBefore(to)) {
+            problems.add("to: must be after from");
+        }
+        int limit = DEFAULT_BULK_LIMIT;
+        Object rawLimit = req.get("limit");
+        if (rawLimit != null) {
+            if (rawLimit instanceof Integer n && n >= 1 && n <= MAX_BULK_LIMIT) {
+                limit = n;
+            } else {
+                problems.add("limit: must be an integer from 1 to " + MAX_BULK_LIMIT);
+            }
+        }
+        Object all = req.get("all");
+        if (all != null && !(all instanceof Boolean)) {
+            problems.add("all: must be true or false");
+        }
+        if (problems.isEmpty() && type == null && grantId == null && from == null && to == null
+                && !Boolean.TRUE.equals(all)) {
+            throw new Rejection(400, "filter_required",
+                    "name at least one of type, grant_id, from, to, or replay every dead letter with \"all\": true");
+        }
+        if (!problems.isEmpty()) {
+            throw new Rejection(400, "invalid_request", String.join("; ", problems));
+        }
+        List<String> replayed = inbox.replayDead(type, grantId, from, to, limit);
+        Map<String, Object> out = new LinkedHashMap<>();
+        out.put("replayed", replayed.size());
+        out.put("notification_ids", replayed);
+        out.put("remaining", inbox.countDead(type, grantId, from, to));
+        return out;
+    }
+
+    private static String text(Map<String, Object> req, String field, List<String> problems) {
+        Object value = req.get(field);
+        if (value == null) {
+            return null;
+        }
+        if (value instanceof String s && !s.isBlank()) {
+            return s.trim();
+        }
+        problems.add(field + ": must be a non-empty string");
+        return null;
+    }
+
+    private static Instant time(Map<String, Object> req, String field, List<String> problems) {
+        Object value = req.get(field);
+        if (value == null) {
+            return null;
+        }
+        if (value instanceof String s) {
+            try {
+                return OffsetDateTime.parse(s.trim()).toInstant();
+            } catch (DateTimeParseException e) {
+                // reported below
+            }
+        }
+        problems.add(field + ": must be an ISO-8601 time with an offset, e.g. 2026-01-31T12:00:00Z");
+        return null;
     }
 }
