@@ -84,6 +84,14 @@
     $('forget-token').hidden = false;
   }
 
+  // times come as the admin API writes them (epoch milliseconds or ISO-8601 text): shown as ISO-8601 in UTC
+  function when(value) {
+    if (typeof value === 'number') {
+      return new Date(value).toISOString();
+    }
+    return value;
+  }
+
   function el(tag, text, className) {
     const node = document.createElement(tag);
     if (text !== undefined && text !== null) {
@@ -128,7 +136,7 @@
       ['Notifications waiting', s.notifications.received],
       ['Being processed', s.notifications.processing],
       ['Dead letters', s.notifications.dead],
-      ['Oldest due since', s.notifications.oldest_due_at],
+      ['Oldest waiting received at', when(s.notifications.oldest_received_at)],
       ['Grants paused', s.grants.paused],
       ['Grants active', s.grants.active],
       ['Reconciliations queued', s.reconcile.queued],
@@ -152,7 +160,7 @@
       if (g.state === 'paused') {
         action.appendChild(button('Resume', 'resume', () => resume(g.grant_id)));
       }
-      const tr = row([g.grant_id, el('td', g.state, 'state'), g.reason, g.updated_at, action]);
+      const tr = row([g.grant_id, el('td', g.state, 'state'), g.reason, when(g.updated_at), action]);
       tr.dataset.grantId = g.grant_id;
       tr.dataset.state = g.state;
       if (g.state === 'paused') {
@@ -179,7 +187,7 @@
     const body = $('dead-letters');
     body.replaceChildren();
     page.data.forEach((n) => {
-      const tr = row([n.notification_id, n.type, n.grant_id, n.attempts, n.received_at,
+      const tr = row([n.notification_id, n.type, n.grant_id, n.attempts, when(n.received_at),
         el('td', n.last_error, 'message'),
         cellWith(button('Replay', 'replay', () => replayOne(n.notification_id)))]);
       tr.dataset.notificationId = n.notification_id;
@@ -240,7 +248,7 @@
     const body = $('runs');
     body.replaceChildren();
     page.data.forEach((r) => {
-      const tr = row([r.run_id, r.grant_id, r.calendar_id, r.status, r.dry_run ? 'yes' : 'no', r.planned, r.queued_at,
+      const tr = row([r.run_id, r.grant_id, r.calendar_id, r.status, r.dry_run ? 'yes' : 'no', r.planned, when(r.queued_at),
         el('td', r.error, 'message'), cellWith(button('Show plan', 'show-plan', () => showPlan(r.run_id)))]);
       tr.dataset.runId = r.run_id;
       body.appendChild(tr);
@@ -256,7 +264,7 @@
         ['Grant', run.grant_id], ['Calendar', run.calendar_id], ['Status', run.status],
         ['Dry run', run.dry_run ? 'yes' : 'no'], ['Trigger', run.trigger], ['Events seen', run.events_seen],
         ['Created', run.created], ['Updated', run.updated], ['Deleted', run.deleted], ['Conflicts', run.conflicts],
-        ['Skipped', run.skipped], ['Error', run.error], ['Started', run.started_at], ['Finished', run.finished_at],
+        ['Skipped', run.skipped], ['Error', run.error], ['Started', when(run.started_at)], ['Finished', when(run.finished_at)],
       ]);
       const items = $('plan-items');
       items.replaceChildren();

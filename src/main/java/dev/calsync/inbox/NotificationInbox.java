@@ -257,16 +257,16 @@ public class NotificationInbox {
         return args.toArray();
     }
 
-    /** How many notifications are in each status but {@code processed}, and when the oldest due one was due. */
+    /** How many notifications are in each status but {@code processed}, and when the oldest waiting one arrived. */
     public Map<String, Object> backlog() {
         Map<String, Object> out = new java.util.LinkedHashMap<>();
         for (String status : List.of("received", "processing", "dead")) {
             out.put(status, jdbc.queryForObject("SELECT count(*) FROM webhook_inbox WHERE status = ?", Long.class,
                     status));
         }
-        out.put("oldest_due_at", jdbc.queryForObject(
-                "SELECT min(next_attempt_at) FROM webhook_inbox WHERE status = 'received' AND next_attempt_at <= now()",
-                java.time.OffsetDateTime.class));
+        // a paused grant's held notifications wait too: the age of the backlog is that of its oldest notification
+        out.put("oldest_received_at", jdbc.queryForObject(
+                "SELECT min(received_at) FROM webhook_inbox WHERE status = 'received'", Timestamp.class));
         return out;
     }
 

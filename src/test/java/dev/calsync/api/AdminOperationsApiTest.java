@@ -3,6 +3,7 @@ package dev.calsync.api;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.sql.Timestamp;
+import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
@@ -15,6 +16,7 @@ import dev.calsync.support.Notifications;
 import org.junit.jupiter.api.Test;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
 
 /**
  * The admin API an operator (and the operator page) works with: dead letters replayed in bulk by a filter, grants by
@@ -142,6 +144,31 @@ class AdminOperationsApiTest extends IntegrationTest {
     }
 
     @Test
+    void bulkPushReplayPushesAgainTheFailedChangesOfAGrantAsTheOneByOneReplayDoes() throws Exception {
+        // Given three application changes the calendar refused, two of grant-a
+        failedPush("rec-1", "grant-a");
+        failedPush("rec-2", "grant-a");
+        failedPush("rec-3", "grant-b");
+
+        HttpResponse<String> refused = post("/admin/events/replay", "{}");
+        HttpResponse<String> misspelt = post("/admin/events/replay", "{\"grantId\":\"grant-a\"}");
+        HttpResponse<String> response = post("/admin/events/replay", "{\"grant_id\":\"grant-a\"}");
+
+        assertThat(refused.statusCode()).isEqualTo(400);
+        assertThat(JSON.readTree(refused.body()).path("error").asText()).isEqualTo("filter_required");
+        assertThat(misspelt.statusCode()).isEqualTo(400);
+        assertThat(JSON.readTree(misspelt.body()).path("message").asText()).contains("grantId: unknown field");
+        assertThat(response.statusCode()).isEqualTo(200);
+        JsonNode body = JSON.readTree(response.body());
+        assertThat(texts(body.path("event_ids"))).containsExactlyInAnyOrder("rec-1", "rec-2");
+        assertThat(body.path("remaining").asInt()).isZero();
+        awaitSyncState("rec-1", "synced");
+        awaitSyncState("rec-2", "synced");
+        assertThat(NYLAS.countWithKey1("grant-a", "rec-1", true)).isEqualTo(1);
+        assertThat(syncState("rec-3")).isEqualTo("failed");
+    }
+
+    @Test
     void grantsAreListedByStateOrAllAPageAtATime() throws Exception {
         for (int i = 0; i < 5; i++) {
             jdbc.update("INSERT INTO grant_sync_state (grant_id, state, reason, updated_at) VALUES (?, ?, ?, ?)",
@@ -177,13 +204,18 @@ class AdminOperationsApiTest extends IntegrationTest {
         jdbc.update("INSERT INTO grant_sync_state (grant_id, state, reason) VALUES ('grant-p', 'paused', 'grant.expired')");
         // a notification of a paused grant waits: it is the backlog
         jdbc.update("""
-                INSERT INTO webhook_inbox (notification_id, type, grant_id, payload, next_attempt_at)
-                VALUES ('ntf-held', 'event.created', 'grant-p', '{}', now() + interval '1 hour')""");
+                INSERT INTO webhook_inbox (notification_id, type, grant_id, payload, next_attempt_at, received_at)
+                VALUES ('ntf-held', 'event.created', 'grant-p', '{}', now() + interval '1 hour',
+                        '2026-01-01T10:00:00Z')""");
 
         JsonNode summary = JSON.readTree(get("/admin/summary").body());
 
         assertThat(summary.path("notifications").path("dead").asInt()).isEqualTo(1);
         assertThat(summary.path("notifications").path("received").asInt()).isEqualTo(1);
+        JsonNode oldest = summary.path("notifications").path("oldest_received_at");
+        assertThat(oldest.isNumber() ? Instant.ofEpochMilli(oldest.asLong())
+                : java.time.OffsetDateTime.parse(oldest.asText()).toInstant())
+                .isEqualTo(Instant.parse("2026-01-01T10:00:00Z"));
         assertThat(summary.path("grants").path("paused").asInt()).isEqualTo(1);
         assertThat(summary.path("grants").path("active").asInt()).isZero();
         assertThat(summary.path("reconcile").path("queued").asInt()).isZero();
@@ -232,6 +264,25 @@ class AdminOperationsApiTest extends IntegrationTest {
                 UPDATE webhook_inbox SET status = 'dead', attempts = 3, outcome = NULL, processed_at = NULL,
                        last_error = 'NylasApiException: Nylas API answered 500' WHERE notification_id = ?""", id);
         return id;
+    }
+
+    /** An application change the calendar refused (a 400): a failed push. */
+    private void failedPush(String recordId, String grantId) {
+        NYLAS.failNext(400);
+        HttpResponse<String> put = apiPut("/api/v1/events/" + recordId, Map.of("grant_id", grantId,
+                "calendar_id", "primary", "title", "Refused " + recordId,
+                "when", Map.of("start_time", 1_790_000_000L, "end_time", 1_790_003_600L)));
+        assertThat(put.statusCode()).isEqualTo(201);
+        awaitSyncState(recordId, "failed");
+    }
+
+    private String syncState(String recordId) {
+        return jdbc.queryForObject("SELECT sync_state FROM event_sync_map WHERE internal_id = ?", String.class,
+                recordId);
+    }
+
+    private void awaitSyncState(String recordId, String state) {
+        await().atMost(Duration.ofSeconds(20)).until(() -> state.equals(syncState(recordId)));
     }
 
     private void receivedAt(String id, String instant) {

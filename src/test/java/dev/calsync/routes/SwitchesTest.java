@@ -49,7 +49,7 @@ class SwitchesTest {
             "calsync-admin-notification-replay", "calsync-admin-push-replay", "calsync-admin-grants-list",
             "calsync-admin-grant-resume", "calsync-json-response", "calsync-admin-reconcile-start",
             "calsync-admin-reconcile-get", "calsync-admin-reconcile-list", "calsync-admin-notifications-replay",
-            "calsync-admin-summary", "calsync-ops-page");
+            "calsync-admin-pushes-replay", "calsync-admin-summary", "calsync-ops-page");
     static final Set<String> PUSH_ROUTES = Set.of("calsync-outbound-poll", "calsync-push-record",
             "calsync-push-create", "calsync-push-update", "calsync-push-delete", "calsync-push-occurrence-find",
             "calsync-push-occurrence-cancelled");
