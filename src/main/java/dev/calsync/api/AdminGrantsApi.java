@@ -1,5 +1,9 @@
 package dev.calsync.api;
 
+import java.nio.charset.StandardCharsets;
+import java.time.Instant;
+import java.time.format.DateTimeParseException;
+import java.util.Base64;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -17,6 +21,7 @@ import static dev.calsync.CalsyncHeaders.GRANT_ID;
 public class AdminGrantsApi {
 
     private static final Set<String> STATES = Set.of(GrantStates.PAUSED, GrantStates.ACTIVE);
+    private static final String ALL = "all";
 
     private final GrantStates grants;
 
@@ -24,14 +29,46 @@ public class AdminGrantsApi {
         this.grants = grants;
     }
 
-    /** {@code GET /admin/grants?state=paused&limit=}: grants in one state (paused by default). */
-    public Map<String, Object> list(@Header("state") String state, @Header("limit") String limit) {
-        String wanted = state == null || state.isBlank() ? GrantStates.PAUSED : state.trim();
-        if (!STATES.contains(wanted)) {
-            throw new Rejection(400, "invalid_state", "state must be one of " + STATES);
+    /**
+     * {@code GET /admin/grants?state=paused&limit=&cursor=}: a page of grants in one state ({@code status} is the same
+     * filter under another name; {@code paused} by default, {@code all} for every state), most recently changed
+     * first; {@code next_cursor} fetches the next page, null on the last.
+     */
+    public Map<String, Object> list(@Header("state") String state, @Header("status") String status,
+                                    @Header("limit") String limit, @Header("cursor") String cursor) {
+        String given = state == null || state.isBlank() ? status : state;
+        String wanted = given == null || given.isBlank() ? GrantStates.PAUSED : given.trim();
+        if (!STATES.contains(wanted) && !ALL.equals(wanted)) {
+            throw new Rejection(400, "invalid_state", "state must be one of " + STATES + " or " + ALL);
         }
-        List<Map<String, Object>> rows = grants.list(wanted, AppEventsApi.limit(limit));
-        return Map.of("data", rows);
+        int size = AppEventsApi.limit(limit);
+        Instant afterUpdatedAt = null;
+        String afterGrantId = null;
+        if (cursor != null && !cursor.isBlank()) {
+            // the cursor is the last row's sort key (change time, grant id), opaque to the caller
+            try {
+                String[] key = new String(Base64.getUrlDecoder().decode(cursor.trim()), StandardCharsets.UTF_8)
+                        .split("\n", 2);
+                afterUpdatedAt = Instant.parse(key[0]);
+                afterGrantId = key[1];
+            } catch (IllegalArgumentException | DateTimeParseException | ArrayIndexOutOfBoundsException e) {
+                throw new Rejection(400, "invalid_cursor", "cursor is not one this API returned");
+            }
+        }
+        List<Map<String, Object>> rows = grants.page(ALL.equals(wanted) ? null : wanted, size + 1, afterUpdatedAt,
+                afterGrantId);
+        String next = null;
+        if (rows.size() > size) {
+            rows = rows.subList(0, size);
+            Map<String, Object> last = rows.get(size - 1);
+            Instant changed = ((java.sql.Timestamp) last.get("updated_at")).toInstant();
+            next = Base64.getUrlEncoder().withoutPadding().encodeToString(
+                    (changed + "\n" + last.get("grant_id")).getBytes(StandardCharsets.UTF_8));
+        }
+        Map<String, Object> out = new LinkedHashMap<>();
+        out.put("data", rows);
+        out.put("next_cursor", next);
+        return out;
     }
 
     /**

@@ -19,7 +19,8 @@ import org.springframework.web.util.UrlPathHelper;
 
 /**
  * Bearer-token check for calsync's application API ({@code /api/v1/events/**}, {@code APP_API_TOKEN}) and admin API
- * ({@code /admin/notifications/**}, {@code /admin/reconcile/**}, {@code /admin/events/**}, {@code /admin/grants/**};
+ * ({@code /admin/notifications/**}, {@code /admin/reconcile/**}, {@code /admin/events/**}, {@code /admin/grants/**},
+ * {@code /admin/summary};
  * {@code ADMIN_API_TOKEN}, or the application token when that is unset), while they are switched on
  * ({@link CalsyncPaths}). Other paths are not its business. An unset token refuses every request. Constant-time
  * comparison.

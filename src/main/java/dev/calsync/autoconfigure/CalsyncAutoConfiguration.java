@@ -4,6 +4,9 @@ import java.time.Clock;
 
 import dev.calsync.api.AdminGrantsApi;
 import dev.calsync.api.AdminNotificationsApi;
+import dev.calsync.api.AdminReconcileApi;
+import dev.calsync.api.AdminSummaryApi;
+import dev.calsync.api.OpsPage;
 import dev.calsync.api.ApiBodyGuard;
 import dev.calsync.api.ApiTokenFilter;
 import dev.calsync.api.AppEventsApi;
@@ -66,7 +69,8 @@ import org.springframework.context.annotation.Import;
         SyncMetrics.class, CalsyncDatabase.class, CalsyncRoutesLoader.class, CalsyncFilters.class,
         SignatureVerifier.class, NotificationDecoder.class, AcceptingGate.class, WebhookChallenge.class,
         WebhookRequestGuard.class, GrantStates.class, RedisDedupeHealthIndicator.class,
-        AdminNotificationsApi.class, AdminGrantsApi.class, ApiBodyGuard.class, AppEventsApi.class, ApiTokenFilter.class,
+        AdminNotificationsApi.class, AdminGrantsApi.class, AdminSummaryApi.class, AdminReconcileApi.class, OpsPage.class,
+        ApiBodyGuard.class, AppEventsApi.class, ApiTokenFilter.class,
         HttpErrors.class, AppChanges.class, PushOutbox.class, EventCanonicalizer.class, SeriesOccurrences.class,
         InboundPlanner.class, ClaimMappings.class, SyncMappings.class, GrantRateLimit.class, HonourRetryAfter.class,
         GrantCircuits.class, NylasRequests.class, LocalEventStore.class, NotificationInbox.class,

@@ -86,8 +86,32 @@ public class GrantStates {
 
     /** Grants in one state, most recently changed first. */
     public List<Map<String, Object>> list(String state, int limit) {
+        return page(state, limit, null, null);
+    }
+
+    /**
+     * A page of grants, most recently changed first (ties by grant id): those in {@code state} (every state when
+     * null) changed before the grant {@code afterGrantId} changed at {@code afterUpdatedAt}, or from the first when
+     * that is null. The values are bound parameters; the order is the primary key's with the change time first.
+     */
+    public List<Map<String, Object>> page(String state, int limit, java.time.Instant afterUpdatedAt,
+                                          String afterGrantId) {
+        Timestamp after = afterUpdatedAt == null ? null : Timestamp.from(afterUpdatedAt);
         return jdbc.queryForList("""
                 SELECT grant_id, state, reason, notified_at, updated_at FROM grant_sync_state
-                 WHERE state = ? ORDER BY updated_at DESC LIMIT ?""", state, limit);
+                 WHERE (?::text IS NULL OR state = ?)
+                   AND (?::timestamptz IS NULL OR (updated_at, grant_id) < (?, ?))
+                 ORDER BY updated_at DESC, grant_id DESC LIMIT ?""",
+                state, state, after, after, afterGrantId, limit);
+    }
+
+    /** How many grants are in each state. */
+    public Map<String, Object> counts() {
+        Map<String, Object> out = new java.util.LinkedHashMap<>();
+        out.put(ACTIVE, 0L);
+        out.put(PAUSED, 0L);
+        jdbc.query("SELECT state, count(*) AS n FROM grant_sync_state GROUP BY state",
+                (org.springframework.jdbc.core.RowCallbackHandler) rs -> out.put(rs.getString("state"), rs.getLong("n")));
+        return out;
     }
 }

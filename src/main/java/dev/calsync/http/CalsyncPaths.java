@@ -18,7 +18,8 @@ public final class CalsyncPaths {
     public static final String WEBHOOK = "/webhooks/nylas";
     /** The application API's path below the base path (routes/api.camel.yaml). */
     public static final String APPLICATION_API = "/api/v1/events";
-    private static final List<String> ADMIN_API = List.of("/admin/notifications", "/admin/events", "/admin/grants");
+    private static final List<String> ADMIN_API = List.of("/admin/notifications", "/admin/events", "/admin/grants",
+            "/admin/summary");
     private static final String ADMIN_RECONCILE = "/admin/reconcile";
 
     private final String webhook;

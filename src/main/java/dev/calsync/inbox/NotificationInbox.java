@@ -3,6 +3,7 @@ package dev.calsync.inbox;
 import java.sql.Timestamp;
 import java.time.Clock;
 import java.time.Duration;
+import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
@@ -220,6 +221,62 @@ public class NotificationInbox {
                 UPDATE webhook_inbox SET status = 'received', attempts = 0, next_attempt_at = now(),
                        lease_until = NULL, outcome = NULL
                  WHERE notification_id = ? AND status IN ('dead', 'processed')""", notificationId) == 1;
+    }
+
+    /**
+     * Makes up to {@code limit} dead letters due again, as {@link #replay} does one: those of a notification type, of a
+     * grant, received in {@code [from, to)}, each filter left out when null; oldest received first. Rows another
+     * caller is replaying at the same moment are skipped, not waited for. Returns the ids replayed.
+     */
+    public List<String> replayDead(String type, String grantId, Instant from, Instant to, int limit) {
+        // the rows are chosen once, in a CTE: a LIMIT ... SKIP LOCKED sub-select joined in the UPDATE may be read again
+        // for each row, and skipping the rows this statement already changed it would go past its limit
+        return jdbc.queryForList("""
+                WITH chosen AS MATERIALIZED (
+                    SELECT notification_id FROM webhook_inbox
+                     WHERE status = 'dead'""" + DEAD_FILTER + """
+                     ORDER BY received_at LIMIT ? FOR UPDATE SKIP LOCKED)
+                UPDATE webhook_inbox i SET status = 'received', attempts = 0, next_attempt_at = now(),
+                       lease_until = NULL, outcome = NULL
+                  FROM chosen
+                 WHERE i.notification_id = chosen.notification_id AND i.status = 'dead'
+                RETURNING i.notification_id""", String.class, filterArgs(type, grantId, from, to, limit));
+    }
+
+    /** The dead letters the same filters as {@link #replayDead} match. */
+    public int countDead(String type, String grantId, Instant from, Instant to) {
+        Integer n = jdbc.queryForObject("SELECT count(*) FROM webhook_inbox WHERE status = 'dead'" + DEAD_FILTER,
+                Integer.class, filterArgs(type, grantId, from, to, null));
+        return n == null ? 0 : n;
+    }
+
+    /* A null parameter leaves its filter out; every value is a bound parameter. */
+    private static final String DEAD_FILTER = """
+             AND (?::text IS NULL OR type = ?) AND (?::text IS NULL OR grant_id = ?)
+             AND (?::timestamptz IS NULL OR received_at >= ?) AND (?::timestamptz IS NULL OR received_at < ?)
+            """;
+
+    private static Object[] filterArgs(String type, String grantId, Instant from, Instant to, Integer limit) {
+        Timestamp start = from == null ? null : Timestamp.from(from);
+        Timestamp end = to == null ? null : Timestamp.from(to);
+        List<Object> args = new ArrayList<>(java.util.Arrays.asList(type, type, grantId, grantId, start, start, end, end));
+        if (limit != null) {
+            args.add(limit);
+        }
+        return args.toArray();
+    }
+
+    /** How many notifications are in each status but {@code processed}, and when the oldest waiting one arrived. */
+    public Map<String, Object> backlog() {
+        Map<String, Object> out = new java.util.LinkedHashMap<>();
+        for (String status : List.of("received", "processing", "dead")) {
+            out.put(status, jdbc.queryForObject("SELECT count(*) FROM webhook_inbox WHERE status = ?", Long.class,
+                    status));
+        }
+        // a paused grant's held notifications wait too: the age of the backlog is that of its oldest notification
+        out.put("oldest_received_at", jdbc.queryForObject(
+                "SELECT min(received_at) FROM webhook_inbox WHERE status = 'received'", Timestamp.class));
+        return out;
     }
 
     /** Notifications in one status, newest first, without their payloads. */

@@ -406,6 +406,34 @@ public class SyncMappings {
                        next_attempt_at = now() WHERE internal_id = ? AND sync_state = 'failed'""", recordId) == 1;
     }
 
+    /**
+     * requeue (admin bulk replay): up to {@code limit} failed pushes of a grant and of a calendar (each filter left out
+     * when null) become pending again, as {@link #requeueFailed(String)} makes one, longest failed first; rows another
+     * caller is replaying at the same moment are skipped. Returns the record ids.
+     */
+    public List<String> requeueFailed(String grantId, String calendarId, int limit) {
+        // chosen once, in a CTE: a LIMIT ... SKIP LOCKED sub-select joined in the UPDATE may be read again per row
+        return jdbc.queryForList("""
+                WITH chosen AS MATERIALIZED (
+                    SELECT internal_id FROM event_sync_map
+                     WHERE sync_state = 'failed' AND (?::text IS NULL OR grant_id = ?)
+                       AND (?::text IS NULL OR calendar_id = ?)
+                     ORDER BY updated_at, internal_id LIMIT ? FOR UPDATE SKIP LOCKED)
+                UPDATE event_sync_map m SET sync_state = 'pending', attempts = 0, last_error = NULL, lease_until = NULL,
+                       next_attempt_at = now()
+                  FROM chosen WHERE m.internal_id = chosen.internal_id AND m.sync_state = 'failed'
+                RETURNING m.internal_id""", String.class, grantId, grantId, calendarId, calendarId, limit);
+    }
+
+    /** The failed pushes the same filters as {@link #requeueFailed(String, String, int)} match. */
+    public int countFailed(String grantId, String calendarId) {
+        Integer n = jdbc.queryForObject("""
+                SELECT count(*) FROM event_sync_map WHERE sync_state = 'failed' AND (?::text IS NULL OR grant_id = ?)
+                   AND (?::text IS NULL OR calendar_id = ?)""", Integer.class, grantId, grantId, calendarId,
+                calendarId);
+        return n == null ? 0 : n;
+    }
+
     /** The calendar event a record is linked to, or null (none yet, or no mapping). */
     public String eventOf(String recordId) {
         List<String> ids = jdbc.queryForList("SELECT nylas_event_id FROM event_sync_map WHERE internal_id = ?",

@@ -269,4 +269,14 @@ public class PushOutbox {
     public boolean replay(String id) {
         return mappings.requeueFailed(id);
     }
+
+    /** Makes up to {@code limit} failed pushes of a grant and calendar (each optional) pending again, as {@link #replay}. */
+    public java.util.List<String> replayFailed(String grantId, String calendarId, int limit) {
+        return mappings.requeueFailed(grantId, calendarId, limit);
+    }
+
+    /** The failed pushes of a grant and calendar (each optional). */
+    public int countFailed(String grantId, String calendarId) {
+        return mappings.countFailed(grantId, calendarId);
+    }
 }

@@ -285,6 +285,31 @@ public class ReconcileRuns {
     }
 
     /**
+     * Runs, newest queued first, without their plans: those in {@code status} and of {@code grantId}, each filter left
+     * out when null ({@code GET /admin/reconcile}); {@code planned} is the number of planned changes.
+     */
+    public List<Map<String, Object>> list(String status, String grantId, int limit) {
+        return jdbc.queryForList("""
+                SELECT run_id, grant_id, calendar_id, status, dry_run, trigger, pages, events_seen, created, updated,
+                       deleted, relinked, unchanged, conflicts, pushed, skipped, jsonb_array_length(planned) AS planned,
+                       error, queued_at, CASE WHEN status = 'queued' THEN NULL ELSE started_at END AS started_at,
+                       finished_at
+                  FROM reconcile_run
+                 WHERE (?::text IS NULL OR status = ?) AND (?::text IS NULL OR grant_id = ?)
+                 ORDER BY queued_at DESC, run_id DESC LIMIT ?""", status, status, grantId, grantId, limit);
+    }
+
+    /** How many runs are queued and running now. */
+    public Map<String, Object> counts() {
+        Map<String, Object> out = new LinkedHashMap<>();
+        for (String status : List.of("queued", "running")) {
+            out.put(status, jdbc.queryForObject("SELECT count(*) FROM reconcile_run WHERE status = ?", Long.class,
+                    status));
+        }
+        return out;
+    }
+
+    /**
      * Extends the run's lease (at the start and after every page; {@link #renewActive} does it in the background
      * too); false when the run was given up meanwhile (its lease had run out), in which case it must stop. The run
      * counts as this instance's work until it finishes or fails.

@@ -87,6 +87,17 @@ class BasePathTest {
         assertThat(get("/calsync/api/other", null).statusCode()).isEqualTo(404);
     }
 
+    @Test
+    void theOperatorPageIsServedUnderTheBasePathWithoutAToken() {
+        HttpResponse<String> page = get("/calsync/ops/", null);
+
+        assertThat(page.statusCode()).isEqualTo(200);
+        assertThat(page.body()).contains("calsync operations");
+        assertThat(get("/calsync/ops/ops.js", null).statusCode()).isEqualTo(200);
+        assertThat(get("/calsync/admin/summary", TOKEN).statusCode()).isEqualTo(200);
+        assertThat(get("/ops/", null).statusCode()).isEqualTo(404);
+    }
+
     private static String notification() {
         return envelope(newId(), "event.created", event("grant-1", "evt-" + newId(), "Standup", 100));
     }

@@ -35,7 +35,11 @@ class CalsyncPathsTest {
         assertThat(paths.isAdminApi("/admin/notifications")).isTrue();
         assertThat(paths.isAdminApi("/admin/reconcile/run-1")).isTrue();
         assertThat(paths.isAdminApi("/admin/grants/g-1/resume")).isTrue();
+        assertThat(paths.isAdminApi("/admin/summary")).isTrue();
+        assertThat(paths.isAdminApi("/admin/notifications/replay")).isTrue();
         assertThat(paths.isAdminApi("/api/v1/events")).isFalse();
+        // the operator page itself needs no token: it asks the operator for one and calls the admin API with it
+        assertThat(paths.isApi("/ops/")).isFalse();
     }
 
     @Test

@@ -95,6 +95,7 @@ class RouteFilesTest extends IntegrationTest {
                 "calsync-local-upsert", "calsync-local-upsert-batch", "calsync-local-delete",
                 "calsync-app-event-get", "calsync-app-events-list", "calsync-app-event-put", "calsync-app-event-delete",
                 "calsync-admin-notifications-list", "calsync-admin-notification-replay", "calsync-admin-push-replay",
+                "calsync-admin-notifications-replay", "calsync-admin-pushes-replay", "calsync-admin-summary", "calsync-ops-page",
                 "calsync-admin-grants-list", "calsync-admin-grant-resume", "calsync-json-response",
                 "calsync-outbound-poll", "calsync-push-record", "calsync-push-create", "calsync-push-update",
                 "calsync-push-delete", "calsync-nylas-create-event", "calsync-nylas-update-event",
@@ -104,7 +105,7 @@ class RouteFilesTest extends IntegrationTest {
                 "calsync-reconcile-grant", "calsync-reconcile-run", "calsync-reconcile-next-page",
                 "calsync-reconcile-prefetch-page", "calsync-reconcile-list-page", "calsync-reconcile-import",
                 "calsync-reconcile-import-batch", "calsync-reconcile-repair",
-                "calsync-admin-reconcile-start", "calsync-admin-reconcile-get");
+                "calsync-admin-reconcile-start", "calsync-admin-reconcile-list", "calsync-admin-reconcile-get");
         // namespaced, so they sit beside a host application's own routes
         assertThat(camel.getRoutes()).allSatisfy(r -> {
             assertThat(r.getRouteId()).as("route id").startsWith("calsync-");

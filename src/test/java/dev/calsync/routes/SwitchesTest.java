@@ -48,7 +48,8 @@ class SwitchesTest {
             "calsync-app-event-get", "calsync-app-events-list", "calsync-admin-notifications-list",
             "calsync-admin-notification-replay", "calsync-admin-push-replay", "calsync-admin-grants-list",
             "calsync-admin-grant-resume", "calsync-json-response", "calsync-admin-reconcile-start",
-            "calsync-admin-reconcile-get");
+            "calsync-admin-reconcile-get", "calsync-admin-reconcile-list", "calsync-admin-notifications-replay",
+            "calsync-admin-pushes-replay", "calsync-admin-summary", "calsync-ops-page");
     static final Set<String> PUSH_ROUTES = Set.of("calsync-outbound-poll", "calsync-push-record",
             "calsync-push-create", "calsync-push-update", "calsync-push-delete", "calsync-push-occurrence-find",
             "calsync-push-occurrence-cancelled");
@@ -57,7 +58,7 @@ class SwitchesTest {
             "calsync-reconcile-purge", "calsync-reconcile-grant", "calsync-reconcile-run", "calsync-reconcile-import",
             "calsync-reconcile-import-batch", "calsync-reconcile-next-page", "calsync-reconcile-prefetch-page",
             "calsync-reconcile-list-page", "calsync-reconcile-repair", "calsync-admin-reconcile-start",
-            "calsync-admin-reconcile-get");
+            "calsync-admin-reconcile-get", "calsync-admin-reconcile-list");
     /** Takes the place of calsync-reconcile-grant while reconciliation is off. */
     static final String RECONCILE_SWITCHED_OFF = "calsync-reconcile-grant-switched-off";
 
