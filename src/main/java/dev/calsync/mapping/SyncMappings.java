@@ -339,11 +339,11 @@ public class SyncMappings {
 
     /**
      * release-on-shutdown: every push this instance still holds (its claim token, a lease) is given back, lease and
-     * claim cleared and the attempt not counted, so another instance claims it at its next poll (a held row is pending
-     * and the application's: the push-due index finds it). A worker of this
-     * instance still running afterwards records nothing (every push transition matches its claim token), and a
-     * create it may have sent is waited for by the next claimer ({@link #deferWhileCreateMayLand}). Rows other
-     * instances hold are never touched. Returns the number released.
+     * claim cleared and the attempt not counted, so another instance claims it at its next poll (a held row is
+     * pending and the application's: the push-due index finds it). A worker of this instance still running afterwards
+     * records nothing (every push transition matches its claim token), and a create it may have sent is waited for by
+     * the next claimer ({@link #deferWhileCreateMayLand}). Rows other instances hold are never touched. Returns the
+     * number released.
      */
     public int releasePushClaims() {
         return jdbc.update("""

@@ -20,6 +20,7 @@ import dev.calsync.support.EmbeddedServers;
 import dev.calsync.support.IntegrationTest;
 import dev.calsync.support.Notifications;
 import dev.calsync.support.RunningService;
+import io.micrometer.core.instrument.MeterRegistry;
 import org.apache.camel.CamelContext;
 import org.apache.camel.support.DefaultExchange;
 import org.junit.jupiter.api.AfterEach;
@@ -223,6 +224,7 @@ class RollingRestartTest {
             RunningService a = RunningService.start(db, oneAtATime);
             Map<String, String> heldByA;
             Map<String, String> heldByB;
+            MeterRegistry metricsOfA = a.bean(MeterRegistry.class);
             try {
                 // Given: two of everything, one of each claimed by A and one by B
                 for (int i = 1; i <= 2; i++) {
@@ -254,6 +256,10 @@ class RollingRestartTest {
                     + " WHERE run_id = ?", heldByA.get("reconcile_run")))
                     .containsEntry("status", "queued").containsEntry("lease_until", null)
                     .containsEntry("claim_token", null);
+            for (String table : List.of("webhook_inbox", "event_sync_map", "reconcile_run")) {
+                assertThat(metricsOfA.get("calsync.shutdown.released").tag("table", table).counter().count())
+                        .as("released in %s", table).isEqualTo(1.0);
+            }
             // and B's claims are untouched: B still holds them under its own tokens and leases
             assertThat(b.jdbc().queryForMap("SELECT status, claim_token, lease_until > now() AS leased"
                     + " FROM webhook_inbox WHERE notification_id = ?", heldByB.get("webhook_inbox")))
