@@ -40,6 +40,7 @@ import dev.calsync.outbound.PushOutbox;
 import dev.calsync.reconcile.ReconcileRetryAfter;
 import dev.calsync.reconcile.ReconcileRuns;
 import dev.calsync.reconcile.Reconciler;
+import dev.calsync.shutdown.ClaimRelease;
 import dev.calsync.webhook.AcceptingGate;
 import dev.calsync.webhook.NotificationDecoder;
 import dev.calsync.webhook.SignatureVerifier;
@@ -75,7 +76,7 @@ import org.springframework.context.annotation.Import;
         InboundPlanner.class, ClaimMappings.class, SyncMappings.class, GrantRateLimit.class, HonourRetryAfter.class,
         GrantCircuits.class, NylasRequests.class, LocalEventStore.class, NotificationInbox.class,
         NotificationRouting.class, ProcessingPriority.class, InboxWriter.class, ReconcileRetryAfter.class,
-        Reconciler.class, ReconcileRuns.class, BacklogMetrics.class})
+        Reconciler.class, ReconcileRuns.class, BacklogMetrics.class, ClaimRelease.class})
 public class CalsyncAutoConfiguration {
 
     /** The clock of calsync's own beans; a host's {@code Clock} beans stay as they are. */

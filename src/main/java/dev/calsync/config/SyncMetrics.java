@@ -45,6 +45,14 @@ public class SyncMetrics {
         registry.counter("calsync.push", "outcome", outcome == null ? "pushed" : outcome).increment();
     }
 
+    /**
+     * {@code calsync.shutdown.released{table}}: claims given back on a graceful stop (webhook_inbox, event_sync_map,
+     * reconcile_run), for other instances to take at once.
+     */
+    public void released(String table, int claims) {
+        registry.counter("calsync.shutdown.released", "table", table).increment(claims);
+    }
+
     /** {@code calsync.notifications.failed{result}}: a failed attempt that will be retried, or a new dead letter. */
     public void failed(String result) {
         registry.counter("calsync.notifications.failed", "result", result).increment();

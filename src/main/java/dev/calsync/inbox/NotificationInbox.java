@@ -11,6 +11,7 @@ import java.util.concurrent.ThreadLocalRandom;
 
 import dev.calsync.config.CalsyncProperties;
 import dev.calsync.config.SyncMetrics;
+import dev.calsync.shutdown.ClaimTokens;
 import org.apache.camel.Exchange;
 import org.apache.camel.ExchangeProperty;
 import org.apache.camel.Variable;
@@ -41,7 +42,7 @@ public class NotificationInbox {
     private static final String RECLAIM_SQL = """
             UPDATE webhook_inbox i
                SET attempts = i.attempts + 1, lease_until = now() + make_interval(secs => ?),
-                   claim_token = gen_random_uuid()::text
+                   claim_token = ? || gen_random_uuid()::text
               FROM (SELECT notification_id FROM webhook_inbox
                      WHERE status = 'processing' AND lease_until <= now()
                      ORDER BY lease_until LIMIT ? FOR UPDATE SKIP LOCKED) expired
@@ -85,7 +86,7 @@ public class NotificationInbox {
             )
             UPDATE webhook_inbox i
                SET status = 'processing', attempts = i.attempts + 1,
-                   lease_until = now() + make_interval(secs => ?), claim_token = gen_random_uuid()::text
+                   lease_until = now() + make_interval(secs => ?), claim_token = ? || gen_random_uuid()::text
               FROM batch
              WHERE i.notification_id = batch.notification_id
             RETURNING i.notification_id, i.type, i.grant_id, i.object_id, i.notified_at, i.payload::text AS payload,
@@ -99,6 +100,8 @@ public class NotificationInbox {
     private final CalsyncProperties.Inbound config;
     private final Clock clock;
     private final SyncMetrics metrics;
+    /** This instance's claim tokens: released on shutdown, and only they. */
+    private final ClaimTokens tokens = new ClaimTokens();
 
     public NotificationInbox(JdbcTemplate jdbc, CalsyncProperties properties, @Qualifier("calsyncClock") Clock clock,
                              SyncMetrics metrics) {
@@ -115,12 +118,12 @@ public class NotificationInbox {
     public List<Map<String, Object>> claim(Exchange exchange) {
         buryPoison();
         List<Map<String, Object>> rows = new ArrayList<>(jdbc.queryForList(RECLAIM_SQL, config.lease().toSeconds(),
-                config.batchSize()));
+                tokens.prefix(), config.batchSize()));
         int room = config.batchSize() - rows.size();
         if (room > 0) {
             try {
                 rows.addAll(jdbc.queryForList(CLAIM_SQL, room * CANDIDATES_PER_SLOT, room,
-                        config.lease().toSeconds()));
+                        config.lease().toSeconds(), tokens.prefix()));
             } catch (DuplicateKeyException e) {
                 // another instance took a row of the same event between this claim's snapshot and its write: the
                 // unique index refused the second one; the rows stay due for the next poll
@@ -129,6 +132,20 @@ public class NotificationInbox {
         }
         exchange.setProperty(Exchange.SCHEDULER_POLLED_MESSAGES, !rows.isEmpty());
         return rows;
+    }
+
+    /**
+     * release-on-shutdown: every row this instance still holds (claimed by it, outcome not recorded) goes back to
+     * {@code received}, due at once, lease and claim cleared, the attempt not counted (the shutdown was not the
+     * notification's fault), so another instance claims it at its next poll. A worker of this instance still running
+     * afterwards records nothing: {@link #start}, {@link #complete} and {@link #fail} match its claim token, which is
+     * gone. Rows other instances hold (another token prefix) are never touched. Returns the number released.
+     */
+    public int releaseClaims() {
+        return jdbc.update("""
+                UPDATE webhook_inbox SET status = 'received', lease_until = NULL, claim_token = NULL,
+                       attempts = greatest(attempts - 1, 0), next_attempt_at = now()
+                 WHERE status = 'processing' AND claim_token LIKE ?""", tokens.pattern());
     }
 
     /** Gives back the rows of a grant that were held while it was paused: they are due at once. */

@@ -5,6 +5,7 @@ import java.util.List;
 import java.util.Map;
 
 import dev.calsync.config.CalsyncProperties;
+import dev.calsync.shutdown.ClaimTokens;
 import org.apache.camel.Header;
 import org.apache.camel.Variable;
 import org.springframework.jdbc.core.JdbcTemplate;
@@ -38,6 +39,8 @@ public class SyncMappings {
     private final JdbcTemplate jdbc;
     private final Duration pushLease;
     private final Duration createSettleTime;
+    /** The claim tokens of this instance's pushes: released on shutdown, and only they. */
+    private final ClaimTokens pushTokens = new ClaimTokens();
 
     public SyncMappings(JdbcTemplate jdbc, CalsyncProperties properties) {
         this.jdbc = jdbc;
@@ -263,7 +266,7 @@ public class SyncMappings {
         return jdbc.queryForList("""
                 UPDATE event_sync_map m
                    SET lease_until = now() + make_interval(secs => ?), attempts = m.attempts + 1,
-                       claim_token = gen_random_uuid()::text
+                       claim_token = ? || gen_random_uuid()::text
                  WHERE m.internal_id IN (
                        SELECT internal_id FROM event_sync_map
                         WHERE sync_state = 'pending' AND source = 'app' AND next_attempt_at <= now()
@@ -274,7 +277,7 @@ public class SyncMappings {
                         FOR UPDATE SKIP LOCKED)
                 RETURNING m.internal_id, m.grant_id, m.calendar_id, m.nylas_event_id, m.desired, m.version,
                           m.create_attempts, m.remote_metadata::text AS remote_metadata, m.claim_token""",
-                pushLease.toSeconds(), limit);
+                pushLease.toSeconds(), pushTokens.prefix(), limit);
     }
 
     /**
@@ -333,6 +336,21 @@ public class SyncMappings {
     public void release(String recordId, String claim) {
         jdbc.update("UPDATE event_sync_map SET lease_until = NULL WHERE internal_id = ? AND claim_token = ?",
                 recordId, claim);
+    }
+
+    /**
+     * release-on-shutdown: every push this instance still holds (its claim token, a lease) is given back, lease and
+     * claim cleared and the attempt not counted, so another instance claims it at its next poll (a held row is
+     * pending and the application's: the push-due index finds it). A worker of this instance still running afterwards
+     * records nothing (every push transition matches its claim token), and a create it may have sent is waited for by
+     * the next claimer ({@link #deferWhileCreateMayLand}). Rows other instances hold are never touched. Returns the
+     * number released.
+     */
+    public int releasePushClaims() {
+        return jdbc.update("""
+                UPDATE event_sync_map SET lease_until = NULL, claim_token = NULL, attempts = greatest(attempts - 1, 0)
+                 WHERE sync_state = 'pending' AND source = 'app' AND lease_until IS NOT NULL AND claim_token LIKE ?""",
+                pushTokens.pattern());
     }
 
     /** link: the event id is recorded the moment a create or a lookup returns it. */

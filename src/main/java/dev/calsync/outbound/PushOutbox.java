@@ -131,6 +131,11 @@ public class PushOutbox {
         return mappings.createsSent(id);
     }
 
+    /** Gives back every push this instance still holds, on shutdown; returns how many. */
+    public int releaseClaims() {
+        return mappings.releasePushClaims();
+    }
+
     /** Gives the row back without recording anything (it no longer needs this push). */
     public void release(@Header(RECORD_ID) String id, @Header(CLAIM) String claim) {
         mappings.release(id, claim);

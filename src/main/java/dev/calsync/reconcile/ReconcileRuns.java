@@ -12,6 +12,7 @@ import com.fasterxml.jackson.core.type.TypeReference;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.calsync.api.Rejection;
 import dev.calsync.config.CalsyncProperties;
+import dev.calsync.shutdown.ClaimTokens;
 import org.apache.camel.Body;
 import org.apache.camel.Exchange;
 import org.apache.camel.Header;
@@ -63,6 +64,13 @@ public class ReconcileRuns {
     private final CalsyncProperties.Reconcile config;
     /** The runs this instance is working on: their leases are renewed in the background. */
     private final Set<String> active = ConcurrentHashMap.newKeySet();
+    /** This instance's claim tokens: released on shutdown, and only they. */
+    private final ClaimTokens tokens = new ClaimTokens();
+    /**
+     * The runs this instance gave back on shutdown: a worker of it still running one records nothing more (its lease
+     * is not renewed, its result not stored), since another instance may be running it already.
+     */
+    private final Set<String> givenBack = ConcurrentHashMap.newKeySet();
 
     public ReconcileRuns(JdbcTemplate jdbc, ObjectMapper json, CalsyncProperties properties) {
         this.jdbc = jdbc;
@@ -219,7 +227,7 @@ public class ReconcileRuns {
             }
             List<Map<String, Object>> picked = jdbc.queryForList(CLAIM_SQL, grants.toArray(String[]::new),
                     free * CANDIDATES_PER_SLOT, free,
-                    config.lease().toSeconds(), UUID.randomUUID().toString());
+                    config.lease().toSeconds(), tokens.next());
             picked.forEach(row -> {
                 claimed.add((String) row.get("run_id"));
                 grants.add((String) row.get("grant_id"));
@@ -243,6 +251,23 @@ public class ReconcileRuns {
         return runIds.isEmpty() ? 0 : jdbc.update("""
                 UPDATE reconcile_run SET status = 'queued', started_at = queued_at, lease_until = NULL, claim_token = NULL
                  WHERE run_id = ANY(?) AND status = 'running'""", (Object) runIds.toArray(String[]::new));
+    }
+
+    /**
+     * release-on-shutdown: every run this instance holds (claimed with its tokens: waiting for a worker, or still
+     * working after the graceful shutdown gave up waiting) goes back to the queue, lease and claim cleared, so any
+     * instance claims it at once and runs it from the start (a run's repairs are decided afresh from the state it
+     * finds, so a partial run repeated changes nothing twice). Runs other instances hold are never touched. Returns
+     * the number released.
+     */
+    public int releaseClaims() {
+        List<String> released = jdbc.queryForList("""
+                UPDATE reconcile_run SET status = 'queued', started_at = queued_at, lease_until = NULL, claim_token = NULL
+                 WHERE status = 'running' AND claim_token LIKE ?
+                RETURNING run_id""", String.class, tokens.pattern());
+        givenBack.addAll(released);
+        active.removeAll(released);
+        return released.size();
     }
 
     /** Queues runs for every calendar of a grant that was just resumed (events were missed while it was expired). */
@@ -315,7 +340,7 @@ public class ReconcileRuns {
      * counts as this instance's work until it finishes or fails.
      */
     public boolean renew(String runId) {
-        boolean running = jdbc.update("""
+        boolean running = !givenBack.contains(runId) && jdbc.update("""
                 UPDATE reconcile_run SET lease_until = now() + make_interval(secs => ?)
                  WHERE run_id = ? AND status = 'running'""", config.lease().toSeconds(), runId) == 1;
         if (running) {
@@ -358,6 +383,10 @@ public class ReconcileRuns {
     /** Stores the counters (and, for a dry run, the plan) of a finished run. */
     public void finish(String runId, ReconcileReport report) {
         active.remove(runId);
+        if (givenBack.contains(runId)) {
+            LOG.info("Reconciliation {} was given back on shutdown; its result here is not recorded", runId);
+            return;
+        }
         jdbc.update("""
                 UPDATE reconcile_run SET status = 'succeeded', finished_at = now(), pages = ?, events_seen = ?,
                        created = ?, updated = ?, deleted = ?, relinked = ?, unchanged = ?, conflicts = ?, pushed = ?,
@@ -372,6 +401,10 @@ public class ReconcileRuns {
     public void fail(String runId, ReconcileReport report, String error) {
         if (runId != null) {
             active.remove(runId);
+            if (givenBack.contains(runId)) {
+                LOG.info("Reconciliation {} was given back on shutdown; its failure here is not recorded", runId);
+                return;
+            }
         }
         jdbc.update("""
                 UPDATE reconcile_run SET status = 'failed', finished_at = now(), error = ?, pages = ?, events_seen = ?,
