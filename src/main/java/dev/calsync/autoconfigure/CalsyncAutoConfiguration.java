@@ -25,6 +25,7 @@ import dev.calsync.inbox.NotificationInbox;
 import dev.calsync.inbox.NotificationRouting;
 import dev.calsync.inbox.ProcessingPriority;
 import dev.calsync.local.LocalEventStore;
+import dev.calsync.logging.CalsyncMdc;
 import dev.calsync.mapping.ClaimMappings;
 import dev.calsync.mapping.SyncMappings;
 import dev.calsync.nylas.GrantCircuits;
@@ -62,7 +63,7 @@ import org.springframework.context.annotation.Import;
         beforeName = "org.apache.camel.spring.boot.CamelAutoConfiguration")
 @EnableConfigurationProperties(CalsyncProperties.class)
 @Import({CamelBeansConfig.class, LocalSinkConfig.class, NotificationDedupeConfig.class, WebhookHttpConfig.class, WebhookListenerConfig.class,
-        SyncMetrics.class, CalsyncDatabase.class, CalsyncRoutesLoader.class,
+        SyncMetrics.class, CalsyncMdc.class, CalsyncDatabase.class, CalsyncRoutesLoader.class,
         SignatureVerifier.class, NotificationDecoder.class, AcceptingGate.class, WebhookChallenge.class,
         WebhookRequestGuard.class, GrantStates.class, RedisDedupeHealthIndicator.class,
         AdminNotificationsApi.class, AdminGrantsApi.class, ApiBodyGuard.class, AppEventsApi.class, ApiTokenFilter.class,
