@@ -147,7 +147,7 @@ class LoadBench {
             table.put("start-up (process start to first 200)", "calsync",
                     seconds(untilFirst200(service, calsyncMix, calsync.startedNanos(), calsync::alive)));
             sampler.watch("node", recipe.pid(), null);
-            sampler.watch("calsync", calsync.pid(), calsync.url("/actuator/metrics/jvm.memory.used?tag=area:heap"));
+            sampler.watch("calsync", calsync.pid(), calsync.managementUrl("/actuator/metrics/jvm.memory.used?tag=area:heap"));
             sampler.start();
 
             log("warm-up: %d s at 32 connections each", WARM_UP);

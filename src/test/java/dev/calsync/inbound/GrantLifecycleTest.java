@@ -80,7 +80,7 @@ class GrantLifecycleTest extends IntegrationTest {
         HttpResponse<String> listed = apiGet("/admin/grants?state=paused", ADMIN_TOKEN);
         assertThat(listed.statusCode()).isEqualTo(200);
         assertThat(listed.body()).contains("\"grant_id\":\"" + GRANT + "\"").contains("\"reason\":\"grant.expired\"");
-        assertThat(apiGet("/actuator/prometheus", null).body()).containsPattern("(?m)^calsync_paused_grants 1\\.0$");
+        assertThat(managementGet("/actuator/prometheus", null).body()).containsPattern("(?m)^calsync_paused_grants 1\\.0$");
 
         HttpResponse<String> resumed = send(HttpRequest.newBuilder(url("/admin/grants/" + GRANT + "/resume"))
                 .header("Authorization", "Bearer " + ADMIN_TOKEN).POST(HttpRequest.BodyPublishers.noBody()).build());
@@ -90,7 +90,7 @@ class GrantLifecycleTest extends IntegrationTest {
         assertThat(state()).isEqualTo("active");
         awaitStatus(held, "processed");
         assertThat(localRecordByEvent(GRANT, "evt-1")).containsEntry("title", "Held");
-        assertThat(apiGet("/actuator/prometheus", null).body()).containsPattern("(?m)^calsync_paused_grants 0\\.0$");
+        assertThat(managementGet("/actuator/prometheus", null).body()).containsPattern("(?m)^calsync_paused_grants 0\\.0$");
     }
 
     @Test
