@@ -21,6 +21,8 @@ COPY routes /app/routes
 RUN java -XX:AOTCacheOutput=/app/calsync.aot -Dspring.context.exit=onRefresh -jar /app/calsync.jar \
         --calsync.database.migrate=false > /tmp/aot-training.log 2>&1 || (cat /tmp/aot-training.log; false)
 USER calsync
-# 8080: API, admin, actuator; 8082: the webhook listener
-EXPOSE 8080 8082
+# 8080: API, admin; 8081: actuator (MANAGEMENT_SERVER_PORT; health probes, metrics: keep it off the public network);
+# 8082: the webhook listener. The image has curl (eclipse-temurin installs it) for a health check of
+# http://127.0.0.1:8081/actuator/health/readiness (docker-compose.yml)
+EXPOSE 8080 8081 8082
 ENTRYPOINT ["java", "-XX:AOTCache=/app/calsync.aot", "-jar", "/app/calsync.jar"]

@@ -28,6 +28,7 @@ import dev.calsync.inbox.NotificationInbox;
 import dev.calsync.inbox.NotificationRouting;
 import dev.calsync.inbox.ProcessingPriority;
 import dev.calsync.local.LocalEventStore;
+import dev.calsync.logging.CalsyncMdc;
 import dev.calsync.mapping.ClaimMappings;
 import dev.calsync.mapping.SyncMappings;
 import dev.calsync.metrics.BacklogMetrics;
@@ -67,7 +68,7 @@ import org.springframework.context.annotation.Import;
         beforeName = "org.apache.camel.spring.boot.CamelAutoConfiguration")
 @EnableConfigurationProperties(CalsyncProperties.class)
 @Import({CamelBeansConfig.class, LocalSinkConfig.class, NotificationDedupeConfig.class, WebhookHttpConfig.class, WebhookListenerConfig.class,
-        SyncMetrics.class, CalsyncDatabase.class, CalsyncRoutesLoader.class, CalsyncFilters.class,
+        SyncMetrics.class, CalsyncMdc.class, CalsyncDatabase.class, CalsyncRoutesLoader.class, CalsyncFilters.class,
         SignatureVerifier.class, NotificationDecoder.class, AcceptingGate.class, WebhookChallenge.class,
         WebhookRequestGuard.class, GrantStates.class, RedisDedupeHealthIndicator.class,
         AdminNotificationsApi.class, AdminGrantsApi.class, AdminSummaryApi.class, AdminReconcileApi.class, OpsPage.class,

@@ -1,7 +1,11 @@
 package dev.calsync.config;
 
 import java.time.Duration;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
 
+import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.micrometer.core.instrument.Timer;
 import org.apache.camel.ExchangeProperty;
@@ -17,6 +21,7 @@ public class SyncMetrics {
 
     private final MeterRegistry registry;
     private final Timer ackToApplied;
+    private final Map<String, Counter> released = new HashMap<>();
 
     public SyncMetrics(MeterRegistry registry) {
         this.registry = registry;
@@ -27,6 +32,11 @@ public class SyncMetrics {
                 .publishPercentileHistogram()
                 .minimumExpectedValue(Duration.ofMillis(10)).maximumExpectedValue(Duration.ofHours(1))
                 .register(registry);
+        // registered now, not when first counted: the release runs while the application stops, after Spring Boot
+        // has closed the registries (on ContextClosedEvent), and a closed registry registers no new meter
+        for (String table : List.of("webhook_inbox", "event_sync_map", "reconcile_run")) {
+            released.put(table, registry.counter("calsync.shutdown.released", "table", table));
+        }
     }
 
     /** {@code calsync.webhook.notifications{result}}: stored, or duplicate (known to Redis or to the database). */
@@ -50,7 +60,7 @@ public class SyncMetrics {
      * reconcile_run), for other instances to take at once.
      */
     public void released(String table, int claims) {
-        registry.counter("calsync.shutdown.released", "table", table).increment(claims);
+        released.get(table).increment(claims);
     }
 
     /** {@code calsync.notifications.failed{result}}: a failed attempt that will be retried, or a new dead letter. */

@@ -7,7 +7,8 @@ import java.util.Map;
  *
  * @param action          create (new mapping first), update, delete (tombstone, then local delete), refetch (a
  *                        same-second tie: apply the event as Nylas holds it now) or skip
- * @param recordId        the local record the change applies to
+ * @param recordId        the local record the change applies to (also for a skip of a change to a known record, so
+ *                        its log lines name the record)
  * @param contentHash     canonical hash of the incoming event (empty for deletes)
  * @param remoteUpdatedAt the event's {@code updated_at}, if it had one
  * @param outcome         the word recorded on the notification and in metrics
@@ -18,7 +19,7 @@ public record InboundPlan(Action action, String recordId, String contentHash, Lo
 
     public enum Action { CREATE, UPDATE, DELETE, REFETCH, SKIP }
 
-    static InboundPlan skip(String outcome) {
-        return new InboundPlan(Action.SKIP, null, "", null, outcome, null);
+    static InboundPlan skip(String recordId, String outcome) {
+        return new InboundPlan(Action.SKIP, recordId, "", null, outcome, null);
     }
 }

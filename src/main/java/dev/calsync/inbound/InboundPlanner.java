@@ -172,13 +172,13 @@ public class InboundPlanner {
         }
         String recordId = (String) mapping.get("internal_id");
         return switch (a.situation()) {
-            case TOMBSTONED -> InboundPlan.skip("tombstoned");
+            case TOMBSTONED -> InboundPlan.skip(recordId, "tombstoned");
             // an application change is on its way to the calendar: it is newer than this event (often its echo)
-            case APP_CHANGE_PENDING -> InboundPlan.skip("app-change-pending");
+            case APP_CHANGE_PENDING -> InboundPlan.skip(recordId, "app-change-pending");
             // the application's change could not be pushed and waits for a replay; it stays what the record holds
-            case APP_CHANGE_FAILED -> InboundPlan.skip("app-change-failed");
-            case STALE -> InboundPlan.skip("stale");
-            case UNCHANGED -> InboundPlan.skip("unchanged");
+            case APP_CHANGE_FAILED -> InboundPlan.skip(recordId, "app-change-failed");
+            case STALE -> InboundPlan.skip(recordId, "stale");
+            case UNCHANGED -> InboundPlan.skip(recordId, "unchanged");
             // updated_at has whole seconds: two edits within one second tie, and which is newer is unknown. Ask
             // Nylas for the event as it is now (unless this is already what it holds now), and apply that.
             case TIE -> authoritative

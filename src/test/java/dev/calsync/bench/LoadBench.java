@@ -62,7 +62,7 @@ import static dev.calsync.support.Notifications.envelope;
  * load.abuse.reconnect} (true): a connection the server cuts off is made again at its next 500 ms tick. Rows: the
  * probes' answers and latencies; how the server defended itself (slow senders cut off, idle connections closed: how
  * and when); the first 200 after the attack and the server's open files before, during and after it; memory during
- * the attack (the service's heap by {@code jstat}, since its actuator shares the attacked listener) and its request
+ * the attack (the service's heap by {@code jstat}, as when its actuator shared the attacked port) and its request
  * threads at the end of the attack (a thread dump, {@code target/load/abuse-calsync-threads.txt}).
  */
 @Tag("load")
@@ -147,7 +147,7 @@ class LoadBench {
             table.put("start-up (process start to first 200)", "calsync",
                     seconds(untilFirst200(service, calsyncMix, calsync.startedNanos(), calsync::alive)));
             sampler.watch("node", recipe.pid(), null);
-            sampler.watch("calsync", calsync.pid(), calsync.url("/actuator/metrics/jvm.memory.used?tag=area:heap"));
+            sampler.watch("calsync", calsync.pid(), calsync.managementUrl("/actuator/metrics/jvm.memory.used?tag=area:heap"));
             sampler.start();
 
             log("warm-up: %d s at 32 connections each", WARM_UP);

@@ -83,7 +83,7 @@ class GrantLifecycleTest extends IntegrationTest {
         assertThat(listed.statusCode()).isEqualTo(200);
         assertThat(listed.body()).contains("\"grant_id\":\"" + GRANT + "\"").contains("\"reason\":\"grant.expired\"");
         // the gauge shows a snapshot at most calsync.metrics.refresh-interval old
-        await().atMost(Duration.ofSeconds(5)).untilAsserted(() -> assertThat(apiGet("/actuator/prometheus", null)
+        await().atMost(Duration.ofSeconds(5)).untilAsserted(() -> assertThat(managementGet("/actuator/prometheus", null)
                 .body()).containsPattern("(?m)^calsync_paused_grants 1\\.0$"));
 
         HttpResponse<String> resumed = send(HttpRequest.newBuilder(url("/admin/grants/" + GRANT + "/resume"))
@@ -95,7 +95,7 @@ class GrantLifecycleTest extends IntegrationTest {
         awaitStatus(held, "processed");
         assertThat(localRecordByEvent(GRANT, "evt-1")).containsEntry("title", "Held");
         // the gauge shows a snapshot at most calsync.metrics.refresh-interval old
-        await().atMost(Duration.ofSeconds(5)).untilAsserted(() -> assertThat(apiGet("/actuator/prometheus", null)
+        await().atMost(Duration.ofSeconds(5)).untilAsserted(() -> assertThat(managementGet("/actuator/prometheus", null)
                 .body()).containsPattern("(?m)^calsync_paused_grants 0\\.0$"));
     }
 

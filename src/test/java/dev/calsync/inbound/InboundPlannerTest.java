@@ -77,6 +77,16 @@ class InboundPlannerTest {
     }
 
     @Test
+    void aSkippedChangeStillNamesTheRecordItConcernsSoItsLogLinesDo() {
+        Map<String, Object> e = event("A", 7);
+
+        InboundPlan plan = planner.planUpsert(e, mapping("synced", canonicalizer.hash(e), 6L));
+
+        assertThat(plan.action()).isEqualTo(Action.SKIP);
+        assertThat(plan.recordId()).isEqualTo("rec-1");
+    }
+
+    @Test
     void sameContentOnAPendingMappingIsStillWrittenSoACrashedCreateIsFinished() {
         Map<String, Object> e = event("A", 7);
 

@@ -26,7 +26,7 @@ class OperationsTest extends IntegrationTest {
         awaitStatus(id, "processed");
         deliver(body);
 
-        String metrics = apiGet("/actuator/prometheus", null).body();
+        String metrics = managementGet("/actuator/prometheus", null).body();
 
         assertThat(metrics).containsPattern("calsync_webhook_notifications_total\\{[^}]*result=\"stored\"[^}]*} [1-9]");
         assertThat(metrics).containsPattern(

@@ -301,7 +301,7 @@ class SyncEdgesTest extends IntegrationTest {
         assertThat(mapping("rec-gone")).containsEntry("desired", "deleted");
         assertThat(count("SELECT count(*) FROM app_event WHERE id = 'rec-gone'")).isZero();
         // the outcome is counted just after the tombstone is written
-        await().atMost(Duration.ofSeconds(10)).untilAsserted(() -> assertThat(apiGet("/actuator/prometheus", null)
+        await().atMost(Duration.ofSeconds(10)).untilAsserted(() -> assertThat(managementGet("/actuator/prometheus", null)
                 .body()).containsPattern("calsync_push_total\\{[^}]*outcome=\"gone\"[^}]*\\} [1-9]"));
         assertThat(NYLAS.requests()).noneMatch(r -> r.startsWith("DELETE "));
         await().atMost(Duration.ofSeconds(10)).until(() -> count("SELECT count(*) FROM event_sync_map"

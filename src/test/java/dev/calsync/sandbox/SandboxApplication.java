@@ -41,6 +41,10 @@ public final class SandboxApplication {
         // the sandbox listens on loopback only (SERVER_ADDRESS, CALSYNC_WEBHOOK_LISTENER_BIND_ADDRESS open it up)
         defaults.put("server.address", env("SERVER_ADDRESS", "127.0.0.1"));
         defaults.put("calsync.webhook.listener.bind-address", env("CALSYNC_WEBHOOK_LISTENER_BIND_ADDRESS", "127.0.0.1"));
+        // the actuator's own port (MANAGEMENT_SERVER_PORT, 8081) too, unless it shares the server's port
+        if (!env("MANAGEMENT_SERVER_PORT", "8081").equals(env("SERVER_PORT", "8080"))) {
+            defaults.put("management.server.address", env("MANAGEMENT_SERVER_ADDRESS", "127.0.0.1"));
+        }
         String secret = env("NYLAS_WEBHOOK_SECRET", SANDBOX_WEBHOOK_SECRET);
         defaults.put("calsync.webhook.secrets", secret);
         defaults.put("calsync.api.token", env("APP_API_TOKEN", SANDBOX_API_TOKEN));

@@ -18,6 +18,7 @@ import org.junit.jupiter.api.BeforeEach;
 import org.springframework.beans.factory.annotation.Autowired;
 import org.springframework.boot.test.autoconfigure.actuate.observability.AutoConfigureObservability;
 import org.springframework.boot.test.context.SpringBootTest;
+import org.springframework.boot.test.web.server.LocalManagementPort;
 import org.springframework.boot.test.web.server.LocalServerPort;
 import org.springframework.data.redis.core.StringRedisTemplate;
 import org.springframework.jdbc.core.JdbcTemplate;
@@ -48,6 +49,9 @@ public abstract class IntegrationTest {
 
     @LocalServerPort
     protected int port;
+    /** The actuator's own port (management.server.port). */
+    @LocalManagementPort
+    protected int managementPort;
     @Autowired
     protected JdbcTemplate jdbc;
     @Autowired
@@ -64,8 +68,10 @@ public abstract class IntegrationTest {
         EmbeddedServers.springProperties().forEach((k, v) -> registry.add(k, () -> v));
         registry.add("calsync.webhook.secrets", () -> SECRET + "," + ROTATED_SECRET);
         registry.add("calsync.webhook.listener.port", () -> "0");
+        registry.add("management.server.port", () -> "0");
         // servers of the tests listen on loopback only
         registry.add("server.address", () -> "127.0.0.1");
+        registry.add("management.server.address", () -> "127.0.0.1");
         registry.add("calsync.webhook.listener.bind-address", () -> "127.0.0.1");
         registry.add("calsync.api.token", () -> API_TOKEN);
         registry.add("calsync.api.admin-token", () -> ADMIN_TOKEN);
@@ -121,6 +127,20 @@ public abstract class IntegrationTest {
 
     protected URI url(String path) {
         return URI.create("http://127.0.0.1:" + port + path);
+    }
+
+    /** An actuator path ({@code /actuator/...}) on the management port. */
+    protected URI managementUrl(String path) {
+        return URI.create("http://127.0.0.1:" + managementPort + path);
+    }
+
+    /** GETs an actuator path on the management port, with this bearer token or none. */
+    protected HttpResponse<String> managementGet(String path, String token) {
+        HttpRequest.Builder request = HttpRequest.newBuilder(managementUrl(path)).GET();
+        if (token != null) {
+            request.header("Authorization", "Bearer " + token);
+        }
+        return send(request.build());
     }
 
     /** The webhook, on its own listener: {@code query} is empty or starts with {@code ?}. */

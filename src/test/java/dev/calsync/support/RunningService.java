@@ -30,8 +30,10 @@ public final class RunningService implements AutoCloseable {
         Map<String, Object> p = new LinkedHashMap<>();
         p.put("server.port", "0");
         p.put("calsync.webhook.listener.port", "0");
+        p.put("management.server.port", "0");
         // on loopback only
         p.put("server.address", "127.0.0.1");
+        p.put("management.server.address", "127.0.0.1");
         p.put("calsync.webhook.listener.bind-address", "127.0.0.1");
         p.put("spring.datasource.url", jdbcUrl);
         p.put("spring.datasource.username", "postgres");
@@ -42,6 +44,11 @@ public final class RunningService implements AutoCloseable {
         p.put("calsync.inbound.poll-delay-millis", "50");
         p.put("camel.main.name", "calsync-" + System.nanoTime());
         p.putAll(overrides);
+        if (!"0".equals(String.valueOf(p.get("server.port")))
+                && String.valueOf(p.get("server.port")).equals(String.valueOf(p.get("management.server.port")))) {
+            // the actuator on the application's port: it has no address of its own (Spring Boot refuses one)
+            p.remove("management.server.address");
+        }
         // command-line arguments outrank application.yaml (default properties would not)
         String[] args = p.entrySet().stream().map(e -> "--" + e.getKey() + "=" + e.getValue()).toArray(String[]::new);
         return new RunningService(new SpringApplicationBuilder(CalsyncApplication.class).run(args));
@@ -77,6 +84,29 @@ public final class RunningService implements AutoCloseable {
 
     public int port() {
         return Integer.parseInt(context.getEnvironment().getProperty("local.server.port"));
+    }
+
+    /** The actuator's port: its own, or {@link #port()} when management.server.port is server.port. */
+    public int managementPort() {
+        return Integer.parseInt(context.getEnvironment().getProperty("local.management.port",
+                context.getEnvironment().getProperty("local.server.port")));
+    }
+
+    /** GETs an actuator path ({@code /actuator/...}) on the management port, with this bearer token or none. */
+    public HttpResponse<String> managementGet(String path, String token) {
+        HttpRequest.Builder request = HttpRequest.newBuilder(
+                URI.create("http://127.0.0.1:" + managementPort() + path)).GET();
+        if (token != null) {
+            request.header("Authorization", "Bearer " + token);
+        }
+        try {
+            return http.send(request.build(), HttpResponse.BodyHandlers.ofString());
+        } catch (java.io.IOException e) {
+            throw new java.io.UncheckedIOException(e);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IllegalStateException(e);
+        }
     }
 
     @Override

@@ -24,6 +24,7 @@ public final class ServiceProcess implements AutoCloseable {
     private final Path logs;
     private final int port;
     private final int webhookPort;
+    private final int managementPort;
     private final List<String> jvmOptions;
     private final List<String> arguments;
     private final Map<String, String> environment;
@@ -46,10 +47,12 @@ public final class ServiceProcess implements AutoCloseable {
         this.logs = logs;
         this.port = port;
         this.webhookPort = EmbeddedServers.freePort();
+        this.managementPort = EmbeddedServers.freePort();
         this.arguments = new ArrayList<>(List.of("--server.port=" + port,
-                "--calsync.webhook.listener.port=" + webhookPort,
+                "--calsync.webhook.listener.port=" + webhookPort, "--management.server.port=" + managementPort,
                 // on loopback only
-                "--server.address=127.0.0.1", "--calsync.webhook.listener.bind-address=127.0.0.1"));
+                "--server.address=127.0.0.1", "--calsync.webhook.listener.bind-address=127.0.0.1",
+                "--management.server.address=127.0.0.1"));
         properties.forEach((k, v) -> arguments.add("--" + k + "=" + v));
         this.environment = environment;
         Runtime.getRuntime().addShutdownHook(killOnExit);
@@ -92,6 +95,11 @@ public final class ServiceProcess implements AutoCloseable {
 
     public URI url(String path) {
         return URI.create("http://127.0.0.1:" + port + path);
+    }
+
+    /** An actuator path ({@code /actuator/...}) on the management port (the same port on every start). */
+    public URI managementUrl(String path) {
+        return URI.create("http://127.0.0.1:" + managementPort + path);
     }
 
     /** The webhook on its own listener (the same port on every start). */

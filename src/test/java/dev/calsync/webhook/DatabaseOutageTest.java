@@ -18,12 +18,13 @@ import static org.assertj.core.api.Assertions.assertThat;
 class DatabaseOutageTest {
 
     @Test
-    void withTheDatabaseDownTheWebhookAnswers503InTimeAndRemembersNothing() throws Exception {
+    void withTheDatabaseDownTheWebhookAnswers503InTimeRemembersNothingAndTheServiceIsNotReady() throws Exception {
         EmbeddedPostgres own = EmbeddedServers.startPostgres();
         try (RunningService service = RunningService.start(EmbeddedServers.jdbcUrl(own),
                 Map.of("calsync.dedupe.redis-key-prefix", "calsync-dbdown:notification"))) {
             assertThat(service.deliver(envelope(newId(), "event.created", event("g", "e0", "Up", 1)))
                     .statusCode()).isEqualTo(200);
+            assertThat(service.managementGet("/actuator/health/readiness", null).statusCode()).isEqualTo(200);
             own.close();
             String id = newId();
 
@@ -36,6 +37,13 @@ class DatabaseOutageTest {
             assertThat(response.headers().firstValue("Retry-After")).hasValue("1");
             assertThat(millis).as("answered inside Nylas' 10 s budget").isLessThan(10_000);
             assertThat(service.bean(StringRedisTemplate.class).hasKey("calsync-dbdown:notification:" + id)).isFalse();
+
+            // not ready for traffic while its database is gone, yet alive: no restart would bring the database back
+            HttpResponse<String> readiness = service.managementGet("/actuator/health/readiness", null);
+            assertThat(readiness.statusCode()).as(readiness.body()).isEqualTo(503);
+            assertThat(readiness.body()).contains("\"status\":\"DOWN\"");
+            assertThat(service.managementGet("/actuator/health/liveness", null).statusCode()).isEqualTo(200);
+            assertThat(service.managementGet("/actuator/health", null).statusCode()).isEqualTo(503);
         }
     }
 }

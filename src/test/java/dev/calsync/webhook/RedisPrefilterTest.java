@@ -45,7 +45,8 @@ class RedisPrefilterTest extends IntegrationTest {
     }
 
     @Test
-    void withRedisStoppedDeliveriesAreDedupedByTheDatabaseAndHealthSaysDegradedUntilItReturns() throws Exception {
+    void withRedisStoppedDeliveriesAreDedupedByTheDatabaseAndHealthSaysDegradedUntilItReturnsWhileStayingReady()
+            throws Exception {
         String first = newId();
         String body = envelope(first, "event.created", event("grant-1", "evt-1", "Standup", 100));
         EmbeddedServers.stopRedis();
@@ -56,15 +57,19 @@ class RedisPrefilterTest extends IntegrationTest {
             assertThat(count("SELECT count(*) FROM webhook_inbox")).isEqualTo(1);
             assertThat(count("SELECT count(*) FROM app_event")).isEqualTo(1);
 
-            var health = apiGet("/actuator/health", null);
+            var health = managementGet("/actuator/health", ADMIN_TOKEN);
             assertThat(health.statusCode()).isEqualTo(200);
             assertThat(redisHealth(health.body())).isEqualTo("DEGRADED");
+            // the service works on without Redis: it stays ready for traffic
+            var readiness = managementGet("/actuator/health/readiness", null);
+            assertThat(readiness.statusCode()).isEqualTo(200);
+            assertThat(readiness.body()).contains("\"status\":\"UP\"");
         } finally {
             EmbeddedServers.startRedis();
         }
 
         await().atMost(Duration.ofSeconds(20)).untilAsserted(() ->
-                assertThat(redisHealth(apiGet("/actuator/health", null).body())).isEqualTo("UP"));
+                assertThat(redisHealth(managementGet("/actuator/health", ADMIN_TOKEN).body())).isEqualTo("UP"));
         String second = newId();
         await().atMost(Duration.ofSeconds(20)).untilAsserted(() -> {
             assertThat(deliver(envelope(second, "event.updated", event("grant-1", "evt-1", "Moved", 200)))
