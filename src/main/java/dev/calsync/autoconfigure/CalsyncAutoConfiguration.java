@@ -11,6 +11,7 @@ import dev.calsync.api.ApiBodyGuard;
 import dev.calsync.api.ApiTokenFilter;
 import dev.calsync.api.AppEventsApi;
 import dev.calsync.api.HttpErrors;
+import dev.calsync.api.OpenApiDescription;
 import dev.calsync.config.CalsyncProperties;
 import dev.calsync.config.CamelBeansConfig;
 import dev.calsync.config.LocalSinkConfig;
@@ -73,6 +74,7 @@ import org.springframework.context.annotation.Import;
         WebhookRequestGuard.class, GrantStates.class, RedisDedupeHealthIndicator.class,
         AdminNotificationsApi.class, AdminGrantsApi.class, AdminSummaryApi.class, AdminReconcileApi.class, OpsPage.class,
         ApiBodyGuard.class, AppEventsApi.class, ApiTokenFilter.class,
+        OpenApiDescription.class,
         HttpErrors.class, AppChanges.class, PushOutbox.class, EventCanonicalizer.class, SeriesOccurrences.class,
         InboundPlanner.class, ClaimMappings.class, SyncMappings.class, GrantRateLimit.class, HonourRetryAfter.class,
         GrantCircuits.class, NylasRequests.class, LocalEventStore.class, NotificationInbox.class,

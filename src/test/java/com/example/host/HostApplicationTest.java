@@ -32,7 +32,8 @@ import static org.awaitility.Awaitility.await;
  * and configured under {@code calsync.*} only, its HTTP endpoints under {@code calsync.http.base-path=/calsync}: both
  * sets of routes run in the host's one CamelContext, the host's endpoint answers as the host defines it, each Flyway
  * keeps its own scripts and history, and a calendar round trip passes through calsync under its base path (and
- * through the host's Java route that replaces calsync's YAML sink of the same id).
+ * through the host's Java route that replaces calsync's YAML sink of the same id); calsync's OpenAPI description, under its
+ * base path, holds calsync's endpoints and not the host's REST DSL ones.
  */
 class HostApplicationTest {
 
@@ -138,6 +139,23 @@ class HostApplicationTest {
         assertThat(get("/calsync/api/v1/events/none", TOKEN).statusCode()).as("unknown record").isEqualTo(404);
         assertThat(get("/calsync/api/v1/events/none", null).statusCode()).as("no token").isEqualTo(401);
         assertThat(get("/api/v1/events/none", TOKEN).statusCode()).as("outside the base path").isEqualTo(404);
+    }
+
+    @Test
+    void calsyncsOpenApiDescriptionHoldsCalsyncsEndpointsOnly() throws Exception {
+        HttpResponse<String> hostRest = get("/greetings/team", null);
+
+        HttpResponse<String> description = get("/calsync/openapi.json", null);
+
+        assertThat(hostRest.statusCode()).as("the host's own REST DSL endpoint").isEqualTo(200);
+        assertThat(description.statusCode()).isEqualTo(200);
+        com.fasterxml.jackson.databind.JsonNode document = json.readTree(description.body());
+        assertThat(document.path("servers").get(0).path("url").asText()).isEqualTo("/calsync");
+        List<String> paths = new java.util.ArrayList<>();
+        document.path("paths").fieldNames().forEachRemaining(paths::add);
+        assertThat(paths).contains("/api/v1/events/{id}", "/webhooks/nylas")
+                .noneMatch(path -> path.contains("greetings"));
+        assertThat(get("/openapi.json", null).statusCode()).as("no description at the host's root").isEqualTo(404);
     }
 
     @Test

@@ -14,6 +14,9 @@ import dev.calsync.support.IntegrationTest;
 import dev.calsync.support.RunningService;
 import dev.calsync.support.Signing;
 import dev.calsync.webhook.WebhookListener;
+import io.swagger.v3.oas.models.OpenAPI;
+import io.swagger.v3.oas.models.servers.Server;
+import io.swagger.v3.parser.OpenAPIV3Parser;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -25,7 +28,8 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 /**
  * {@code calsync.http.base-path=/calsync}: the webhook (on its listener and on server.port) and the APIs answer under
- * the base path and not without it, and a path outside calsync's is not calsync's token filter's business.
+ * the base path and not without it, and a path outside calsync's is not calsync's token filter's business; the
+ * OpenAPI description is served under it and names it as its server's url.
  */
 class BasePathTest {
 
@@ -96,6 +100,20 @@ class BasePathTest {
         assertThat(get("/calsync/ops/ops.js", null).statusCode()).isEqualTo(200);
         assertThat(get("/calsync/admin/summary", TOKEN).statusCode()).isEqualTo(200);
         assertThat(get("/ops/", null).statusCode()).isEqualTo(404);
+    }
+
+    @Test
+    void theOpenApiDescriptionIsServedUnderTheBasePathWhichIsItsServersUrl() {
+        HttpResponse<String> response = get("/calsync/openapi.json", null);
+
+        assertThat(response.statusCode()).isEqualTo(200);
+        OpenAPI description = new OpenAPIV3Parser().readContents(response.body()).getOpenAPI();
+        assertThat(description.getServers()).extracting(Server::getUrl).containsExactly("/calsync");
+        // the paths are below the server's url: each one, joined to it, is a path the service answers
+        assertThat(description.getPaths()).containsKeys("/webhooks/nylas", "/api/v1/events/{id}",
+                "/admin/notifications", "/openapi.json");
+        assertThat(description.getPaths().keySet()).noneMatch(path -> path.startsWith("/calsync"));
+        assertThat(get("/openapi.json", null).statusCode()).as("not served without the base path").isEqualTo(404);
     }
 
     private static String notification() {

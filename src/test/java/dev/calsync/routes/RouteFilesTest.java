@@ -96,7 +96,7 @@ class RouteFilesTest extends IntegrationTest {
                 "calsync-app-event-get", "calsync-app-events-list", "calsync-app-event-put", "calsync-app-event-delete",
                 "calsync-admin-notifications-list", "calsync-admin-notification-replay", "calsync-admin-push-replay",
                 "calsync-admin-notifications-replay", "calsync-admin-pushes-replay", "calsync-admin-summary", "calsync-ops-page",
-                "calsync-admin-grants-list", "calsync-admin-grant-resume", "calsync-json-response",
+                "calsync-admin-grants-list", "calsync-admin-grant-resume", "calsync-json-response", "calsync-openapi",
                 "calsync-outbound-poll", "calsync-push-record", "calsync-push-create", "calsync-push-update",
                 "calsync-push-delete", "calsync-nylas-create-event", "calsync-nylas-update-event",
                 "calsync-nylas-delete-event", "calsync-nylas-find-by-record", "calsync-nylas-call",

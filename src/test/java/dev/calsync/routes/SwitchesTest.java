@@ -21,6 +21,7 @@ import dev.calsync.support.EmbeddedServers;
 import dev.calsync.support.IntegrationTest;
 import dev.calsync.support.RunningService;
 import dev.calsync.webhook.WebhookListener;
+import io.swagger.v3.parser.OpenAPIV3Parser;
 import org.apache.camel.CamelContext;
 import org.apache.camel.Route;
 import org.junit.jupiter.api.AfterAll;
@@ -35,7 +36,7 @@ import static org.awaitility.Awaitility.await;
 /**
  * The four switches ({@code calsync.webhook.enabled}, {@code calsync.api.enabled}, {@code calsync.push.enabled},
  * {@code calsync.reconcile.enabled}, route preconditions): each one off leaves its routes out, no route left calls an
- * endpoint nobody consumes, and the other parts keep working.
+ * endpoint nobody consumes, the other parts keep working, and the API's description leaves out what is off.
  */
 class SwitchesTest {
 
@@ -49,7 +50,8 @@ class SwitchesTest {
             "calsync-admin-notification-replay", "calsync-admin-push-replay", "calsync-admin-grants-list",
             "calsync-admin-grant-resume", "calsync-json-response", "calsync-admin-reconcile-start",
             "calsync-admin-reconcile-get", "calsync-admin-reconcile-list", "calsync-admin-notifications-replay",
-            "calsync-admin-pushes-replay", "calsync-admin-summary", "calsync-ops-page");
+            "calsync-admin-pushes-replay", "calsync-admin-summary", "calsync-ops-page",
+            "calsync-openapi");
     static final Set<String> PUSH_ROUTES = Set.of("calsync-outbound-poll", "calsync-push-record",
             "calsync-push-create", "calsync-push-update", "calsync-push-delete", "calsync-push-occurrence-find",
             "calsync-push-occurrence-cancelled");
@@ -89,6 +91,8 @@ class SwitchesTest {
 
             assertThat(webhook.statusCode()).as("webhook on server.port").isEqualTo(404);
             assertThat(put.statusCode()).isEqualTo(201);
+            assertThat(describedPaths(service)).as("the API's description").contains("/api/v1/events/{id}")
+                    .doesNotContain("/webhooks/nylas");
         }
     }
 
@@ -106,6 +110,8 @@ class SwitchesTest {
 
             assertThat(withoutToken.statusCode()).as("no token filter on a switched-off API").isEqualTo(404);
             assertThat(admin.statusCode()).isEqualTo(404);
+            assertThat(send(HttpRequest.newBuilder(local(service, "/openapi.json")).GET()).statusCode())
+                    .as("the API's description").isEqualTo(404);
             assertThat(ack.statusCode()).isEqualTo(200);
             awaitProcessed(service, id);
             assertThat(service.jdbc().queryForObject("SELECT title FROM app_event", String.class))
@@ -153,7 +159,16 @@ class SwitchesTest {
                     String.class, reauthenticated)).isEqualTo("resumed");
             assertThat(service.jdbc().queryForObject("SELECT count(*) FROM reconcile_run", Integer.class)).isZero();
             assertThat(run.statusCode()).isEqualTo(404);
+            assertThat(describedPaths(service)).as("the API's description").contains("/admin/grants")
+                    .noneMatch(path -> path.startsWith("/admin/reconcile"));
         }
+    }
+
+    /** The paths {@code GET /openapi.json} describes. */
+    private static Set<String> describedPaths(RunningService service) {
+        HttpResponse<String> description = send(HttpRequest.newBuilder(local(service, "/openapi.json")).GET());
+        assertThat(description.statusCode()).as("GET /openapi.json").isEqualTo(200);
+        return new TreeSet<>(new OpenAPIV3Parser().readContents(description.body()).getOpenAPI().getPaths().keySet());
     }
 
     /** Exactly {@code left} is missing from the routes the files define, and every call has a consumer. */
