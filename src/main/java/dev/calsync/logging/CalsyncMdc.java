@@ -1,6 +1,7 @@
 package dev.calsync.logging;
 
 import dev.calsync.CalsyncHeaders;
+import dev.calsync.CalsyncVariables;
 import org.apache.camel.AsyncCallback;
 import org.apache.camel.CamelContext;
 import org.apache.camel.Exchange;
@@ -33,11 +34,11 @@ public class CalsyncMdc implements InterceptStrategy {
 
     /** The MDC field and the variable or header it is read from, in this order. */
     static final String[][] FIELDS = {
-            {"calsync.notification_id", CalsyncHeaders.NOTIFICATION_ID},
+            {"calsync.notification_id", CalsyncVariables.NOTIFICATION_ID},
             {"calsync.grant_id", CalsyncHeaders.GRANT_ID},
             {"calsync.event_id", CalsyncHeaders.EVENT_ID},
             {"calsync.record_id", CalsyncHeaders.RECORD_ID},
-            {"calsync.run_id", CalsyncHeaders.RUN_ID}};
+            {"calsync.run_id", CalsyncVariables.RUN_ID}};
 
     @Override
     public Processor wrapProcessorInInterceptors(CamelContext context, NamedNode definition, Processor target,

@@ -107,7 +107,12 @@ class OpenApiTest extends IntegrationTest {
         assertThat(names(operations.get("GET /api/v1/events"))).containsExactly("grant_id", "calendar_id", "limit",
                 "cursor");
         assertThat(names(operations.get("GET /admin/notifications"))).containsExactly("status", "limit");
-        assertThat(names(operations.get("GET /admin/grants"))).containsExactly("state", "limit");
+        assertThat(names(operations.get("GET /admin/grants"))).containsExactly("state", "status", "limit", "cursor");
+        assertThat(names(operations.get("GET /admin/reconcile"))).containsExactly("status", "grant_id", "limit");
+        assertThat(operations.get("POST /admin/notifications/replay").getRequestBody().getContent())
+                .containsKey("application/json");
+        assertThat(operations.get("POST /admin/events/replay").getRequestBody().getContent())
+                .containsKey("application/json");
         assertThat(names(operations.get("POST /admin/grants/{grant_id}/resume"))).containsExactly("grant_id");
         assertThat(operations.get("PUT /api/v1/events/{id}").getRequestBody().getContent())
                 .containsKey("application/json");

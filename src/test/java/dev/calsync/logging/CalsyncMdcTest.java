@@ -4,6 +4,7 @@ import java.util.HashMap;
 import java.util.Map;
 
 import dev.calsync.CalsyncHeaders;
+import dev.calsync.CalsyncVariables;
 import org.apache.camel.CamelContext;
 import org.apache.camel.ProducerTemplate;
 import org.apache.camel.builder.RouteBuilder;
@@ -53,10 +54,10 @@ class CalsyncMdcTest {
     @Test
     void aCalsyncStepSeesTheIdsAndTheVariableWinsOverTheHeader() {
         producer.send("direct:calsync-step", e -> {
-            e.getMessage().setHeader(CalsyncHeaders.NOTIFICATION_ID, "ntf-1");
+            e.setVariable(CalsyncVariables.NOTIFICATION_ID, "ntf-1");
             e.getMessage().setHeader(CalsyncHeaders.GRANT_ID, "grant-from-header");
             e.setVariable(CalsyncHeaders.GRANT_ID, "grant-from-variable");
-            e.getMessage().setHeader(CalsyncHeaders.RUN_ID, "run-1");
+            e.setVariable(CalsyncVariables.RUN_ID, "run-1");
             e.getMessage().setHeader("Authorization", "Bearer secret-token");
         });
 

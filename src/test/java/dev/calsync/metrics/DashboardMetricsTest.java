@@ -172,7 +172,7 @@ class DashboardMetricsTest extends IntegrationTest {
     }
 
     private String prometheus() {
-        var response = apiGet("/actuator/prometheus", null);
+        var response = managementGet("/actuator/prometheus", null);
         assertThat(response.statusCode()).isEqualTo(200);
         return response.body();
     }
