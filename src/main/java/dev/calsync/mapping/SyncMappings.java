@@ -263,21 +263,25 @@ public class SyncMappings {
 
     /** claim: due pending application changes, each with a new claim token and a lease. */
     public List<Map<String, Object>> claim(int limit) {
+        // chosen once, in a CTE: a LIMIT ... SKIP LOCKED sub-select in the UPDATE's WHERE may be read again per row
+        // (a nested-loop semi join), skipping the rows this statement already leased and taking others past its limit
         return jdbc.queryForList("""
+                WITH chosen AS MATERIALIZED (
+                    SELECT internal_id FROM event_sync_map
+                     WHERE sync_state = 'pending' AND source = 'app' AND next_attempt_at <= now()
+                       AND (lease_until IS NULL OR lease_until < now())
+                       AND grant_id NOT IN (SELECT grant_id FROM grant_sync_state WHERE state = 'paused')
+                     ORDER BY next_attempt_at
+                     LIMIT ?
+                     FOR UPDATE SKIP LOCKED)
                 UPDATE event_sync_map m
                    SET lease_until = now() + make_interval(secs => ?), attempts = m.attempts + 1,
                        claim_token = ? || gen_random_uuid()::text
-                 WHERE m.internal_id IN (
-                       SELECT internal_id FROM event_sync_map
-                        WHERE sync_state = 'pending' AND source = 'app' AND next_attempt_at <= now()
-                          AND (lease_until IS NULL OR lease_until < now())
-                          AND grant_id NOT IN (SELECT grant_id FROM grant_sync_state WHERE state = 'paused')
-                        ORDER BY next_attempt_at
-                        LIMIT ?
-                        FOR UPDATE SKIP LOCKED)
+                  FROM chosen
+                 WHERE m.internal_id = chosen.internal_id
                 RETURNING m.internal_id, m.grant_id, m.calendar_id, m.nylas_event_id, m.desired, m.version,
                           m.create_attempts, m.remote_metadata::text AS remote_metadata, m.claim_token""",
-                pushLease.toSeconds(), pushTokens.prefix(), limit);
+                limit, pushLease.toSeconds(), pushTokens.prefix());
     }
 
     /**

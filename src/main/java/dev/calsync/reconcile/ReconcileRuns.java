@@ -151,12 +151,18 @@ public class ReconcileRuns {
     @org.springframework.transaction.annotation.Transactional
     public int queueDue(Exchange exchange) {
         long interval = Math.max(1, config.intervalMillis() / 1000);
+        // chosen once, in a CTE: a LIMIT ... SKIP LOCKED sub-select in the UPDATE's WHERE may be read again per row
+        // (a nested-loop semi join), skipping the rows this statement already scheduled and taking others past the
+        // limit
         int scheduled = jdbc.update("""
+                WITH chosen AS MATERIALIZED (
+                    SELECT grant_id, calendar_id FROM reconcile_calendar WHERE next_due_at IS NULL LIMIT ?
+                       FOR UPDATE SKIP LOCKED)
                 UPDATE reconcile_calendar c
                    SET next_due_at = now() + make_interval(secs => (abs(hashtext(c.grant_id || '/' || c.calendar_id)::bigint) % ?))
-                 WHERE (c.grant_id, c.calendar_id) IN (
-                       SELECT grant_id, calendar_id FROM reconcile_calendar WHERE next_due_at IS NULL LIMIT ?
-                       FOR UPDATE SKIP LOCKED)""", interval, SCHEDULE_BATCH);
+                  FROM chosen
+                 WHERE c.grant_id = chosen.grant_id AND c.calendar_id = chosen.calendar_id""",
+                SCHEDULE_BATCH, interval);
         // every due slot moves on by whole intervals; a paused grant's calendars get no run
         List<Map<String, Object>> moved = jdbc.queryForList("""
                 WITH due AS (

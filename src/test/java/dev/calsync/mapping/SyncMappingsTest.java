@@ -21,6 +21,8 @@ class SyncMappingsTest extends IntegrationTest {
 
     @Autowired
     SyncMappings mappings;
+    @Autowired
+    org.springframework.transaction.PlatformTransactionManager transactions;
 
     /** The service's own push poller would claim the rows these specifications claim by hand. */
     @org.junit.jupiter.api.BeforeEach
@@ -41,6 +43,24 @@ class SyncMappingsTest extends IntegrationTest {
         List<Map<String, Object>> claimed = mappings.claim(10);
         assertThat(claimed).hasSize(1);
         return (String) claimed.get(0).get("claim_token");
+    }
+
+    @Test
+    void aPushClaimTakesNoMoreThanItsLimitWhateverPlanTheDatabaseChooses() {
+        // Given more due application changes than one claim may take
+        jdbc.update("""
+                INSERT INTO event_sync_map (internal_id, grant_id, calendar_id, source, sync_state, next_attempt_at)
+                SELECT 'rec-due-' || n, ?, 'primary', 'app', 'pending', now() - make_interval(secs => 1000 - n)
+                  FROM generate_series(1, 40) n""", GRANT);
+
+        // When one claim of five runs with a plan that reads its choice of rows again for every row it updates
+        List<Map<String, Object>> claimed = dev.calsync.support.RescanPlans.withNestedLoopsOnly(transactions, jdbc,
+                () -> mappings.claim(5));
+
+        // Then it took five, the longest due, and leased no other row
+        assertThat(claimed).extracting(r -> r.get("internal_id"))
+                .containsExactlyInAnyOrder("rec-due-1", "rec-due-2", "rec-due-3", "rec-due-4", "rec-due-5");
+        assertThat(count("SELECT count(*) FROM event_sync_map WHERE lease_until IS NOT NULL")).isEqualTo(5);
     }
 
     @Test
