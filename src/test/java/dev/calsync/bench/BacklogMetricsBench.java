@@ -66,6 +66,8 @@ class BacklogMetricsBench {
     private static final int FAILED = Integer.getInteger("scale.metrics.failed", 300);
     private static final int PAUSED_EVERY = 100; // 1 % of the grants
     private static final int REPETITIONS = Integer.getInteger("scale.metrics.repetitions", 300);
+    /** Statements run after the fill and before measuring, {@code ;}-separated: a candidate index, say. */
+    private static final String EXTRA_SQL = System.getProperty("scale.metrics.extra-sql", "");
 
     private static final Path OUTPUT = Path.of("target", "scale").toAbsolutePath();
     /** The snapshot statement's output columns, in order. */
@@ -93,6 +95,12 @@ class BacklogMetricsBench {
                 fillHistory(db);
                 db.execute("VACUUM ANALYZE");
                 fillBacklog(db);
+                for (String sql : EXTRA_SQL.split(";")) {
+                    if (!sql.isBlank()) {
+                        timed(sql.strip(), () -> db.execute(sql));
+                        table.put("extra statement (-Dscale.metrics.extra-sql)", sql.strip());
+                    }
+                }
                 db.execute("ANALYZE");
                 log("filled in %.1f s", (System.nanoTime() - fillStarted) / 1e9);
                 table.put("database", postgres.version() + "; shared_buffers 256MB, autovacuum off (vacuumed by the"
@@ -378,7 +386,8 @@ class BacklogMetricsBench {
                 .append(" -Dscale.metrics.backing-off=").append(BACKING_OFF).append(" -Dscale.metrics.processing=")
                 .append(PROCESSING).append(" -Dscale.metrics.dead=").append(DEAD).append(" -Dscale.metrics.pending=")
                 .append(PENDING).append(" -Dscale.metrics.failed=").append(FAILED)
-                .append(" -Dscale.metrics.repetitions=").append(REPETITIONS).append('\n').append(plans);
+                .append(" -Dscale.metrics.repetitions=").append(REPETITIONS)
+                .append(EXTRA_SQL.isBlank() ? "" : " -Dscale.metrics.extra-sql=\"" + EXTRA_SQL + "\"").append('\n').append(plans);
         System.out.print(out);
         Files.writeString(OUTPUT.resolve("backlog-metrics.md"), out.toString());
     }
