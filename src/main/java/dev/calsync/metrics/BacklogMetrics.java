@@ -41,8 +41,9 @@ public class BacklogMetrics {
      * the first row of webhook_inbox_status in received_at order;
      * pushes: event_sync_map_push_due (pending application changes) and event_sync_map_push_failed (V9; only a push
      * sets 'failed'); paused grants: grant_sync_state_paused (V9).
+     * Public for the backlog metrics benchmark (BacklogMetricsBench), which times this very statement at scale.
      */
-    private static final String SNAPSHOT_SQL = """
+    public static final String SNAPSHOT_SQL = """
             SELECT (SELECT count(*) FROM webhook_inbox WHERE status = 'received') AS received,
                    (SELECT count(*) FROM webhook_inbox WHERE status = 'processing') AS processing,
                    (SELECT count(*) FROM webhook_inbox WHERE status = 'dead') AS dead,
