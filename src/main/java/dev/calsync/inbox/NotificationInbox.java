@@ -56,8 +56,11 @@ public class NotificationInbox {
      * not the backlog's, and rows another instance is claiming are skipped, not waited for. Per event key at most
      * one row is processing: one per key within the batch (DISTINCT ON), none whose key has a processing row (an
      * index probe), and concurrent claimers never pick one key at once (a transaction-scoped advisory lock on the
-     * key); the unique index webhook_inbox_one_per_key is the last word. Event rows of a paused grant are held (due
-     * again in a minute, at once when the grant is resumed) instead of being read on every claim.
+     * key); the unique index webhook_inbox_one_per_key is the last word. Event rows of a paused grant are held instead
+     * of being read on every claim: the claim that meets one holds every due event row of that grant at once (rows
+     * another claimer has locked are left to it), so a paused grant's backlog never fills the candidates ahead of
+     * other grants' notifications. They are due again at once when the grant resumes (releaseHeld); the hour is only
+     * a safety net, long enough that a big backlog is not rewritten every few minutes.
      */
     private static final String CLAIM_SQL = """
             WITH candidates AS (
@@ -65,12 +68,17 @@ public class NotificationInbox {
                  WHERE status = 'received' AND next_attempt_at <= now()
                  ORDER BY next_attempt_at LIMIT ? FOR UPDATE SKIP LOCKED
             ), paused AS (
-                SELECT c.notification_id FROM candidates c
+                SELECT c.notification_id, c.grant_id FROM candidates c
                   JOIN grant_sync_state g ON g.grant_id = c.grant_id AND g.state = 'paused'
                  WHERE c.type LIKE 'event.%'
+            ), of_paused_grants AS MATERIALIZED (
+                SELECT w.notification_id FROM webhook_inbox w
+                 WHERE w.status = 'received' AND w.next_attempt_at <= now() AND w.type LIKE 'event.%'
+                   AND w.grant_id IN (SELECT grant_id FROM paused)
+                   FOR UPDATE SKIP LOCKED
             ), held AS (
-                UPDATE webhook_inbox w SET next_attempt_at = now() + interval '1 minute'
-                  FROM paused p WHERE w.notification_id = p.notification_id
+                UPDATE webhook_inbox w SET next_attempt_at = now() + interval '1 hour'
+                  FROM of_paused_grants p WHERE w.notification_id = p.notification_id
                 RETURNING w.notification_id
             ), eligible AS (
                 SELECT DISTINCT ON (coalesce(c.event_key, c.notification_id)) c.notification_id, c.next_attempt_at
