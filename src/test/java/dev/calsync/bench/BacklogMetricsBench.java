@@ -81,7 +81,7 @@ class BacklogMetricsBench {
     @Test
     void snapshotStatementAtOneHundredThousandGrants() throws Exception {
         Files.createDirectories(OUTPUT);
-        String loadBefore = loadAverage();
+        String loadBefore = BenchMachine.loadAverage();
         long started = System.nanoTime();
         try (PostgresServer postgres = PostgresServer.create(OUTPUT.resolve("backlog-metrics-postgres.log"),
                 List.of("shared_buffers = 256MB", "autovacuum = off"))) {
@@ -123,7 +123,7 @@ class BacklogMetricsBench {
         print(String.format("Backlog metrics at %,d grants, %s: one PostgreSQL 15 cluster of the benchmark's own, %d"
                         + " cores shared with other work (load average before %s, at the end %s); run %.0f s",
                 GRANTS, DateTimeFormatter.ISO_LOCAL_DATE_TIME.format(Instant.now().atOffset(ZoneOffset.UTC)
-                        .withNano(0)), Runtime.getRuntime().availableProcessors(), loadBefore, loadAverage(),
+                        .withNano(0)), Runtime.getRuntime().availableProcessors(), loadBefore, BenchMachine.loadAverage(),
                 (System.nanoTime() - started) / 1e9));
     }
 
@@ -396,12 +396,4 @@ class BacklogMetricsBench {
         System.out.printf("[backlog-metrics] " + format + "%n", args);
     }
 
-    private static String loadAverage() {
-        try {
-            String[] f = Files.readString(Path.of("/proc/loadavg")).split(" ");
-            return f[0] + " " + f[1] + " " + f[2];
-        } catch (Exception e) {
-            return "unknown";
-        }
-    }
 }

@@ -107,7 +107,7 @@ class LoadBench {
         Files.createDirectories(OUTPUT);
         int redisPort = EmbeddedServers.redisPort();
         long runStarted = System.nanoTime();
-        String loadBefore = loadAverage();
+        String loadBefore = BenchMachine.loadAverage();
         Path jar = ServiceProcess.packagedJar("load.jar");
         List<String> jvm = jvmOptions();
         if (CDS) {
@@ -198,7 +198,7 @@ class LoadBench {
             table.print(String.format("Load benchmark, %s; %d cores shared by the load generator, both services,"
                             + " PostgreSQL and Redis (load average before the run %s, after it %s); %s; %s;"
                             + " service JVM %s; run %.0f s", Instant.now(), Runtime.getRuntime().availableProcessors(),
-                    loadBefore, loadAverage(), postgres.version(), settings,
+                    loadBefore, BenchMachine.loadAverage(), postgres.version(), settings,
                     String.join(" ", jvm) + (CDS ? ", extracted jar " + OUTPUT.relativize(jar) : ""),
                     (System.nanoTime() - runStarted) / 1e9), OUTPUT.resolve("figures.md"));
         } finally {
@@ -694,14 +694,6 @@ class LoadBench {
     }
 
     /** The machine's 1-, 5- and 15-minute load averages: other work on the same cores shows here. */
-    private static String loadAverage() {
-        try {
-            String[] f = Files.readString(Path.of("/proc/loadavg")).split(" ");
-            return f[0] + " " + f[1] + " " + f[2];
-        } catch (Exception e) {
-            return "unknown";
-        }
-    }
 
     private static String seconds(long nanos) {
         return String.format("%.1f s", nanos / 1e9);

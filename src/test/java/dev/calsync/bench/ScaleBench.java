@@ -126,7 +126,7 @@ class ScaleBench {
         Files.createDirectories(OUTPUT);
         Files.deleteIfExists(OUTPUT.resolve("calsync.log"));
         EmbeddedServers.redisPort();
-        String loadBefore = loadAverage();
+        String loadBefore = BenchMachine.loadAverage();
         long benchStarted = System.nanoTime();
         List<RunningService> instances = new ArrayList<>();
         try (PostgresServer postgres = PostgresServer.create(OUTPUT.resolve("postgres.log"),
@@ -207,7 +207,7 @@ class ScaleBench {
         List<Map<String, Long>> pollsAfter = instances.stream().map(ScaleBench::polls).toList();
         Thread.sleep(2_000); // PostgreSQL's backends report their statistics at most every second
         Map<String, Object> statsAfter = db.queryForMap(DB_STATS);
-        String loadAfterSweep = loadAverage();
+        String loadAfterSweep = BenchMachine.loadAverage();
         long heapAfter = heapAfterGc();
 
         figures(db, postgres, nylas, instances, changes, sampler, sweepStarted, sweepEnded, heapIdle, heapAfter,
@@ -692,14 +692,6 @@ class ScaleBench {
         System.out.printf("[scale] " + format + "%n", args);
     }
 
-    private static String loadAverage() {
-        try {
-            String[] f = Files.readString(Path.of("/proc/loadavg")).split(" ");
-            return f[0] + " " + f[1] + " " + f[2];
-        } catch (Exception e) {
-            return "unknown";
-        }
-    }
 
     private static long heapAfterGc() {
         System.gc();
