@@ -412,15 +412,21 @@ class ReconcileTest extends IntegrationTest {
         assertThat(jdbc.queryForList("SELECT grant_id, calendar_id FROM reconcile_calendar"))
                 .containsExactly(Map.of("grant_id", GRANT, "calendar_id", "primary"));
         org.apache.camel.Exchange poll = new org.apache.camel.support.DefaultExchange(camel);
-
-        runs.queueDue(poll); // gives the calendar its slot in the (30-day) interval: not due yet
-        assertThat(count("SELECT count(*) FROM reconcile_run")).isZero();
-        jdbc.update("UPDATE reconcile_calendar SET next_due_at = now() - interval '1 second'");
-        // two instances' schedules at once: the calendar is queued once and its slot moves on by an interval
-        List<CompletableFuture<Integer>> schedules = List.of(
-                CompletableFuture.supplyAsync(() -> runs.queueDue(new org.apache.camel.support.DefaultExchange(camel))),
-                CompletableFuture.supplyAsync(() -> runs.queueDue(new org.apache.camel.support.DefaultExchange(camel))));
-        int queued = schedules.get(0).get() + schedules.get(1).get();
+        // the service's own schedule (every 100 ms here) would queue the calendar between the steps below
+        camel.getRouteController().stopRoute("calsync-reconcile-scheduled");
+        int queued;
+        try {
+            runs.queueDue(poll); // gives the calendar its slot in the (30-day) interval: not due yet
+            assertThat(count("SELECT count(*) FROM reconcile_run")).isZero();
+            jdbc.update("UPDATE reconcile_calendar SET next_due_at = now() - interval '1 second'");
+            // two instances' schedules at once: the calendar is queued once and its slot moves on by an interval
+            List<CompletableFuture<Integer>> schedules = List.of(
+                    CompletableFuture.supplyAsync(() -> runs.queueDue(new org.apache.camel.support.DefaultExchange(camel))),
+                    CompletableFuture.supplyAsync(() -> runs.queueDue(new org.apache.camel.support.DefaultExchange(camel))));
+            queued = schedules.get(0).get() + schedules.get(1).get();
+        } finally {
+            camel.getRouteController().startRoute("calsync-reconcile-scheduled");
+        }
 
         assertThat(queued).isEqualTo(1);
         assertThat(jdbc.queryForObject("SELECT next_due_at > now() + interval '29 days' FROM reconcile_calendar",
