@@ -293,15 +293,21 @@ public class NotificationInbox {
 
     /** How many notifications are in each status but {@code processed}, and when the oldest waiting one arrived. */
     public Map<String, Object> backlog() {
-        Map<String, Object> out = new java.util.LinkedHashMap<>();
-        for (String status : List.of("received", "processing", "dead")) {
-            out.put(status, jdbc.queryForObject("SELECT count(*) FROM webhook_inbox WHERE status = ?", Long.class,
-                    status));
-        }
-        // a paused grant's held notifications wait too: the age of the backlog is that of its oldest notification
-        out.put("oldest_received_at", jdbc.queryForObject(
-                "SELECT min(received_at) FROM webhook_inbox WHERE status = 'received'", Timestamp.class));
-        return out;
+        // one round trip; a paused grant's held notifications wait too: the age of the backlog is that of its oldest
+        return jdbc.queryForObject("""
+                SELECT count(*) FILTER (WHERE status = 'received') AS received,
+                       count(*) FILTER (WHERE status = 'processing') AS processing,
+                       count(*) FILTER (WHERE status = 'dead') AS dead,
+                       min(received_at) FILTER (WHERE status = 'received') AS oldest_received_at
+                  FROM webhook_inbox WHERE status IN ('received', 'processing', 'dead')""",
+                (rs, n) -> {
+                    Map<String, Object> out = new java.util.LinkedHashMap<>();
+                    out.put("received", rs.getLong("received"));
+                    out.put("processing", rs.getLong("processing"));
+                    out.put("dead", rs.getLong("dead"));
+                    out.put("oldest_received_at", rs.getTimestamp("oldest_received_at"));
+                    return out;
+                });
     }
 
     /** Notifications in one status, newest first, without their payloads. */

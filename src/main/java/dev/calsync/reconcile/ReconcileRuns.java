@@ -332,12 +332,16 @@ public class ReconcileRuns {
 
     /** How many runs are queued and running now. */
     public Map<String, Object> counts() {
-        Map<String, Object> out = new LinkedHashMap<>();
-        for (String status : List.of("queued", "running")) {
-            out.put(status, jdbc.queryForObject("SELECT count(*) FROM reconcile_run WHERE status = ?", Long.class,
-                    status));
-        }
-        return out;
+        return jdbc.queryForObject("""
+                SELECT count(*) FILTER (WHERE status = 'queued') AS queued,
+                       count(*) FILTER (WHERE status = 'running') AS running
+                  FROM reconcile_run WHERE status IN ('queued', 'running')""",
+                (rs, n) -> {
+                    Map<String, Object> out = new LinkedHashMap<>();
+                    out.put("queued", rs.getLong("queued"));
+                    out.put("running", rs.getLong("running"));
+                    return out;
+                });
     }
 
     /**
